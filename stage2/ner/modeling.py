@@ -1,0 +1,383 @@
+"""The NER model: an encoder, an optional case-shape embedding, and a label-semantic or linear head.
+
+The label-semantic head encodes each entity type's name and description with the same encoder
+(mean pooling) and scores every word's first subword against every label, so the label set can
+change at predict time without new weights. ``O`` is scored from the token alone by a small MLP,
+so the decision "is this an entity at all" does not depend on the label set's size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from stage2 import __version__
+from stage2.backbone import DEFAULT_ENCODER, load_encoder
+from stage2.data import NERExample, tokenize_words
+from stage2.labels import Label, LabelSet
+from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig
+from stage2.ner.decoding import NUM_SHAPES, decode_spans, log_softmax, make_windows, merge_windows, word_shape
+
+logger = logging.getLogger(__name__)
+
+LabelsArg = LabelSet | dict[str, str] | dict[str, str | None] | Sequence[str] | None
+
+
+@dataclass
+class Window:
+    """One encoder input: a slice of a sentence's words turned into subword ids."""
+
+    example: int
+    start: int
+    end: int
+    input_ids: list[int]
+    shape_ids: list[int]
+    first_subword: list[int]  # position of each word's first subword in input_ids
+
+
+class NERModel(nn.Module):
+    """A stage2 NER model.
+
+    >>> model = NERModel.from_pretrained("all-MiniLM-L6-v2")  # doctest: +SKIP
+    >>> model.predict("Ada Lovelace met Charles Babbage in London.",
+    ...               labels={"person": "a human being", "location": "a place"})  # doctest: +SKIP
+    """
+
+    def __init__(self, config: NERConfig, encoder: Any, tokenizer: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        hidden = int(encoder.config.hidden_size)
+        self.shape_embedding: nn.Embedding | None = None
+        if config.case_embedding:
+            self.shape_embedding = nn.Embedding(NUM_SHAPES, hidden, padding_idx=0)
+            nn.init.zeros_(self.shape_embedding.weight)  # start as the plain encoder
+        self.dropout = nn.Dropout(0.1)
+        if config.head == HeadType.LABEL_SEMANTIC.value:
+            dim = config.projection_dim
+            self.begin_proj = nn.Linear(hidden, dim)
+            self.inside_proj = nn.Linear(hidden, dim)
+            self.label_proj = nn.Linear(hidden, dim)
+            if dim == hidden:  # identity start: cosine of token and label embeddings
+                for layer in (self.begin_proj, self.inside_proj, self.label_proj):
+                    nn.init.eye_(layer.weight)
+                    nn.init.zeros_(layer.bias)
+            self.outside = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
+            self.logit_scale = nn.Parameter(torch.tensor(math.log(20.0)))
+            self.tag_bias = nn.Parameter(torch.zeros(2))
+        else:
+            if not config.labels:
+                raise ValueError("a linear-head model needs its label set at construction")
+            self.classifier = nn.Linear(hidden, 1 + 2 * len(config.labels))
+        self._label_cache: dict[tuple[str, ...], torch.Tensor] = {}
+
+    # ----------------------------------------------------------------- building and saving
+    @classmethod
+    def from_encoder(
+        cls,
+        encoder: str | None = None,
+        head: str = HeadType.LABEL_SEMANTIC.value,
+        labels: LabelsArg = None,
+        **config_kwargs: Any,
+    ) -> NERModel:
+        """A new model on a bare encoder (local path, hub id, or ``None`` for the bundled default)."""
+        enc, tok = load_encoder(encoder)
+        label_set = LabelSet.from_user(labels) if labels else LabelSet()
+        config = NERConfig(
+            encoder=encoder or DEFAULT_ENCODER,
+            head=head,
+            labels=label_set.to_dict(),
+            encoder_config=enc.config.to_dict(),
+            **config_kwargs,
+        )
+        return cls(config, enc, tok)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> NERModel:
+        """Load a saved stage2 model, or build a new one on a bare encoder (extra ``kwargs`` then go
+        to :meth:`from_encoder`: ``head``, ``labels``, ``case_embedding`` ...).
+        """
+        folder = _find_stage2_folder(name_or_path)
+        if folder is None:
+            return cls.from_encoder(None if name_or_path is None else str(name_or_path), **kwargs)
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        config = NERConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")))
+        enc_cfg = dict(config.encoder_config)
+        model_type = enc_cfg.pop("model_type")
+        encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **enc_cfg))
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        model = cls(config, encoder, tokenizer)
+        state = load_file(str(folder / WEIGHTS_NAME))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or [m for m in missing if "position_ids" not in m]:
+            raise ValueError(f"{folder}: weights do not match the config (missing {missing}, unexpected {unexpected})")
+        model.eval()
+        return model
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write weights (safetensors), config, tokenizer and a model card (README.md) to ``path``."""
+        from safetensors.torch import save_file
+
+        from stage2.model_card import ner_model_card
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.config.stage2_version = __version__
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, str(path / WEIGHTS_NAME))
+        (path / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2), encoding="utf-8")
+        self.tokenizer.save_pretrained(str(path))
+        (path / "README.md").write_text(ner_model_card(self.config), encoding="utf-8")
+
+    # ----------------------------------------------------------------- labels
+    @property
+    def labels(self) -> LabelSet:
+        """The model's default label set (from its last training)."""
+        return LabelSet.from_dict(self.config.labels)
+
+    def resolve_labels(self, labels: LabelsArg) -> LabelSet:
+        """The label set to use: the given one (validated) or the model's own."""
+        if labels is None:
+            own = self.labels
+            if not len(own):
+                raise ValueError("this model has no labels of its own yet: pass labels=... to predict")
+            return own
+        label_set = LabelSet.from_user(labels)
+        if self.config.head == HeadType.LINEAR.value:
+            own_keys = self.labels.keys
+            unknown = [k for k in label_set.keys if k not in own_keys]
+            if unknown:
+                raise ValueError(f"a linear-head model only knows the labels {own_keys}; unknown: {unknown}")
+        return label_set
+
+    def encode_labels(self, label_set: LabelSet) -> torch.Tensor:
+        """Mean-pooled encoder embeddings ``[L, hidden]`` of the label prompts."""
+        prompts = label_set.prompts(self.config.template)
+        key = tuple(prompts)
+        if not self.training and key in self._label_cache:
+            return self._label_cache[key]
+        device = self.device
+        enc = self.tokenizer(prompts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+        out = self.encoder(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
+        mask = enc["attention_mask"].to(device).unsqueeze(-1).to(out.last_hidden_state.dtype)
+        pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        if not self.training:
+            if len(self._label_cache) > 64:
+                self._label_cache.clear()
+            self._label_cache[key] = pooled.detach()
+        return pooled
+
+    def train(self, mode: bool = True) -> NERModel:  # noqa: D102 - nn.Module API
+        self._label_cache.clear()
+        return super().train(mode)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live."""
+        return next(self.parameters()).device
+
+    # ----------------------------------------------------------------- forward
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        shape_ids: torch.Tensor,
+        label_embeddings: torch.Tensor | None = None,
+        label_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Tag logits ``[batch, seq, 1 + 2L]`` (O, then B/I per label).
+
+        ``label_embeddings`` (from :meth:`encode_labels`) is required by the label-semantic head;
+        ``label_index`` selects columns of the linear head when predicting a subset of its labels.
+        """
+        embeds = self.encoder.get_input_embeddings()(input_ids)
+        if self.shape_embedding is not None:
+            embeds = embeds + self.shape_embedding(shape_ids)
+        hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        hidden = self.dropout(hidden)
+        if self.config.head == HeadType.LINEAR.value:
+            logits = self.classifier(hidden)
+            if label_index is not None:
+                cols = [0] + [c for j in label_index.tolist() for c in (1 + 2 * j, 2 + 2 * j)]
+                logits = logits[..., cols]
+            return logits
+        if label_embeddings is None:
+            raise ValueError("the label-semantic head needs label_embeddings")
+        lab = nn.functional.normalize(self.label_proj(label_embeddings), dim=-1)  # [L, D]
+        begin = nn.functional.normalize(self.begin_proj(hidden), dim=-1) @ lab.T  # [B, T, L]
+        inside = nn.functional.normalize(self.inside_proj(hidden), dim=-1) @ lab.T
+        scale = self.logit_scale.exp().clamp(max=100.0)
+        pair = torch.stack([begin * scale + self.tag_bias[0], inside * scale + self.tag_bias[1]], dim=-1)
+        pair = pair.flatten(-2)  # [B, T, 2L] as B0, I0, B1, I1, ...
+        return torch.cat([self.outside(hidden), pair], dim=-1)
+
+    def logits_for(self, batch: dict[str, torch.Tensor], label_set: LabelSet) -> torch.Tensor:
+        """Forward a collated batch for a label set (encodes the labels when the head needs them)."""
+        device = self.device
+        if self.config.head == HeadType.LINEAR.value:
+            own = self.labels.keys
+            index = torch.tensor([own.index(k) for k in label_set.keys])
+            identity = index.tolist() == list(range(len(own)))
+            return self(
+                batch["input_ids"].to(device),
+                batch["attention_mask"].to(device),
+                batch["shape_ids"].to(device),
+                label_index=None if identity else index,
+            )
+        return self(
+            batch["input_ids"].to(device),
+            batch["attention_mask"].to(device),
+            batch["shape_ids"].to(device),
+            label_embeddings=self.encode_labels(label_set),
+        )
+
+    # ----------------------------------------------------------------- featurising
+    def word_subwords(self, words: Sequence[str]) -> list[list[int]]:
+        """Subword ids of each word, exactly aligned (an empty tokenisation becomes ``[UNK]``)."""
+        if not words:
+            return []
+        enc = self.tokenizer(list(words), is_split_into_words=True, add_special_tokens=False)
+        pieces: list[list[int]] = [[] for _ in words]
+        for tok_id, w in zip(enc["input_ids"], enc.word_ids(), strict=True):
+            if w is not None:
+                pieces[w].append(tok_id)
+        unk = self.tokenizer.unk_token_id if self.tokenizer.unk_token_id is not None else 0
+        return [p if p else [unk] for p in pieces]
+
+    def make_windows(self, index: int, words: Sequence[str]) -> list[Window]:
+        """Windows of at most ``config.max_length`` subwords covering every word of a sentence."""
+        pieces = self.word_subwords(words)
+        budget = self.config.max_length - 2
+        pieces = [p[:budget] for p in pieces]  # a single word longer than a window keeps its head
+        shapes = [word_shape(w) for w in words]
+        cls_id = self.tokenizer.cls_token_id if self.tokenizer.cls_token_id is not None else self.tokenizer.bos_token_id
+        sep_id = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
+        out = []
+        for start, end in make_windows([len(p) for p in pieces], budget, self.config.window_overlap):
+            ids, shp, first = [cls_id], [0], []
+            for w in range(start, end):
+                first.append(len(ids))
+                ids.extend(pieces[w])
+                shp.extend([shapes[w]] * len(pieces[w]))
+            ids.append(sep_id)
+            shp.append(0)
+            out.append(Window(index, start, end, ids, shp, first))
+        return out
+
+    # ----------------------------------------------------------------- prediction
+    @torch.no_grad()
+    def predict_words(
+        self, sentences: Sequence[Sequence[str]], labels: LabelsArg = None, batch_size: int = 32
+    ) -> list[list[tuple[Any, float]]]:
+        """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]``."""
+        from stage2.ner.collator import collate_windows
+
+        label_set = self.resolve_labels(labels)
+        was_training = self.training
+        self.eval()
+        windows = [w for i, words in enumerate(sentences) for w in self.make_windows(i, words)]
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        word_scores: list[np.ndarray | None] = [None] * len(windows)
+        for b in range(0, len(order), batch_size):
+            chunk = [windows[i] for i in order[b : b + batch_size]]
+            batch = collate_windows(chunk, self.tokenizer.pad_token_id or 0)
+            logits = self.logits_for(batch, label_set).float().cpu().numpy()
+            for row, i in enumerate(order[b : b + batch_size]):
+                word_scores[i] = logits[row, windows[i].first_subword]
+        per_sentence: list[list[tuple[tuple[int, int], np.ndarray]]] = [[] for _ in sentences]
+        for w, s in zip(windows, word_scores, strict=True):
+            assert s is not None
+            per_sentence[w.example].append(((w.start, w.end), s))
+        results = []
+        for i, words in enumerate(sentences):
+            if not words:
+                results.append([])
+                continue
+            parts = per_sentence[i]
+            merged = merge_windows(len(words), [p[0] for p in parts], [p[1] for p in parts])
+            results.append(decode_spans(log_softmax(merged), label_set.keys))
+        self.train(was_training)
+        return results
+
+    def predict(
+        self, text: str | Sequence[str], labels: LabelsArg = None, batch_size: int = 32
+    ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
+        """Find entities in one text (returns a list of dicts) or a batch (a list of such lists).
+
+        Each entity is ``{"label", "score", "text", "word_start", "word_end", "char_start", "char_end"}``
+        (``*_end`` exclusive). ``labels`` is ``{"name": "description"}``, ``["name", ...]`` or None
+        for the model's own labels. Empty or whitespace-only text gives no entities.
+        """
+        single = isinstance(text, str)
+        texts = [text] if single else list(text)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"text {i} is {type(t).__name__}, expected str")
+        tokenized = [tokenize_words(t) for t in texts]
+        found = self.predict_words([[w for w, _, _ in tk] for tk in tokenized], labels, batch_size)
+        results = []
+        for t, tk, spans in zip(texts, tokenized, found, strict=True):
+            ents = []
+            for span, score in spans:
+                cs, ce = tk[span.start][1], tk[span.end - 1][2]
+                ents.append(
+                    {
+                        "label": span.label,
+                        "score": round(score, 4),
+                        "text": t[cs:ce],
+                        "word_start": span.start,
+                        "word_end": span.end,
+                        "char_start": cs,
+                        "char_end": ce,
+                    }
+                )
+            results.append(ents)
+        return results[0] if single else results
+
+    def evaluate(self, examples: Sequence[NERExample], labels: LabelsArg = None, batch_size: int = 32) -> dict[str, Any]:
+        """seqeval strict IOB2 micro P/R/F1 (percent) and per-type F1 on labelled examples."""
+        from stage2.metrics import ner_scores
+
+        label_set = self.resolve_labels(labels)
+        preds = self.predict_words([e.tokens for e in examples], label_set, batch_size)
+        return ner_scores(examples, [[s for s, _ in p] for p in preds])
+
+
+def _find_stage2_folder(name_or_path: str | Path | None) -> Path | None:
+    """The local folder of a saved stage2 model, downloading it when given a hub id of one."""
+    if name_or_path is None:
+        return None
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path if (path / CONFIG_NAME).exists() else None
+    if path.exists():
+        raise ValueError(f"{path} is a file; expected a model folder or a hub id")
+    name = str(name_or_path)
+    if name.count("/") != 1:
+        return None
+    try:  # a hub id: is it a stage2 model or a bare encoder?
+        from huggingface_hub import hf_hub_download, snapshot_download
+
+        hf_hub_download(name, CONFIG_NAME)
+        return Path(snapshot_download(name))
+    except Exception:  # noqa: BLE001 - not a stage2 repo (or offline): treat as an encoder id
+        return None
+
+
+def labels_from_examples(examples: Sequence[NERExample]) -> list[Label]:
+    """Default labels (readable names, no descriptions) for the types found in data."""
+    from stage2.data import entity_types
+
+    return list(LabelSet.from_keys(entity_types(examples)))
