@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["LabelSet", "Label", "NERModel", "NERExample", "TrainingConfig", "train", "__version__"]
+__all__ = ["Label", "LabelSet", "NERExample", "NERModel", "TrainingConfig", "__version__", "train"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from stage2.data import NERExample

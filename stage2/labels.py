@@ -112,9 +112,7 @@ class LabelSet:
         return cls([Label(k, humanize(k), descriptions.get(k, "")) for k in keys])
 
     @classmethod
-    def from_user(
-        cls, labels: LabelSet | Mapping[str, str | None] | Sequence[str] | Sequence[Label]
-    ) -> LabelSet:
+    def from_user(cls, labels: LabelSet | Mapping[str, str | None] | Sequence[str] | Sequence[Label]) -> LabelSet:
         """Normalise what a user passes at predict or train time.
 
         Accepts a LabelSet, ``{"name": "description"}``, ``["name", ...]`` or ``[Label, ...]``.
@@ -124,14 +122,12 @@ class LabelSet:
             return labels
         if isinstance(labels, str):
             raise TypeError("labels must be a list or dict of label names, not a single string")
+        items: list[tuple[str | Label, str]] = []
         if isinstance(labels, Mapping):
             items = [(k, v or "") for k, v in labels.items()]
         else:
-            items = []
             for item in labels:
-                if isinstance(item, Label):
-                    items.append((item, ""))
-                elif isinstance(item, str):
+                if isinstance(item, (Label, str)):
                     items.append((item, ""))
                 else:
                     raise TypeError(f"label {item!r} is not a string")

@@ -24,12 +24,12 @@ def ner_scores(gold: Sequence[NERExample], predicted: Sequence[Sequence[Span]]) 
         raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predictions")
     y_true = [e.tags for e in gold]
     y_pred = [spans_to_tags(p, len(e.tokens)) for e, p in zip(gold, predicted, strict=True)]
-    report = classification_report(
-        y_true, y_pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
-    )
+    report = classification_report(y_true, y_pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
     micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
     per_type = {
-        k: round(100 * float(v["f1-score"]), 2) for k, v in report.items() if not k.endswith("avg") and isinstance(v, dict)
+        k: round(100 * float(v["f1-score"]), 2)
+        for k, v in report.items()
+        if not k.endswith("avg") and isinstance(v, dict)
     }
     return {
         "precision": round(100 * float(micro["precision"]), 2),

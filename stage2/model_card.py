@@ -46,6 +46,15 @@ def ner_model_card(config: Any) -> str:
             lines.append(f"| {name} | {s.get('precision', '')} | {s.get('recall', '')} | {s.get('f1', '')} |")
     else:
         lines.append("No scores measured yet.")
-    lines += ["", "## Usage", "", "```python", "from stage2 import NERModel", 'model = NERModel.from_pretrained("PATH")',
-              'model.predict("Ada Lovelace met Charles Babbage in London.")', "```", ""]
+    lines += [
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "from stage2 import NERModel",
+        'model = NERModel.from_pretrained("PATH")',
+        'model.predict("Ada Lovelace met Charles Babbage in London.")',
+        "```",
+        "",
+    ]
     return "\n".join(lines)

@@ -50,6 +50,7 @@ class TrainingConfig:
     description_dropout: float = field(default=0.0, metadata={"help": "chance per step of dropping label descriptions"})
     evaluations: int = field(default=0, metadata={"help": "dev evaluations during training (0: once per epoch)"})
     output_dir: str | None = field(default=None, metadata={"help": "checkpoints and the best model go here"})
+    save_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: at evaluations and the end)"})
     resume: bool = field(default=True, metadata={"help": "continue from output_dir's checkpoint if present"})
     progress: bool = True
 
@@ -91,7 +92,8 @@ def _task_windows(model: NERModel, task: NERTask) -> tuple[list[Window], list[li
         word_tags = [0] * len(ex.tokens)
         for span in ex.spans:
             if span.label not in index:
-                raise ValueError(f"{ex.source or f'example {i}'}: entity type {span.label!r} is not in the label set {task.labels.keys}")
+                where = ex.source or f"example {i}"
+                raise ValueError(f"{where}: entity type {span.label!r} is not in the label set {task.labels.keys}")
             j = index[span.label]
             word_tags[span.start] = 1 + 2 * j
             for w in range(span.start + 1, span.end):
@@ -133,7 +135,9 @@ def _length_grouped(windows: Sequence[Window], idx: list[int], batch_size: int, 
     return batches
 
 
-def _single_task_schedule(windows: Sequence[Window], steps: int, batch_size: int, seed: int) -> list[tuple[int, list[int]]]:
+def _single_task_schedule(
+    windows: Sequence[Window], steps: int, batch_size: int, seed: int
+) -> list[tuple[int, list[int]]]:
     rng = random.Random(seed)
     out: list[tuple[int, list[int]]] = []
     while len(out) < steps:
@@ -197,10 +201,13 @@ def train(
     torch.manual_seed(cfg.seed)
     if not train_data:
         raise ValueError("train_data is empty")
-    if isinstance(train_data[0], NERTask):
-        tasks = list(train_data)  # type: ignore[arg-type]
+    tasks: list[NERTask]
+    if all(isinstance(t, NERTask) for t in train_data):
+        tasks = [t for t in train_data if isinstance(t, NERTask)]
     else:
-        examples = list(train_data)  # type: ignore[arg-type]
+        examples = [e for e in train_data if isinstance(e, NERExample)]
+        if len(examples) != len(train_data):
+            raise TypeError("train_data must be all NERExample or all NERTask")
         types = entity_types(examples)
         if labels is not None:
             label_set = LabelSet.from_user(labels)
@@ -212,11 +219,10 @@ def train(
         if missing:
             raise ValueError(f"the training data has entity types {missing} that the label set {label_set.keys} lacks")
         tasks = [NERTask(examples, label_set)]
-    if model.config.head == HeadType.LINEAR.value:
-        if len(tasks) > 1 or tasks[0].labels.keys != model.labels.keys:
-            raise ValueError(
-                f"a linear-head model trains on its own label set {model.labels.keys}; got {[t.labels.keys for t in tasks]}"
-            )
+    linear = model.config.head == HeadType.LINEAR.value
+    if linear and (len(tasks) > 1 or tasks[0].labels.keys != model.labels.keys):
+        got = [t.labels.keys for t in tasks]
+        raise ValueError(f"a linear-head model trains on its own label set {model.labels.keys}; got {got}")
     featurised = [_task_windows(model, t) for t in tasks]
     sizes = [len(w) for w, _ in featurised]
     per_epoch = sum(math.ceil(s / cfg.batch_size) for s in sizes)
@@ -289,7 +295,8 @@ def train(
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}")
         done = step + 1
-        if done in eval_at or (out_dir and done == steps):
+        periodic = bool(cfg.save_every) and done % cfg.save_every == 0
+        if done in eval_at or (out_dir and (done == steps or periodic)):
             record: dict[str, Any] = {"step": done, "loss": round(running, 5)}
             if dev_data and done in eval_at:
                 scores = model.evaluate(dev_data, tasks[0].labels)

@@ -45,10 +45,18 @@ CORPORA = {  # corpus -> sampling weight (times sqrt of its size)
 
 
 _SPLIT_WORDS = {
-    "broadcastprogram": "broadcast program", "writtenart": "written work", "sportsfacility": "sports facility",
-    "bodiesofwater": "body of water", "politicalparty": "political party", "sportsleague": "sports league",
-    "sportsteam": "sports team", "astronomything": "astronomical object", "biologything": "biological thing",
-    "educationaldegree": "educational degree", "livingthing": "living thing", "sportsevent": "sports event",
+    "broadcastprogram": "broadcast program",
+    "writtenart": "written work",
+    "sportsfacility": "sports facility",
+    "bodiesofwater": "body of water",
+    "politicalparty": "political party",
+    "sportsleague": "sports league",
+    "sportsteam": "sports team",
+    "astronomything": "astronomical object",
+    "biologything": "biological thing",
+    "educationaldegree": "educational degree",
+    "livingthing": "living thing",
+    "sportsevent": "sports event",
 }
 
 
@@ -98,6 +106,7 @@ def main() -> None:
         label_dropout=0.5,
         description_dropout=0.5,
         seed=args.seed,
+        save_every=250,
         output_dir=str(Path(args.out) / "work"),
     )
     result = train(model, tasks, config=cfg)

@@ -179,7 +179,7 @@ class NERModel(nn.Module):
             self._label_cache[key] = pooled.detach()
         return pooled
 
-    def train(self, mode: bool = True) -> NERModel:  # noqa: D102 - nn.Module API
+    def train(self, mode: bool = True) -> NERModel:
         self._label_cache.clear()
         return super().train(mode)
 
@@ -300,7 +300,7 @@ class NERModel(nn.Module):
         for w, s in zip(windows, word_scores, strict=True):
             assert s is not None
             per_sentence[w.example].append(((w.start, w.end), s))
-        results = []
+        results: list[list[tuple[Any, float]]] = []
         for i, words in enumerate(sentences):
             if not words:
                 results.append([])
@@ -320,8 +320,8 @@ class NERModel(nn.Module):
         (``*_end`` exclusive). ``labels`` is ``{"name": "description"}``, ``["name", ...]`` or None
         for the model's own labels. Empty or whitespace-only text gives no entities.
         """
+        texts: list[str] = [text] if isinstance(text, str) else list(text)
         single = isinstance(text, str)
-        texts = [text] if single else list(text)
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise TypeError(f"text {i} is {type(t).__name__}, expected str")
@@ -346,7 +346,9 @@ class NERModel(nn.Module):
             results.append(ents)
         return results[0] if single else results
 
-    def evaluate(self, examples: Sequence[NERExample], labels: LabelsArg = None, batch_size: int = 32) -> dict[str, Any]:
+    def evaluate(
+        self, examples: Sequence[NERExample], labels: LabelsArg = None, batch_size: int = 32
+    ) -> dict[str, Any]:
         """seqeval strict IOB2 micro P/R/F1 (percent) and per-type F1 on labelled examples."""
         from stage2.metrics import ner_scores
 
@@ -372,7 +374,7 @@ def _find_stage2_folder(name_or_path: str | Path | None) -> Path | None:
 
         hf_hub_download(name, CONFIG_NAME)
         return Path(snapshot_download(name))
-    except Exception:  # noqa: BLE001 - not a stage2 repo (or offline): treat as an encoder id
+    except Exception:
         return None
 
 

@@ -1,0 +1,74 @@
+"""Regenerate the README's result tables from evaluation/results/*.json (never typed by hand).
+
+python evaluation/make_tables.py          # rewrites the block between the README markers
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "evaluation" / "results"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+SETTINGS = ["zero-shot", "5-shot", "10-shot", "20-shot", "full"]
+
+
+def _cell(row: dict | None, metric: str = "f1") -> str:
+    if row is None:
+        return "–"
+    mean = row["scores"][metric]
+    std = row.get("std", {}).get(metric, 0.0)
+    n = len(row.get("seeds", []))
+    if row["setting"] not in ("zero-shot", "full") and n > 1:
+        return f"{mean:.2f} ± {std:.2f} (n={n})"
+    return f"{mean:.2f}"
+
+
+def ner_table(path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = data["rows"]
+    systems = sorted({r["system"] for r in rows}, key=lambda s: (s != "stage2", s))
+    lines = [
+        f"**{data['dataset']}** ({data['split']} split, seqeval strict IOB2 micro-F1; mean ± std over seeds)",
+        "",
+        "| system | " + " | ".join(SETTINGS) + " | train s (5-shot / full) |",
+        "|---|" + "---|" * (len(SETTINGS) + 1),
+    ]
+    for system in systems:
+        by = {r["setting"]: r for r in rows if r["system"] == system}
+        t5 = by.get("5-shot", {}).get("train_seconds")
+        tf = by.get("full", {}).get("train_seconds")
+        times = f"{t5 if t5 is not None else '–'} / {tf if tf is not None else '–'}"
+        lines.append(f"| {system} | " + " | ".join(_cell(by.get(s)) for s in SETTINGS) + f" | {times} |")
+    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
+    return "\n".join(lines)
+
+
+def render() -> str:
+    parts = ["### NER", ""]
+    found = False
+    for name in ("ner_conll2003", "ner_wnut17"):
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            parts.append(ner_table(path))
+            found = True
+    if not found:
+        parts.append("No NER results yet.")
+    return "\n".join(parts)
+
+
+def main() -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{readme}: markers {START} / {END} not found")
+    block = f"{START}\n{render()}\n{END}"
+    readme.write_text(
+        re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S), encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    main()

