@@ -57,9 +57,16 @@ def tokenize_words(text: str) -> list[tuple[str, int, int]]:
 
 
 def _open_text(path: Path) -> Iterator[str]:
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; expected a data file")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-        yield from fh
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as fh:  # type: ignore[operator]
+            yield from fh
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except (OSError, EOFError) as err:  # e.g. a truncated or fake .gz file
+        raise DataError(f"{path}: cannot be read ({err})") from None
 
 
 def _example_from_tags(

@@ -50,7 +50,7 @@ class TrainingConfig:
     description_dropout: float = field(default=0.0, metadata={"help": "chance per step of dropping label descriptions"})
     evaluations: int = field(default=0, metadata={"help": "dev evaluations during training (0: once per epoch)"})
     output_dir: str | None = field(default=None, metadata={"help": "checkpoints and the best model go here"})
-    save_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: at evaluations and the end)"})
+    save_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: evaluations and end)"})
     resume: bool = field(default=True, metadata={"help": "continue from output_dir's checkpoint if present"})
     progress: bool = True
 
@@ -225,6 +225,9 @@ def train(
         raise ValueError(f"a linear-head model trains on its own label set {model.labels.keys}; got {got}")
     featurised = [_task_windows(model, t) for t in tasks]
     sizes = [len(w) for w, _ in featurised]
+    if not all(sizes):  # a task without windows would loop forever in the schedule (or get weight 0)
+        empty = [t.name for t, s in zip(tasks, sizes, strict=True) if not s]
+        raise ValueError(f"no words to train on in {empty}: every example there has zero tokens")
     per_epoch = sum(math.ceil(s / cfg.batch_size) for s in sizes)
     steps = max(cfg.min_steps, math.ceil(cfg.epochs * per_epoch))
     if cfg.max_steps is not None:
@@ -256,8 +259,8 @@ def train(
     out_dir = Path(cfg.output_dir) if cfg.output_dir else None
     start_step, best, history = 0, None, []
     label_rng = random.Random(cfg.seed + 1)
-    if out_dir and cfg.resume and (out_dir / CHECKPOINT_DIR / "trainer_state.json").exists():
-        ckpt = out_dir / CHECKPOINT_DIR
+    ckpt = _find_checkpoint(out_dir) if out_dir and cfg.resume else None
+    if ckpt is not None:
         state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
         loaded = NERModel.from_pretrained(ckpt)
         model.load_state_dict(loaded.state_dict())
@@ -343,6 +346,14 @@ def train(
     if best is not None:
         card.setdefault("scores", {})["dev"] = {k: best[k] for k in ("precision", "recall", "f1")}
     return TrainResult(steps=steps, seconds=seconds, best_dev=best, history=history)
+
+
+def _find_checkpoint(out_dir: Path) -> Path | None:
+    """The last complete checkpoint (a crash between the two renames of a save leaves only ``.old``)."""
+    for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old"):
+        if (out_dir / name / "trainer_state.json").exists():
+            return out_dir / name
+    return None
 
 
 def _mention_counts(task: NERTask) -> dict[str, int]:

@@ -61,7 +61,7 @@ def make_windows(subword_counts: Sequence[int], max_subwords: int, overlap: int)
         windows.append((start, end))
         if end >= n:
             return windows
-        start = max(end - overlap, start + 1)
+        start = max(end - min(overlap, (end - start) // 2), start + 1)  # always advance by half a window
 
 
 def merge_windows(n_words: int, windows: Sequence[tuple[int, int]], scores: Sequence[np.ndarray]) -> np.ndarray:

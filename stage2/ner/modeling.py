@@ -110,6 +110,8 @@ class NERModel(nn.Module):
         folder = _find_stage2_folder(name_or_path)
         if folder is None:
             return cls.from_encoder(None if name_or_path is None else str(name_or_path), **kwargs)
+        if kwargs:
+            logger.warning("%s is a saved stage2 model: ignoring %s", folder, sorted(kwargs))
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stage2.cli import build_parser, main, parse_labels
+from stage2.labels import Label, LabelSet
+
+
+@pytest.fixture
+def model_dir(entity_model, tmp_path):
+    path = tmp_path / "model"
+    entity_model.save_pretrained(path)
+    return path
+
+
+def test_help_exits_zero(capsys):
+    for argv in (["--help"], ["ner", "--help"], ["ner", "train", "--help"], ["ner", "predict", "--help"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0
+    assert "--min-steps" in capsys.readouterr().out
+
+
+def test_missing_subcommand_is_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["ner"])
+    assert info.value.code == 2
+
+
+def test_predict_prints_json_lines(model_dir, capsys):
+    texts = ["Ada Lovelace met Charles Babbage in London.", "Grace flew to Rome."]
+    assert main(["ner", "predict", "--model", str(model_dir), *texts]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    records = [json.loads(line) for line in lines]
+    assert [r["text"] for r in records] == texts
+    for record in records:
+        assert record["entities"]
+        for ent in record["entities"]:
+            assert record["text"][ent["char_start"] : ent["char_end"]] == ent["text"]
+            assert ent["label"] in {"person", "city"}
+
+
+def test_predict_with_labels_and_input_file(model_dir, tmp_path, capsys):
+    path = tmp_path / "texts.jsonl"
+    path.write_text('{"text": "Ada sang."}\n{"text": "Rome"}\n', encoding="utf-8")
+    assert main(["ner", "predict", "--model", str(model_dir), "--input", str(path), "--labels", "song, singer"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in records] == ["Ada sang.", "Rome"]
+    assert {e["label"] for r in records for e in r["entities"]} <= {"song", "singer"}
+
+
+def test_predict_bad_input_line_names_file_and_line(model_dir, tmp_path):
+    path = tmp_path / "texts.jsonl"
+    path.write_text('{"text": "Ada sang."}\n{"txt": "Rome"}\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"texts\.jsonl, line 2"):
+        main(["ner", "predict", "--model", str(model_dir), "--input", str(path)])
+
+
+def test_evaluate_prints_scores(model_dir, fixtures_dir, capsys):
+    assert main(["ner", "evaluate", "--model", str(model_dir), "--data", str(fixtures_dir / "tiny.conll")]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert {"precision", "recall", "f1", "per_type"} <= set(scores)
+    assert 0.0 <= scores["f1"] <= 100.0
+    assert scores["sentences"] == 2
+
+
+def test_train_writes_a_model(model_dir, fixtures_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["ner", "train", "--model", str(model_dir), "--train", str(fixtures_dir / "tiny.jsonl"), "--out", str(out)]
+    argv += ["--min-steps", "3", "--epochs", "1", "--batch-size", "2"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["steps"] == 3 and summary["model"] == str(out)
+    assert (out / "stage2_config.json").exists() and (out / "model.safetensors").exists()
+    assert (out / "work" / "checkpoint-last" / "trainer_state.json").exists()
+    config = json.loads((out / "stage2_config.json").read_text(encoding="utf-8"))
+    assert [lb["key"] for lb in config["labels"]] == ["person", "city"]
+    assert config["card"]["training"][-1]["steps"] == 3
+
+
+def test_train_with_dev_and_labels_file(model_dir, fixtures_dir, tmp_path, capsys):
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"person": {"name": "person", "description": "a human"}, "city": "a town"}))
+    out = tmp_path / "out"
+    argv = ["ner", "train", "--model", str(model_dir), "--train", str(fixtures_dir / "tiny.jsonl"), "--out", str(out)]
+    argv += ["--dev", str(fixtures_dir / "tiny.conll"), "--labels", str(labels), "--min-steps", "2", "--epochs", "1"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["best_dev"] is not None
+    config = json.loads((out / "stage2_config.json").read_text(encoding="utf-8"))
+    assert config["labels"][0] == {"key": "person", "name": "person", "description": "a human"}
+    assert "dev" in config["card"]["scores"]
+    assert "| person | person | a human |" in (out / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        ("Ada B-person\nLondon\n", "line 2"),
+        ("Ada B-person\n\nsang O\nLondon I-city\n", "sentence starting at line 3"),
+    ],
+)
+def test_bad_data_file_exits_2_naming_file_and_line(model_dir, tmp_path, capsys, content, where):
+    bad = tmp_path / "bad.conll"
+    bad.write_text(content, encoding="utf-8")
+    assert main(["ner", "evaluate", "--model", str(model_dir), "--data", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert f"{bad}, {where}" in err
+    argv = ["ner", "train", "--model", str(model_dir), "--train", str(bad), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert str(bad) in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_data_file_exits_2(model_dir, tmp_path, capsys):
+    assert main(["ner", "evaluate", "--model", str(model_dir), "--data", str(tmp_path / "nope.conll")]) == 2
+    assert "nope.conll" in capsys.readouterr().err
+
+
+def test_parse_labels_forms(tmp_path):
+    assert parse_labels(None) is None
+    assert parse_labels("person, city ,") == ["person", "city"]
+    assert parse_labels('["person", "city"]') == ["person", "city"]
+    assert parse_labels('{"person": "a human being"}') == {"person": "a human being"}
+    nested = parse_labels('{"PER": {"name": "person", "description": "a human"}, "LOC": "a place"}')
+    assert nested == LabelSet([Label("PER", "person", "a human"), Label("LOC", "LOC", "a place")])
+    path = tmp_path / "labels.json"
+    path.write_text('{"person": "a human being", "city": ""}', encoding="utf-8")
+    assert LabelSet.from_user(parse_labels(str(path))).keys == ["person", "city"]
+
+
+def test_parse_labels_long_json_string():
+    descriptions = {f"type{i}": "a fairly long description of what this entity type covers" for i in range(8)}
+    value = json.dumps(descriptions)
+    assert len(value) > 255  # longer than a file name may be
+    assert parse_labels(value) == descriptions
+
+
+def test_parse_labels_bad_json(tmp_path):
+    with pytest.raises(SystemExit, match="not valid JSON"):
+        parse_labels('{"person": ')
+    path = tmp_path / "labels.json"
+    path.write_text("{oops", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"labels\.json: not valid JSON"):
+        parse_labels(str(path))
+
+
+def test_parser_defaults():
+    args = build_parser().parse_args(["ner", "train", "--train", "t.conll", "--out", "o"])
+    assert (args.epochs, args.min_steps, args.batch_size, args.scheme, args.model) == (3.0, 150, 16, "iob2", None)
+
+
+def test_console_script_points_at_main():
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "stage2"]
+    assert script.load() is main

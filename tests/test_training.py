@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from stage2.data import NERExample
+from stage2.labels import LabelSet, Span
+from stage2.ner.collator import collate_windows
+from stage2.training import CHECKPOINT_DIR, NERTask, TrainingConfig, TrainResult, train
+
+
+def quick(**kwargs) -> TrainingConfig:
+    return TrainingConfig(**{"min_steps": 5, "epochs": 1, "batch_size": 2, "progress": False, **kwargs})
+
+
+def loss_on(model, examples, labels=None) -> float:
+    """Mean cross-entropy of the gold tags, in eval mode."""
+    label_set = model.resolve_labels(labels)
+    index = {k: j for j, k in enumerate(label_set.keys)}
+    windows, tags = [], []
+    for i, ex in enumerate(examples):
+        word_tags = [0] * len(ex.tokens)
+        for s in ex.spans:
+            word_tags[s.start] = 1 + 2 * index[s.label]
+            for w in range(s.start + 1, s.end):
+                word_tags[w] = 2 + 2 * index[s.label]
+        (window,) = model.make_windows(i, ex.tokens)
+        windows.append(window)
+        tags.append(word_tags)
+    batch = collate_windows(windows, model.tokenizer.pad_token_id, tags)
+    model.eval()
+    with torch.no_grad():
+        logits = model.logits_for(batch, label_set)
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=-100).item()
+
+
+def state(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_training_changes_weights_and_lowers_loss(tiny_model, examples):
+    before_weights = state(tiny_model)
+    before = loss_on(tiny_model, examples)
+    result = train(tiny_model, examples, config=quick(min_steps=30, learning_rate=1e-3, head_learning_rate=1e-2))
+    assert isinstance(result, TrainResult)
+    assert result.steps == 30
+    assert result.best_dev is None
+    after_weights = tiny_model.state_dict()
+    for name in ("encoder.embeddings.word_embeddings.weight", "begin_proj.weight", "outside.2.bias"):
+        assert not torch.equal(before_weights[name], after_weights[name]), name
+    assert loss_on(tiny_model, examples) < 0.5 * before
+    assert not tiny_model.training
+    assert tiny_model.config.card["training"][-1]["steps"] == 30
+    assert tiny_model.config.card["training"][-1]["mentions"] == {"city": 4, "person": 4}
+
+
+def test_steps_follow_min_steps_epochs_and_max_steps(tiny_model, examples):
+    # 4 sentences, batch 2: 2 batches per epoch.
+    assert train(tiny_model, examples, config=quick(min_steps=1, epochs=2)).steps == 4
+    assert train(tiny_model, examples, config=quick(min_steps=3, epochs=1)).steps == 3
+    assert train(tiny_model, examples, config=quick(min_steps=50, max_steps=2)).steps == 2
+
+
+def test_labels_default_to_data_types_and_become_model_labels(tiny_model, examples):
+    renamed = [NERExample(e.tokens, [Span(s.label.upper(), s.start, s.end) for s in e.spans]) for e in examples]
+    train(tiny_model, renamed, config=quick())
+    assert tiny_model.labels.keys == ["CITY", "PERSON"]
+    train(tiny_model, examples, labels={"person": "a human being", "city": "a place"}, config=quick())
+    assert tiny_model.labels.keys == ["person", "city"]
+    assert tiny_model.labels.labels[0].description == "a human being"
+
+
+def test_unknown_entity_type_raises(tiny_model, examples):
+    with pytest.raises(ValueError, match="city"):
+        train(tiny_model, examples, labels=["person"], config=quick())
+    task = NERTask(examples, LabelSet.from_user(["person"]))
+    with pytest.raises(ValueError, match="'city' is not in the label set"):
+        train(tiny_model, [task], config=quick())
+
+
+def test_empty_training_data_raises(tiny_model):
+    with pytest.raises(ValueError, match="empty"):
+        train(tiny_model, [], config=quick())
+
+
+def test_examples_without_words_raise_instead_of_hanging(tiny_model, examples):
+    with pytest.raises(ValueError, match="no words"):
+        train(tiny_model, [NERExample([], [])], labels=["person"], config=quick())
+    tasks = [NERTask(examples, LabelSet.from_user(["person", "city"])), NERTask([NERExample([])], LabelSet(), "empty")]
+    with pytest.raises(ValueError, match="'empty'"):
+        train(tiny_model, tasks, config=quick())
+
+
+@pytest.mark.parametrize("kwargs", [{"batch_size": 0}, {"epochs": 0, "min_steps": 0}, {"label_dropout": 1.5}])
+def test_training_config_validation(kwargs):
+    with pytest.raises(ValueError):
+        TrainingConfig(**kwargs)
+
+
+def test_linear_head_trains_on_own_labels_only(tiny_linear_model, examples):
+    before = state(tiny_linear_model)
+    train(tiny_linear_model, examples, config=quick())
+    assert not torch.equal(before["classifier.weight"], tiny_linear_model.state_dict()["classifier.weight"])
+    with pytest.raises(ValueError, match="own label set"):
+        train(tiny_linear_model, examples, labels=["city", "person"], config=quick())
+
+
+def test_multi_task_training_and_label_dropout(tiny_model, examples):
+    people = [NERExample(e.tokens, [s for s in e.spans if s.label == "person"]) for e in examples]
+    tasks = [
+        NERTask(examples, LabelSet.from_user({"person": "", "city": ""}), name="both"),
+        NERTask(people, LabelSet.from_user({"person": "a human being"}), name="people"),
+    ]
+    before = state(tiny_model)
+    result = train(tiny_model, tasks, config=quick(label_dropout=0.5, description_dropout=0.5))
+    assert result.steps == 5
+    assert not torch.equal(before["label_proj.weight"], tiny_model.state_dict()["label_proj.weight"])
+    assert set(tiny_model.config.card["training"][-1]["mentions"]) == {"both", "people"}
+
+
+def test_same_seed_gives_same_weights(tiny_model, examples):
+    import copy
+
+    twin = copy.deepcopy(tiny_model, memo={id(tiny_model.tokenizer): tiny_model.tokenizer})
+    other = copy.deepcopy(tiny_model, memo={id(tiny_model.tokenizer): tiny_model.tokenizer})
+    train(tiny_model, examples, config=quick(seed=7))
+    train(twin, examples, config=quick(seed=7))
+    train(other, examples, config=quick(seed=8))
+    a, b, c = tiny_model.state_dict(), twin.state_dict(), other.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_checkpoint_is_atomic_and_resume_continues(tiny_model, examples, tmp_path):
+    import copy
+
+    fresh = copy.deepcopy(tiny_model, memo={id(tiny_model.tokenizer): tiny_model.tokenizer})
+    rerun = copy.deepcopy(tiny_model, memo={id(tiny_model.tokenizer): tiny_model.tokenizer})
+    out = tmp_path / "run"
+    first = train(tiny_model, examples, config=quick(min_steps=8, max_steps=4, output_dir=str(out)))
+    assert first.steps == 4
+    assert sorted(p.name for p in out.iterdir()) == [CHECKPOINT_DIR]  # no .tmp or .old left behind
+    ckpt = out / CHECKPOINT_DIR
+    assert {"stage2_config.json", "model.safetensors", "optimizer.pt", "trainer_state.json", "README.md"} <= {
+        p.name for p in ckpt.iterdir()
+    }
+    saved_state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+    assert saved_state["step"] == 4
+    after_first = state(tiny_model)
+
+    # A rerun of the finished run restores the checkpoint's weights and trains no further.
+    again = train(rerun, examples, config=quick(min_steps=8, max_steps=4, output_dir=str(out)))
+    assert again.steps == 4
+    assert all(torch.equal(after_first[k], v) for k, v in rerun.state_dict().items())
+
+    # A longer run on a fresh model picks up at step 4 instead of starting over.
+    second = train(fresh, examples, config=quick(min_steps=8, max_steps=8, output_dir=str(out)))
+    assert second.steps == 8
+    assert [r["step"] for r in second.history] == [4, 8]
+    assert second.history[0] == first.history[0]
+    saved_state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+    assert saved_state["step"] == 8 and saved_state["steps"] == 8
+    assert sorted(p.name for p in out.iterdir()) == [CHECKPOINT_DIR]
+    assert not all(torch.equal(after_first[k], v) for k, v in fresh.state_dict().items())
+
+
+def test_resume_false_starts_over(tiny_model, examples, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_model, examples, config=quick(max_steps=4, output_dir=str(out)))
+    result = train(tiny_model, examples, config=quick(max_steps=2, output_dir=str(out), resume=False))
+    assert [r["step"] for r in result.history] == [2]
+
+
+def test_dev_data_keeps_best_and_fills_best_dev(entity_model, examples):
+    result = train(entity_model, examples, dev_data=examples[:2], config=quick(min_steps=6, evaluations=3))
+    assert result.best_dev is not None
+    assert set(result.best_dev) == {"precision", "recall", "f1", "step"}
+    assert result.best_dev["step"] in {2, 4, 6}
+    dev_records = [r for r in result.history if "dev" in r]
+    assert [r["step"] for r in dev_records] == [2, 4, 6]
+    assert result.best_dev["f1"] == max(r["dev"]["f1"] for r in dev_records)
+    # The model holds the best weights: evaluating again reproduces the best score.
+    assert entity_model.evaluate(examples[:2])["f1"] == result.best_dev["f1"]
+    assert entity_model.config.card["scores"]["dev"]["f1"] == result.best_dev["f1"]
+
+
+def test_dev_data_with_output_dir_saves_best(tiny_model, examples, tmp_path):
+    out = tmp_path / "run"
+    result = train(tiny_model, examples, dev_data=examples, config=quick(min_steps=4, output_dir=str(out)))
+    assert result.best_dev is not None
+    assert (out / "best" / "stage2_config.json").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["best", CHECKPOINT_DIR]
+    assert tiny_model.evaluate(examples)["f1"] == result.best_dev["f1"]
+
+
+@pytest.mark.integration
+def test_few_shot_training_of_the_bundled_encoder(examples, labels):
+    from stage2.ner.modeling import NERModel
+
+    model = NERModel.from_pretrained(None)
+    before = model.evaluate(examples, labels=labels)["f1"]
+    result = train(model, examples, labels=labels, config=quick(min_steps=20))
+    assert result.steps == 20
+    after = model.evaluate(examples)
+    assert after["f1"] >= 75.0 > before
+    found = {(e["label"], e["text"]) for e in model.predict("Marie Curie moved to Warsaw.")}
+    assert ("city", "Warsaw") in found
