@@ -45,5 +45,8 @@ def load_encoder(name_or_path: str | None) -> tuple[Any, Any]:
     if not Path(source).exists():
         logger.info("loading encoder %s from the Hugging Face hub", source)
     tokenizer = AutoTokenizer.from_pretrained(source)
+    if getattr(tokenizer, "add_prefix_space", None) is False:
+        # byte-level BPE (RoBERTa, GPT-2): words given one by one need their leading space
+        tokenizer = AutoTokenizer.from_pretrained(source, add_prefix_space=True)
     encoder = AutoModel.from_pretrained(source)
     return encoder, tokenizer
