@@ -4,16 +4,11 @@ many (each with its own label set). Checkpoints are written atomically and a run
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import random
-import shutil
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,47 +16,14 @@ import torch
 
 from stage2.data import NERExample, entity_types
 from stage2.labels import Label, LabelSet
+from stage2.loop import CHECKPOINT_DIR, TrainingConfig, TrainResult, run_loop
 from stage2.ner.collator import collate_windows
 from stage2.ner.config import HeadType
 from stage2.ner.modeling import NERModel, Window
 
+__all__ = ["CHECKPOINT_DIR", "NERTask", "TrainResult", "TrainingConfig", "train"]
+
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_DIR = "checkpoint-last"
-
-
-@dataclass
-class TrainingConfig:
-    """Hyperparameters. Steps are ``max(min_steps, epochs * batches per epoch)`` (``max_steps`` caps it),
-    so tiny few-shot sets still get enough updates and large sets get whole epochs.
-    """
-
-    epochs: float = field(default=3.0, metadata={"help": "passes over the training windows"})
-    min_steps: int = field(default=150, metadata={"help": "at least this many optimizer steps"})
-    max_steps: int | None = field(default=None, metadata={"help": "at most this many optimizer steps"})
-    batch_size: int = field(default=16, metadata={"help": "windows per step"})
-    learning_rate: float = field(default=5e-5, metadata={"help": "encoder learning rate"})
-    head_learning_rate: float = field(default=1e-3, metadata={"help": "learning rate of new layers"})
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    label_dropout: float = field(default=0.0, metadata={"help": "chance per step of training on a random label subset"})
-    description_dropout: float = field(default=0.0, metadata={"help": "chance per step of dropping label descriptions"})
-    evaluations: int = field(default=0, metadata={"help": "dev evaluations during training (0: once per epoch)"})
-    output_dir: str | None = field(default=None, metadata={"help": "checkpoints and the best model go here"})
-    save_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: evaluations and end)"})
-    resume: bool = field(default=True, metadata={"help": "continue from output_dir's checkpoint if present"})
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
-        if self.epochs <= 0 and self.min_steps <= 0:
-            raise ValueError("give epochs > 0 or min_steps > 0")
-        for name in ("label_dropout", "description_dropout"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1]")
 
 
 @dataclass
@@ -72,16 +34,6 @@ class NERTask:
     labels: LabelSet
     name: str = "train"
     weight: float = 1.0
-
-
-@dataclass
-class TrainResult:
-    """What a run did: steps, wall time, the best dev scores (if dev data was given)."""
-
-    steps: int
-    seconds: float
-    best_dev: dict[str, Any] | None
-    history: list[dict[str, Any]]
 
 
 def _task_windows(model: NERModel, task: NERTask) -> tuple[list[Window], list[list[int]]]:
@@ -147,22 +99,6 @@ def _single_task_schedule(
     return out[:steps]
 
 
-def _atomic_save(model: NERModel, optimizer: Any, scheduler: Any, state: dict[str, Any], out: Path) -> None:
-    tmp = out / (CHECKPOINT_DIR + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt")
-    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
-    final = out / CHECKPOINT_DIR
-    old = out / (CHECKPOINT_DIR + ".old")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 def _apply_label_dropout(
     labels: LabelSet, tags: list[list[int]], rng: random.Random, cfg: TrainingConfig
 ) -> tuple[LabelSet, list[list[int]]]:
@@ -196,7 +132,6 @@ def train(
     >>> result = train(model, examples, config=TrainingConfig(min_steps=100))  # doctest: +SKIP
     """
     cfg = config or TrainingConfig()
-    random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     if not train_data:
@@ -229,131 +164,53 @@ def train(
         empty = [t.name for t, s in zip(tasks, sizes, strict=True) if not s]
         raise ValueError(f"no words to train on in {empty}: every example there has zero tokens")
     per_epoch = sum(math.ceil(s / cfg.batch_size) for s in sizes)
-    steps = max(cfg.min_steps, math.ceil(cfg.epochs * per_epoch))
-    if cfg.max_steps is not None:
-        steps = min(steps, cfg.max_steps)
+    steps = cfg.total_steps(per_epoch)
     if len(tasks) == 1:
         schedule = _single_task_schedule(featurised[0][0], steps, cfg.batch_size, cfg.seed)
+        model.config.labels = tasks[0].labels.to_dict()
     else:
         schedule = _schedule(sizes, [t.weight for t in tasks], steps, cfg.batch_size, cfg.seed)
-    n_evals = cfg.evaluations or max(1, round(steps / max(per_epoch, 1)))
-    eval_at = {round(steps * (k + 1) / n_evals) for k in range(n_evals)} if dev_data else set()
-
-    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    enc_params = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": enc_params, "lr": cfg.learning_rate},
-            {"params": head_params, "lr": cfg.head_learning_rate},
-        ],
-        weight_decay=cfg.weight_decay,
-    )
-    warmup = int(cfg.warmup_ratio * steps)
-
-    def lr_lambda(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        return max(0.0, (steps - step) / max(1, steps - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
-    out_dir = Path(cfg.output_dir) if cfg.output_dir else None
-    start_step, best, history = 0, None, []
-    label_rng = random.Random(cfg.seed + 1)
-    ckpt = _find_checkpoint(out_dir) if out_dir and cfg.resume else None
-    if ckpt is not None:
-        state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
-        loaded = NERModel.from_pretrained(ckpt)
-        model.load_state_dict(loaded.state_dict())
-        opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
-        optimizer.load_state_dict(opt_state["optimizer"])
-        scheduler.load_state_dict(opt_state["scheduler"])
-        start_step, best, history = state["step"], state.get("best"), state.get("history", [])
-        label_rng.setstate(_rng_state_from_json(state["label_rng"]))
-        torch.manual_seed(cfg.seed + start_step)
-        logger.info("resuming from %s at step %d of %d", ckpt, start_step, steps)
-
-    from tqdm.auto import tqdm
-
     pad_id = model.tokenizer.pad_token_id or 0
-    model.train()
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
-    started = time.perf_counter()
-    bar = tqdm(total=steps, initial=start_step, desc="training", disable=not cfg.progress, unit="step")
-    running = 0.0
-    for step in range(start_step, steps):
+
+    def batch_loss(step: int, rng: random.Random) -> torch.Tensor:
         t, idx = schedule[step]
         windows, tags = featurised[t]
         label_set, batch_tags = tasks[t].labels, [tags[i] for i in idx]
         if cfg.label_dropout or cfg.description_dropout:
-            label_set, batch_tags = _apply_label_dropout(label_set, batch_tags, label_rng, cfg)
+            label_set, batch_tags = _apply_label_dropout(label_set, batch_tags, rng, cfg)
         batch = collate_windows([windows[i] for i in idx], pad_id, batch_tags)
         logits = model.logits_for(batch, label_set)
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), batch["labels"].to(logits.device).reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        running = 0.9 * running + 0.1 * loss.item() if step > start_step else loss.item()
-        bar.update(1)
-        bar.set_postfix(loss=f"{running:.4f}")
-        done = step + 1
-        periodic = bool(cfg.save_every) and done % cfg.save_every == 0
-        if done in eval_at or (out_dir and (done == steps or periodic)):
-            record: dict[str, Any] = {"step": done, "loss": round(running, 5)}
-            if dev_data and done in eval_at:
-                scores = model.evaluate(dev_data, tasks[0].labels)
-                model.train()
-                record["dev"] = {k: scores[k] for k in ("precision", "recall", "f1")}
-                logger.info("step %d: dev F1 %.2f", done, scores["f1"])
-                if best is None or scores["f1"] > best["f1"]:
-                    best = {**record["dev"], "step": done}
-                    if out_dir:
-                        _save_model_atomic(model, out_dir / "best", tasks[0].labels)
-                    else:
-                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            history.append(record)
-            if out_dir:
-                state = {
-                    "step": done,
-                    "steps": steps,
-                    "best": best,
-                    "history": history,
-                    "label_rng": _rng_state_to_json(label_rng.getstate()),
-                    "config": asdict(cfg),
-                }
-                _atomic_save(model, optimizer, scheduler, state, out_dir)
-    bar.close()
-    seconds = time.perf_counter() - started
-    if best is not None:
-        if out_dir:
-            model.load_state_dict(NERModel.from_pretrained(out_dir / "best").state_dict())
-        else:
-            model.load_state_dict(best_state)
-    model.eval()
-    model.config.labels = tasks[0].labels.to_dict() if len(tasks) == 1 else model.config.labels
+        return loss_fn(logits.reshape(-1, logits.shape[-1]), batch["labels"].to(logits.device).reshape(-1))
+
+    def evaluate() -> dict[str, Any]:
+        assert dev_data is not None
+        scores = model.evaluate(dev_data, tasks[0].labels)
+        return {k: scores[k] for k in ("precision", "recall", "f1")}
+
+    result = run_loop(
+        model,
+        cfg,
+        steps,
+        batch_loss,
+        evaluate if dev_data else None,
+        cfg.eval_points(steps, per_epoch),
+        metric="f1",
+    )
     summary = {
         "examples": sum(len(t.examples) for t in tasks),
         "corpora": [t.name for t in tasks],
         "mentions": {t.name: _mention_counts(t) for t in tasks} if len(tasks) > 1 else _mention_counts(tasks[0]),
         "steps": steps,
-        "seconds": round(seconds, 1),
+        "seconds": round(result.seconds, 1),
         "seed": cfg.seed,
     }
     card = model.config.card
     card.setdefault("training", [])
     card["training"].append(summary)
-    if best is not None:
-        card.setdefault("scores", {})["dev"] = {k: best[k] for k in ("precision", "recall", "f1")}
-    return TrainResult(steps=steps, seconds=seconds, best_dev=best, history=history)
-
-
-def _find_checkpoint(out_dir: Path) -> Path | None:
-    """The last complete checkpoint (a crash between the two renames of a save leaves only ``.old``)."""
-    for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old"):
-        if (out_dir / name / "trainer_state.json").exists():
-            return out_dir / name
-    return None
+    if result.best_dev is not None:
+        card.setdefault("scores", {})["dev"] = {k: result.best_dev[k] for k in ("precision", "recall", "f1")}
+    return result
 
 
 def _mention_counts(task: NERTask) -> dict[str, int]:
@@ -362,24 +219,3 @@ def _mention_counts(task: NERTask) -> dict[str, int]:
         for span in ex.spans:
             counts[span.label] = counts.get(span.label, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def _save_model_atomic(model: NERModel, path: Path, labels: LabelSet) -> None:
-    saved_labels = model.config.labels
-    model.config.labels = labels.to_dict()
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
-    model.config.labels = saved_labels
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
-
-
-def _rng_state_to_json(state: Any) -> list[Any]:
-    return [state[0], list(state[1]), state[2]]
-
-
-def _rng_state_from_json(data: list[Any]) -> Any:
-    return (data[0], tuple(data[1]), data[2])

@@ -1,0 +1,226 @@
+"""The one optimisation loop every stage2 task trains with: AdamW with separate encoder and head
+learning rates, linear warm-up and decay, gradient clipping, dev evaluations that keep the best
+weights, atomic checkpoints and resumption. Tasks supply the batches' loss and the evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoint-last"
+
+
+@dataclass
+class TrainingConfig:
+    """Hyperparameters. Steps are ``max(min_steps, epochs * batches per epoch)`` (``max_steps`` caps it),
+    so tiny few-shot sets still get enough updates and large sets get whole epochs.
+    """
+
+    epochs: float = field(default=3.0, metadata={"help": "passes over the training data"})
+    min_steps: int = field(default=150, metadata={"help": "at least this many optimizer steps"})
+    max_steps: int | None = field(default=None, metadata={"help": "at most this many optimizer steps"})
+    batch_size: int = field(default=16, metadata={"help": "examples (NER windows, documents) per step"})
+    learning_rate: float = field(default=5e-5, metadata={"help": "encoder learning rate"})
+    head_learning_rate: float = field(default=1e-3, metadata={"help": "learning rate of the layers on the encoder"})
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    label_dropout: float = field(default=0.0, metadata={"help": "NER: chance per step of a random label subset"})
+    description_dropout: float = field(default=0.0, metadata={"help": "NER: chance per step of no descriptions"})
+    evaluations: int = field(default=0, metadata={"help": "dev evaluations during training (0: once per epoch)"})
+    output_dir: str | None = field(default=None, metadata={"help": "checkpoints and the best model go here"})
+    save_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: evaluations and end)"})
+    resume: bool = field(default=True, metadata={"help": "continue from output_dir's checkpoint if present"})
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if self.epochs <= 0 and self.min_steps <= 0:
+            raise ValueError("give epochs > 0 or min_steps > 0")
+        for name in ("label_dropout", "description_dropout"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1]")
+
+    def total_steps(self, batches_per_epoch: int) -> int:
+        """Optimizer steps for a data set of ``batches_per_epoch`` batches."""
+        steps = max(self.min_steps, math.ceil(self.epochs * batches_per_epoch))
+        return min(steps, self.max_steps) if self.max_steps is not None else steps
+
+    def eval_points(self, steps: int, batches_per_epoch: int) -> set[int]:
+        """Steps after which to evaluate on dev data."""
+        n = self.evaluations or max(1, round(steps / max(batches_per_epoch, 1)))
+        return {round(steps * (k + 1) / n) for k in range(n)}
+
+
+@dataclass
+class TrainResult:
+    """What a run did: steps, wall time, the best dev scores (if dev data was given)."""
+
+    steps: int
+    seconds: float
+    best_dev: dict[str, Any] | None
+    history: list[dict[str, Any]]
+
+
+def run_loop(
+    model: Any,
+    cfg: TrainingConfig,
+    steps: int,
+    batch_loss: Callable[[int, random.Random], torch.Tensor],
+    evaluate: Callable[[], dict[str, Any]] | None = None,
+    eval_at: set[int] | None = None,
+    metric: str = "f1",
+) -> TrainResult:
+    """Train ``model`` for ``steps`` steps; ``batch_loss(step, rng)`` returns the loss of step ``step``.
+
+    ``evaluate()`` returns dev scores (higher ``metric`` is better); the best weights are restored at
+    the end. With ``cfg.output_dir``, checkpoints are written atomically and a rerun resumes.
+    ``model`` needs ``named_parameters``, ``save_pretrained`` and a ``from_pretrained`` classmethod.
+    """
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    eval_at = eval_at if evaluate is not None and eval_at else set()
+    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
+    enc = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": enc, "lr": cfg.learning_rate}, {"params": head, "lr": cfg.head_learning_rate}],
+        weight_decay=cfg.weight_decay,
+    )
+    warmup = int(cfg.warmup_ratio * steps)
+
+    def lr_lambda(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (steps - step) / max(1, steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    out_dir = Path(cfg.output_dir) if cfg.output_dir else None
+    start_step: int = 0
+    best: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = []
+    rng = random.Random(cfg.seed + 1)
+    best_state: dict[str, torch.Tensor] | None = None
+    ckpt = find_checkpoint(out_dir) if out_dir and cfg.resume else None
+    if ckpt is not None:
+        state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+        model.load_state_dict(type(model).from_pretrained(ckpt).state_dict())
+        opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
+        optimizer.load_state_dict(opt_state["optimizer"])
+        scheduler.load_state_dict(opt_state["scheduler"])
+        start_step, best, history = state["step"], state.get("best"), state.get("history", [])
+        rng.setstate(_rng_from_json(state.get("rng") or state["label_rng"]))
+        torch.manual_seed(cfg.seed + start_step)
+        logger.info("resuming from %s at step %d of %d", ckpt, start_step, steps)
+
+    from tqdm.auto import tqdm
+
+    model.train()
+    started = time.perf_counter()
+    bar = tqdm(total=steps, initial=start_step, desc="training", disable=not cfg.progress, unit="step")
+    running = 0.0
+    for step in range(start_step, steps):
+        loss = batch_loss(step, rng)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        running = 0.9 * running + 0.1 * loss.item() if step > start_step else loss.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}")
+        done = step + 1
+        periodic = bool(cfg.save_every) and done % cfg.save_every == 0
+        if done in eval_at or (out_dir and (done == steps or periodic)):
+            record: dict[str, Any] = {"step": done, "loss": round(running, 5)}
+            if evaluate is not None and done in eval_at:
+                scores = evaluate()
+                model.train()
+                record["dev"] = scores
+                logger.info("step %d: dev %s %.2f", done, metric, scores[metric])
+                if best is None or scores[metric] > best[metric]:
+                    best = {**scores, "step": done}
+                    if out_dir:
+                        save_atomic(model, out_dir / "best")
+                    else:
+                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            history.append(record)
+            if out_dir:
+                state = {
+                    "step": done,
+                    "steps": steps,
+                    "best": best,
+                    "history": history,
+                    "rng": _rng_to_json(rng.getstate()),
+                    "config": asdict(cfg),
+                }
+                _save_checkpoint(model, optimizer, scheduler, state, out_dir)
+    bar.close()
+    seconds = time.perf_counter() - started
+    if best is not None:
+        if out_dir:
+            model.load_state_dict(type(model).from_pretrained(out_dir / "best").state_dict())
+        elif best_state is not None:
+            model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(steps=steps, seconds=seconds, best_dev=best, history=history)
+
+
+def save_atomic(model: Any, path: Path) -> None:
+    """``model.save_pretrained(path)`` that leaves either the old or the new folder, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp)
+    old = path.with_name(path.name + ".old")
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _save_checkpoint(model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], out: Path) -> None:
+    tmp = out / (CHECKPOINT_DIR + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp)
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt")
+    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    final, old = out / CHECKPOINT_DIR, out / (CHECKPOINT_DIR + ".old")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def find_checkpoint(out_dir: Path) -> Path | None:
+    """The last complete checkpoint (a crash between the two renames of a save leaves only ``.old``)."""
+    for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old"):
+        if (out_dir / name / "trainer_state.json").exists():
+            return out_dir / name
+    return None
+
+
+def _rng_to_json(state: Any) -> list[Any]:
+    return [state[0], list(state[1]), state[2]]
+
+
+def _rng_from_json(data: list[Any]) -> Any:
+    return (data[0], tuple(data[1]), data[2])
