@@ -86,18 +86,22 @@ def run_loop(
     evaluate: Callable[[], dict[str, Any]] | None = None,
     eval_at: set[int] | None = None,
     metric: str = "f1",
+    is_encoder: Callable[[str], bool] | None = None,
 ) -> TrainResult:
     """Train ``model`` for ``steps`` steps; ``batch_loss(step, rng)`` returns the loss of step ``step``.
 
     ``evaluate()`` returns dev scores (higher ``metric`` is better); the best weights are restored at
     the end. With ``cfg.output_dir``, checkpoints are written atomically and a rerun resumes.
     ``model`` needs ``named_parameters``, ``save_pretrained`` and a ``from_pretrained`` classmethod.
+    ``is_encoder(name)`` picks the parameters trained at ``cfg.learning_rate`` (default: names
+    starting with ``encoder.``); the rest train at ``cfg.head_learning_rate``.
     """
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     eval_at = eval_at if evaluate is not None and eval_at else set()
-    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
-    enc = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    in_encoder = is_encoder or (lambda name: name.startswith("encoder."))
+    head = [p for n, p in model.named_parameters() if not in_encoder(n) and p.requires_grad]
+    enc = [p for n, p in model.named_parameters() if in_encoder(n) and p.requires_grad]
     optimizer = torch.optim.AdamW(
         [{"params": enc, "lr": cfg.learning_rate}, {"params": head, "lr": cfg.head_learning_rate}],
         weight_decay=cfg.weight_decay,

@@ -38,3 +38,29 @@ def ner_scores(gold: Sequence[NERExample], predicted: Sequence[Sequence[Span]]) 
         "per_type": per_type,
         "sentences": len(gold),
     }
+
+
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
+
+
+def rouge_scores(references: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
+    """Mean rouge-score F1 (percent) of ``rouge1``, ``rouge2`` and ``rougeLsum`` with stemming.
+
+    Summary sentences must be separated by newlines (``rougeLsum`` splits on them).
+
+    >>> rouge_scores(["the cat sat"], ["the cat sat"])["rouge1"]
+    100.0
+    """
+    from rouge_score import rouge_scorer
+
+    if len(references) != len(predictions):
+        raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
+    if not references:
+        raise ValueError("no summaries to score")
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
+    for ref, pred in zip(references, predictions, strict=True):
+        result = scorer.score(ref, pred)
+        for key in ROUGE_TYPES:
+            totals[key] += result[key].fmeasure
+    return {key: round(100 * totals[key] / len(references), 2) for key in ROUGE_TYPES}

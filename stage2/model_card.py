@@ -58,3 +58,48 @@ def ner_model_card(config: Any) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def summarizer_model_card(config: Any) -> str:
+    """Markdown card for a saved extractive summariser."""
+    card = config.card or {}
+    lines = [
+        "---",
+        "library_name: stage2",
+        "tags: [stage2, summarization, extractive]",
+        "---",
+        "",
+        "# stage2 extractive summariser",
+        "",
+        f"- Encoder: `{config.encoder}`",
+        f'- Intent: "{config.intent}" (dialogues: "{config.dialogue_intent}")',
+        f"- Redundancy control: {config.redundancy}; feature weights: {json.dumps(config.prior)}",
+        f"- stage2 version: {config.stage2_version or 'unknown'}",
+        "",
+        "## Training data",
+        "",
+    ]
+    training = card.get("training")
+    if training:
+        lines += [f"- {json.dumps(run, sort_keys=True)}" for run in training]
+    else:
+        lines.append("Not trained (zero-shot: the encoder with the default feature weights).")
+    lines += ["", "## Measured scores", ""]
+    scores = card.get("scores")
+    if scores:
+        lines += ["| data | ROUGE-1 | ROUGE-2 | ROUGE-Lsum |", "|---|---|---|---|"]
+        lines += [f"| {k} | {v.get('rouge1')} | {v.get('rouge2')} | {v.get('rougeLsum')} |" for k, v in scores.items()]
+    else:
+        lines.append("No scores measured yet.")
+    lines += [
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "from stage2 import Summarizer",
+        's = Summarizer.from_pretrained("PATH")',
+        "s.summarize(article, max_sentences=3)",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

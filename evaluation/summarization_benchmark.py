@@ -1,0 +1,235 @@
+"""Extractive summarisation benchmark on BBC News and SAMSum (full test splits), resumable seed by seed.
+
+Rows: ``stage2`` (zero-shot, 10-shot, 100-shot with seeds 1-3, full), and the baselines, all with
+this project's sentence segmenter and setting ``zero-shot``: ``lead`` (BBC: leading sentences up to
+40% of the words; SAMSum: first three turns), ``longest-3`` (SAMSum), ``centrality`` (LexRank-style
+PageRank over the same encoder's sentence embeddings, same budget as stage2), ``oracle`` (greedy
+ROUGE oracle under the same budget: the ceiling). ROUGE: rouge-score F1, stemming, summary
+sentences separated by newlines.
+
+    python evaluation/summarization_benchmark.py --dataset bbc_news --systems lead oracle centrality stage2 \
+        --settings zero-shot
+    python evaluation/summarization_benchmark.py --dataset samsum --settings 10-shot 100-shot
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import time
+from typing import Any
+
+import numpy as np
+from common import DATA, ResultsFile
+
+from stage2.summarization.data import SummaryExample, budget_in_words, greedy_oracle, read_summarization_jsonl
+
+logger = logging.getLogger("summarization_benchmark")
+
+BUDGET: dict[str, dict[str, Any]] = {"bbc_news": {"ratio": 0.4}, "samsum": {"max_sentences": 2}}
+"""The length budget of stage2, centrality and oracle rows: BBC 40% of the article's words (as lead);
+SAMSum two turns (the reference summaries are one or two sentences)."""
+
+ISSUE_FIGURES = {  # measured with a simple regex splitter by whoever filed the issue (R1 / R2 / RLsum)
+    ("bbc_news", "lead"): "lead-40% 64.66 / 51.26 / 63.38",
+    ("bbc_news", "oracle"): "greedy oracle of 8 sentences 94.44 / 91.57 / 94.40",
+    ("samsum", "lead"): "lead-3 31.31 / 8.68 / 27.57",
+    ("samsum", "longest-3"): "longest-3 32.29 / 10.28 / 28.02 (published 32.46)",
+    ("samsum", "oracle"): "greedy oracle of 2 turns 47.47 / 20.57 / 42.61",
+}
+METRICS = ["rouge1", "rouge2", "rougeLsum"]
+
+
+def load(dataset: str, split: str) -> list[SummaryExample]:
+    return read_summarization_jsonl(DATA / dataset / f"{split}.jsonl.gz")
+
+
+def _lines(ex: SummaryExample, chosen: list[int]) -> str:
+    return "\n".join(ex.sentences[i].text for i in sorted(chosen))
+
+
+def lead(ex: SummaryExample, dataset: str) -> list[int]:
+    if dataset == "samsum":
+        return list(range(min(3, len(ex.sentences))))
+    words = budget_in_words(sum(len(s.text.split()) for s in ex.sentences), None, 0.4) or 0
+    chosen, used = [], 0
+    for i, s in enumerate(ex.sentences):
+        n = len(s.text.split())
+        if chosen and used + n > words:
+            break
+        chosen.append(i)
+        used += n
+    return chosen
+
+
+def longest3(ex: SummaryExample) -> list[int]:
+    order = sorted(range(len(ex.sentences)), key=lambda i: -len(ex.sentences[i].text.split()))
+    return sorted(order[:3])
+
+
+def oracle(ex: SummaryExample, dataset: str) -> list[int]:
+    texts = [s.text for s in ex.sentences]
+    budget = BUDGET[dataset]
+    words = budget_in_words(sum(len(t.split()) for t in texts), None, budget.get("ratio"))
+    return greedy_oracle(texts, ex.summary, max_sentences=budget.get("max_sentences"), max_words=words)
+
+
+def centrality(model: Any, ex: SummaryExample, dataset: str) -> list[int]:
+    from stage2.summarization.selection import select
+
+    texts = [s.text for s in ex.sentences]
+    if not texts:
+        return []
+    emb = model.embed(texts).detach().cpu().numpy()
+    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
+    sim = np.clip(emb @ emb.T, 0.0, None)
+    np.fill_diagonal(sim, 0.0)
+    sim = np.where(sim >= 0.1, sim, 0.0)
+    rows = sim.sum(axis=1, keepdims=True)
+    trans = np.where(rows > 0, sim / np.maximum(rows, 1e-9), 1.0 / len(texts))
+    rank = np.full(len(texts), 1.0 / len(texts))
+    for _ in range(50):
+        rank = 0.15 / len(texts) + 0.85 * trans.T @ rank
+    budget = BUDGET[dataset]
+    words = budget_in_words(sum(len(t.split()) for t in texts), None, budget.get("ratio"))
+    return select(texts, rank, budget.get("max_sentences"), words, "none")
+
+
+def evaluate_stage2(model: Any, test: list[SummaryExample], dataset: str) -> tuple[dict[str, float], float]:
+    from stage2.metrics import rouge_scores
+
+    started = time.perf_counter()
+    preds = model.summarize([e.document for e in test], **BUDGET[dataset])
+    seconds = time.perf_counter() - started
+    hyps = ["\n".join(s["text"] for s in p["sentences"]) for p in preds]
+    return rouge_scores([e.summary for e in test], hyps), seconds
+
+
+def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: int, args: argparse.Namespace) -> None:
+    import torch
+
+    from stage2.metrics import rouge_scores
+    from stage2.summarization.modeling import Summarizer
+
+    torch.manual_seed(seed)
+    test = load(dataset, "test")
+    k = int(setting.split("-")[0]) if setting.endswith("-shot") and setting != "zero-shot" else None
+    extra: dict[str, Any] = {}
+    train_seconds = None
+    params = None
+    budget_note = ", ".join(f"{a}={b}" for a, b in BUDGET[dataset].items())
+    if system in ("lead", "longest-3", "oracle", "centrality"):
+        started = time.perf_counter()
+        if system == "centrality":
+            model = Summarizer.from_pretrained(None)
+            with torch.no_grad():
+                chosen = [centrality(model, e, dataset) for e in test]
+            params = round(sum(p.numel() for p in model.encoder.parameters()) / 1e6, 1)
+        elif system == "lead":
+            chosen = [lead(e, dataset) for e in test]
+        elif system == "longest-3":
+            chosen = [longest3(e) for e in test]
+        else:
+            chosen = [oracle(e, dataset) for e in test]
+        scores = rouge_scores([e.summary for e in test], [_lines(e, c) for e, c in zip(test, chosen, strict=True)])
+        extra["predict_seconds"] = round(time.perf_counter() - started, 1)
+        extra["mean_sentences"] = round(float(np.mean([len(c) for c in chosen])), 2)
+        notes = {
+            "lead": "first three turns"
+            if dataset == "samsum"
+            else "leading sentences up to 40% of the article's words",
+            "longest-3": "the three longest turns, in document order",
+            "oracle": f"greedy ROUGE-1+2 oracle against the reference, budget {budget_note} (the ceiling)",
+            "centrality": f"LexRank-style PageRank (threshold 0.1, damping 0.85) on all-MiniLM-L6-v2 sentence "
+            f"embeddings, budget {budget_note}",
+        }[system]
+        notes += "; stage2's own sentence segmenter"
+        if (dataset, system) in ISSUE_FIGURES:
+            notes += f"; the issue's regex-split figure: {ISSUE_FIGURES[(dataset, system)]}"
+    elif system == "stage2":
+        from stage2.loop import TrainingConfig
+        from stage2.summarization.training import train_summarizer
+
+        model = Summarizer.from_pretrained(None)
+        params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
+        notes = f"all-MiniLM-L6-v2, label-semantic intent prompt, trigram blocking, budget {budget_note}"
+        if setting != "zero-shot":
+            train = load(dataset, "train")
+            dev = None
+            if setting == "full":
+                sample = train
+                dev = load(dataset, "validation")[: args.dev_docs]
+                cfg = TrainingConfig(
+                    epochs=args.full_epochs,
+                    min_steps=0,
+                    batch_size=4,
+                    seed=seed,
+                    learning_rate=2e-5,
+                    head_learning_rate=1e-3,
+                    progress=args.progress,
+                )
+                notes += (
+                    f"; whole train split, {args.full_epochs} epochs, "
+                    f"first {args.dev_docs} validation documents for model selection"
+                )
+            else:
+                sample = random.Random(seed).sample(train, k or 0)
+                cfg = TrainingConfig(
+                    epochs=0.0,
+                    min_steps=args.fewshot_steps,
+                    max_steps=args.fewshot_steps,
+                    batch_size=4,
+                    seed=seed,
+                    learning_rate=2e-5,
+                    head_learning_rate=1e-3,
+                    progress=args.progress,
+                )
+                notes += (
+                    f"; {k} training documents drawn at random with the seed, {args.fewshot_steps} steps, no dev data"
+                )
+            started = time.perf_counter()
+            result = train_summarizer(model, sample, dev, cfg, eval_budget=BUDGET[dataset])
+            train_seconds = round(time.perf_counter() - started, 1)
+            extra["steps"] = result.steps
+            if result.best_dev:
+                extra["best_dev_rouge1"] = result.best_dev["rouge1"]
+        else:
+            notes += "; no training: the untrained head is the zero-shot prior"
+        scores, seconds = evaluate_stage2(model, test, dataset)
+        extra["predict_seconds"] = round(seconds, 1)
+    else:
+        raise SystemExit(f"unknown system {system!r}")
+    logger.info("%s %s %s seed %d: %s", dataset, system, setting, seed, scores)
+    res.add_seed(system, setting, k, seed, scores, train_seconds, extra, METRICS, params_millions=params, notes=notes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=sorted(BUDGET), required=True)
+    parser.add_argument("--systems", nargs="+", default=["lead", "longest-3", "centrality", "oracle", "stage2"])
+    parser.add_argument("--settings", nargs="+", default=["zero-shot", "10-shot", "100-shot", "full"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--fewshot-steps", type=int, default=100)
+    parser.add_argument("--full-epochs", type=float, default=1.0)
+    parser.add_argument("--dev-docs", type=int, default=200, help="validation documents used for model selection")
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    res = ResultsFile(f"summarization_{args.dataset}", "summarization", args.dataset, "test")
+    for setting in args.settings:
+        for system in args.systems:
+            if system != "stage2" and setting != "zero-shot":
+                continue
+            if system == "longest-3" and args.dataset != "samsum":
+                continue
+            seeds = args.seeds if setting.endswith("-shot") and setting != "zero-shot" else [1]
+            for seed in seeds:
+                if seed in res.done_seeds(system, setting) and not args.force:
+                    continue
+                run_cell(res, args.dataset, system, setting, seed, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""Extractive summariser: sentences and the summary intent are encoded by the same encoder.
+
+Each sentence gets a score from four hand-made features with learnable weights, namely relevance
+to the intent (and the user's focus), centrality in the document, a lead-position prior and a
+length prior, plus a learned residual: a position-bucket bias and a small MLP over the
+sentence-intent and sentence-document interactions. The residual starts at zero, so an untrained
+model is a sensible zero-shot summariser and training refines it through one code path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from stage2 import __version__
+from stage2.backbone import DEFAULT_ENCODER, load_encoder
+from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig
+from stage2.summarization.data import budget_in_words
+from stage2.summarization.segmenting import Sentence, is_dialogue, split_sentences
+from stage2.summarization.selection import check_budget, select
+
+logger = logging.getLogger(__name__)
+
+FEATURES = ("relevance", "centrality", "position", "length")
+
+
+class Summarizer(nn.Module):
+    """A stage2 extractive summariser.
+
+    >>> s = Summarizer.from_pretrained(None)  # doctest: +SKIP
+    >>> s.summarize(article, max_sentences=3)["summary"]  # doctest: +SKIP
+    """
+
+    def __init__(self, config: SummarizerConfig, encoder: Any, tokenizer: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        hidden = int(encoder.config.hidden_size)
+        dim = config.projection_dim
+        self.prior = nn.Parameter(torch.tensor([float(config.prior[f]) for f in FEATURES]))
+        self.position_bias = nn.Embedding(config.position_buckets, 1)
+        nn.init.zeros_(self.position_bias.weight)
+        self.sentence_proj = nn.Linear(hidden, dim)
+        self.context_proj = nn.Linear(hidden, dim)
+        last = nn.Linear(128, 1)
+        nn.init.zeros_(last.weight)  # the residual starts at zero: an untrained model is the zero-shot prior
+        nn.init.zeros_(last.bias)
+        self.mlp = nn.Sequential(nn.Linear(2 * dim + len(FEATURES), 128), nn.GELU(), last)
+        self._prompt_cache: dict[str, torch.Tensor] = {}
+
+    # ----------------------------------------------------------------- building and saving
+    @classmethod
+    def from_encoder(cls, encoder: str | None = None, **config_kwargs: Any) -> Summarizer:
+        """A new summariser on a bare encoder (``None``: the bundled default)."""
+        enc, tok = load_encoder(encoder)
+        config = SummarizerConfig(
+            encoder=encoder or DEFAULT_ENCODER, encoder_config=enc.config.to_dict(), **config_kwargs
+        )
+        return cls(config, enc, tok)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> Summarizer:
+        """Load a saved stage2 summariser, or build one on a bare encoder (local path or hub id)."""
+        folder = Path(name_or_path) if name_or_path is not None else None
+        if folder is None or not (folder / CONFIG_NAME).exists():
+            return cls.from_encoder(None if name_or_path is None else str(name_or_path), **kwargs)
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        config = SummarizerConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")))
+        if config.task != "extractive-summarization":
+            raise ValueError(f"{folder} holds a {config.task!r} model, not an extractive summariser")
+        enc_cfg = dict(config.encoder_config)
+        encoder = AutoModel.from_config(AutoConfig.for_model(enc_cfg.pop("model_type"), **enc_cfg))
+        model = cls(config, encoder, AutoTokenizer.from_pretrained(str(folder)))
+        missing, unexpected = model.load_state_dict(load_file(str(folder / WEIGHTS_NAME)), strict=False)
+        if unexpected or [m for m in missing if "position_ids" not in m]:
+            raise ValueError(f"{folder}: weights do not match the config (missing {missing}, unexpected {unexpected})")
+        return model.eval()
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write weights (safetensors), config, tokenizer and a model card to ``path``."""
+        from safetensors.torch import save_file
+
+        from stage2.model_card import summarizer_model_card
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.config.stage2_version = __version__
+        self.config.prior = {f: round(float(v), 6) for f, v in zip(FEATURES, self.prior.tolist(), strict=True)}
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, str(path / WEIGHTS_NAME))
+        (path / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2), encoding="utf-8")
+        self.tokenizer.save_pretrained(str(path))
+        (path / "README.md").write_text(summarizer_model_card(self.config), encoding="utf-8")
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live."""
+        return next(self.parameters()).device
+
+    def train(self, mode: bool = True) -> Summarizer:
+        self._prompt_cache.clear()
+        return super().train(mode)
+
+    # ----------------------------------------------------------------- encoding
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Mean-pooled embeddings ``[N, hidden]``. A text longer than a window is encoded in chunks
+        whose embeddings are averaged, weighted by their token counts: nothing is cut off.
+        """
+        if not texts:
+            return torch.zeros((0, int(self.encoder.config.hidden_size)), device=self.device)
+        budget = self.config.max_length - 2
+        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        cls_id = self.tokenizer.cls_token_id if self.tokenizer.cls_token_id is not None else self.tokenizer.bos_token_id
+        sep_id = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
+        chunks: list[list[int]] = []
+        owner: list[int] = []
+        for i, seq in enumerate(ids):
+            seq = seq or [self.tokenizer.unk_token_id or 0]
+            for b in range(0, len(seq), budget):
+                chunks.append([cls_id, *seq[b : b + budget], sep_id])
+                owner.append(i)
+        order = sorted(range(len(chunks)), key=lambda c: len(chunks[c]))
+        pooled = torch.zeros((len(chunks), int(self.encoder.config.hidden_size)), device=self.device)
+        weights = torch.zeros(len(chunks), device=self.device)
+        pad = self.tokenizer.pad_token_id or 0
+        for b in range(0, len(order), batch_size):
+            part = order[b : b + batch_size]
+            length = max(len(chunks[c]) for c in part)
+            input_ids = torch.full((len(part), length), pad, dtype=torch.long)
+            mask = torch.zeros((len(part), length), dtype=torch.long)
+            for row, c in enumerate(part):
+                input_ids[row, : len(chunks[c])] = torch.tensor(chunks[c])
+                mask[row, : len(chunks[c])] = 1
+            out = self.encoder(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device))
+            m = mask.to(self.device).unsqueeze(-1).to(out.last_hidden_state.dtype)
+            index = torch.tensor(part, device=self.device)
+            pooled = pooled.index_copy(0, index, (out.last_hidden_state * m).sum(1) / m.sum(1))
+            weights = weights.index_copy(0, index, m.sum((1, 2)))
+        owner_t = torch.tensor(owner, device=self.device)
+        total = torch.zeros((len(texts), pooled.shape[1]), device=self.device).index_add(
+            0, owner_t, pooled * weights[:, None]
+        )
+        norm = torch.zeros(len(texts), device=self.device).index_add(0, owner_t, weights)
+        return total / norm[:, None]
+
+    def intent_prompt(self, document: str, focus: str | None = None) -> str:
+        """The natural-language intent the sentences are scored against."""
+        intent = self.config.dialogue_intent if is_dialogue(document) else self.config.intent
+        if focus:
+            return self.config.focus_template.format(intent=intent, focus=focus.strip())
+        return intent
+
+    def _prompt_embedding(self, prompt: str) -> torch.Tensor:
+        if not self.training and prompt in self._prompt_cache:
+            return self._prompt_cache[prompt]
+        emb = self.embed([prompt])[0]
+        if not self.training:
+            self._prompt_cache[prompt] = emb.detach()
+        return emb
+
+    # ----------------------------------------------------------------- scoring
+    def score_sentences(self, sentences: Sequence[str], prompt: str) -> torch.Tensor:
+        """One logit per sentence (higher: belongs in the summary)."""
+        n = len(sentences)
+        if n == 0:
+            return torch.zeros(0, device=self.device)
+        emb = self.embed(sentences)
+        return self.score_embeddings(emb, self._prompt_embedding(prompt), [len(s.split()) for s in sentences])
+
+    def score_embeddings(self, emb: torch.Tensor, prompt: torch.Tensor, words: Sequence[int]) -> torch.Tensor:
+        """Scores from precomputed sentence embeddings ``[n, H]`` and the prompt embedding ``[H]``."""
+        n = emb.shape[0]
+        unit = nn.functional.normalize(emb, dim=-1)
+        doc = nn.functional.normalize(unit.mean(0), dim=-1)
+        q = nn.functional.normalize(prompt, dim=-1)
+        relevance = unit @ q
+        centrality = unit @ doc
+        idx = torch.arange(n, device=emb.device, dtype=emb.dtype)
+        position = 1.0 / torch.sqrt(1.0 + idx)
+        length = torch.log1p(torch.tensor(list(words), device=emb.device, dtype=emb.dtype)) / 4.0
+        feats = torch.stack([relevance, centrality, position, length], dim=-1)  # [n, 4]
+        base = feats @ self.prior
+        bucket = torch.clamp(
+            (idx * self.config.position_buckets / max(n, 1)).long(), max=self.config.position_buckets - 1
+        )
+        s = self.sentence_proj(emb)
+        residual = self.mlp(torch.cat([s * self.context_proj(prompt), s * self.context_proj(emb.mean(0)), feats], -1))
+        return base + self.position_bias(bucket).squeeze(-1) + residual.squeeze(-1)
+
+    # ----------------------------------------------------------------- summarising
+    @torch.no_grad()
+    def summarize(
+        self,
+        document: str | Sequence[str],
+        max_sentences: int | None = None,
+        max_words: int | None = None,
+        ratio: float | None = None,
+        focus: str | None = None,
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        """Summarise one document (returns a dict) or a batch (a list of dicts).
+
+        Each result is ``{"summary": str, "sentences": [{"index", "text", "start", "end", "score"}]}``
+        with the chosen sentences in document order. Give one of ``max_sentences`` (default 3),
+        ``max_words`` or ``ratio`` (of the document's words). Empty documents give an empty summary;
+        a document with fewer sentences than asked gives all of them.
+        """
+        check_budget(max_sentences, max_words, ratio)
+        single = isinstance(document, str)
+        docs: list[str] = [document] if isinstance(document, str) else list(document)
+        was_training = self.training
+        self.eval()
+        results = []
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, str):
+                raise TypeError(f"document {i} is {type(doc).__name__}, expected str")
+            sents = split_sentences(doc)
+            if not sents:
+                results.append({"summary": "", "sentences": []})
+                continue
+            scores = self.score_sentences([s.text for s in sents], self.intent_prompt(doc, focus)).float().cpu().numpy()
+            results.append(self._choose(doc, sents, scores, max_sentences, max_words, ratio))
+        self.train(was_training)
+        return results[0] if single else results
+
+    def _choose(
+        self,
+        doc: str,
+        sents: Sequence[Sentence],
+        scores: np.ndarray,
+        max_sentences: int | None,
+        max_words: int | None,
+        ratio: float | None,
+    ) -> dict[str, Any]:
+        texts = [s.text for s in sents]
+        words = budget_in_words(sum(len(t.split()) for t in texts), max_words, ratio)
+        emb = None
+        if self.config.redundancy == "mmr":
+            emb = self.embed(texts).float().cpu().numpy()
+        chosen = select(texts, scores, max_sentences, words, self.config.redundancy, emb)
+        picked: list[dict[str, Any]] = [
+            {
+                "index": i,
+                "text": sents[i].text,
+                "start": sents[i].start,
+                "end": sents[i].end,
+                "score": round(float(scores[i]), 4),
+            }
+            for i in chosen
+        ]
+        return {"summary": " ".join(str(p["text"]) for p in picked), "sentences": picked}

@@ -1,0 +1,86 @@
+"""Choosing summary sentences from scores under a length budget, with redundancy control.
+Pure Python + numpy, shared by the torch model and the ONNX runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from stage2.summarization.data import _tokens
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    toks = _tokens(text)
+    return {tuple(toks[i : i + 3]) for i in range(len(toks) - 2)}
+
+
+def check_budget(max_sentences: int | None, max_words: int | None, ratio: float | None) -> None:
+    """Validate length arguments: at most one of them, each positive (ratio in (0, 1])."""
+    given = [x for x in (max_sentences, max_words, ratio) if x is not None]
+    if len(given) > 1:
+        raise ValueError("give only one of max_sentences, max_words and ratio")
+    if max_sentences is not None and max_sentences < 1:
+        raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
+    if max_words is not None and max_words < 1:
+        raise ValueError(f"max_words must be >= 1, got {max_words}")
+    if ratio is not None and not 0.0 < ratio <= 1.0:
+        raise ValueError(f"ratio must lie in (0, 1], got {ratio}")
+
+
+def select(
+    sentences: Sequence[str],
+    scores: np.ndarray,
+    max_sentences: int | None = None,
+    max_words: int | None = None,
+    redundancy: str = "trigram",
+    embeddings: np.ndarray | None = None,
+    mmr_lambda: float = 0.7,
+) -> list[int]:
+    """Indices of the chosen sentences in document order.
+
+    Sentences are taken best score first; with ``max_words`` a sentence that would overflow the
+    budget is skipped (the first one is always taken). ``redundancy`` is ``trigram`` (skip a
+    sentence sharing a trigram with the summary), ``mmr`` (maximal marginal relevance on
+    ``embeddings``) or ``none``.
+
+    >>> select(["a b c", "d e f", "g h i"], np.array([0.1, 0.9, 0.5]), max_sentences=2)
+    [1, 2]
+    """
+    n = len(sentences)
+    if n == 0:
+        return []
+    if max_sentences is None and max_words is None:
+        max_sentences = 3
+    limit = min(max_sentences, n) if max_sentences is not None else n
+    words = [len(s.split()) for s in sentences]
+    chosen: list[int] = []
+    used_words = 0
+    seen: set[tuple[str, ...]] = set()
+    remaining = list(range(n))
+    if redundancy == "mmr" and embeddings is not None:
+        emb = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
+        z = (scores - scores.mean()) / (scores.std() + 1e-9)
+    while remaining and len(chosen) < limit:
+        if redundancy == "mmr" and embeddings is not None and chosen:
+            sim = (emb[remaining] @ emb[chosen].T).max(axis=1)
+            order = [remaining[j] for j in np.argsort(-(mmr_lambda * z[remaining] - (1 - mmr_lambda) * 3 * sim))]
+        else:
+            order = sorted(remaining, key=lambda i: -scores[i])
+        pick = None
+        for i in order:
+            if max_words is not None and chosen and used_words + words[i] > max_words:
+                continue
+            if redundancy == "trigram" and chosen and _trigrams(sentences[i]) & seen:
+                continue
+            pick = i
+            break
+        if pick is None:
+            break
+        chosen.append(pick)
+        remaining.remove(pick)
+        used_words += words[pick]
+        if redundancy == "trigram":
+            seen |= _trigrams(sentences[pick])
+    return sorted(chosen)
