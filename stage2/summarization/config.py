@@ -27,9 +27,7 @@ class SummarizerConfig:
     projection_dim: int = 384
     prior: dict[str, float] = field(
         default_factory=lambda: {"relevance": 1.0, "centrality": 4.0, "position": 4.0, "length": 8.0},
-        metadata={
-            "help": "zero-shot feature weights (chosen on validation splits by evaluation/tune_zero_shot_prior.py; learned when trained)"
-        },
+        metadata={"help": "zero-shot feature weights, chosen on validation data; learned when trained"},
     )
     encoder_config: dict[str, Any] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
