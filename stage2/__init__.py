@@ -9,12 +9,26 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Label", "LabelSet", "NERExample", "NERModel", "TrainingConfig", "__version__", "train"]
+__all__ = [
+    "Label",
+    "LabelSet",
+    "NERExample",
+    "NERModel",
+    "Seq2SeqSummarizer",
+    "Summarizer",
+    "TrainingConfig",
+    "__version__",
+    "train",
+    "train_summarizer",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from stage2.data import NERExample
     from stage2.labels import Label, LabelSet
     from stage2.ner.modeling import NERModel
+    from stage2.summarization.modeling import Summarizer
+    from stage2.summarization.seq2seq import Seq2SeqSummarizer
+    from stage2.summarization.training import train_summarizer
     from stage2.training import TrainingConfig, train
 
 _LAZY = {
@@ -24,6 +38,9 @@ _LAZY = {
     "NERExample": "stage2.data",
     "TrainingConfig": "stage2.training",
     "train": "stage2.training",
+    "Summarizer": "stage2.summarization.modeling",
+    "Seq2SeqSummarizer": "stage2.summarization.seq2seq",
+    "train_summarizer": "stage2.summarization.training",
 }
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``stage2 ner train|predict|evaluate``. Argument parsing only; the work is in the library."""
+"""Command line: ``stage2 ner|summarize train|predict|evaluate``. Argument parsing only; the work is in the library."""
 
 from __future__ import annotations
 
@@ -142,11 +142,108 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_summarizer(name: str | None) -> Any:
+    from pathlib import Path as _P
+
+    from stage2.summarization.seq2seq import CONFIG_NAME, Seq2SeqSummarizer
+
+    if name and (_P(name) / CONFIG_NAME).exists():
+        task = json.loads((_P(name) / CONFIG_NAME).read_text(encoding="utf-8")).get("task")
+        if task == "abstractive-summarization":
+            return Seq2SeqSummarizer.from_pretrained(name)
+    from stage2.summarization.modeling import Summarizer
+
+    return Summarizer.from_pretrained(name)
+
+
+def _budget(args: argparse.Namespace) -> dict[str, Any]:
+    budget = {"max_sentences": args.max_sentences, "max_words": args.max_words, "ratio": args.ratio}
+    return {k: v for k, v in budget.items() if v is not None}
+
+
+def cmd_summarize_train(args: argparse.Namespace) -> int:
+    from stage2.loop import TrainingConfig
+    from stage2.summarization.data import load_summarization_data
+
+    train_data = load_summarization_data(args.train)
+    dev_data = load_summarization_data(args.dev) if args.dev else None
+    cfg = TrainingConfig(
+        epochs=args.epochs,
+        min_steps=args.min_steps,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        head_learning_rate=args.head_lr,
+        seed=args.seed,
+        output_dir=str(Path(args.out) / "work"),
+    )
+    if args.seq2seq:
+        from stage2.summarization.seq2seq import Seq2SeqSummarizer, train_seq2seq
+
+        model: Any = Seq2SeqSummarizer.from_pretrained(args.seq2seq)
+        result = train_seq2seq(model, train_data, dev_data, cfg)
+    else:
+        from stage2.summarization.training import train_summarizer
+
+        model = _load_summarizer(args.model)
+        result = train_summarizer(model, train_data, dev_data, cfg, eval_budget=_budget(args) or None)
+    model.save_pretrained(args.out)
+    print(
+        json.dumps(
+            {"model": args.out, "steps": result.steps, "seconds": round(result.seconds, 1), "best_dev": result.best_dev}
+        )
+    )
+    return 0
+
+
+def cmd_summarize_predict(args: argparse.Namespace) -> int:
+    model = _load_summarizer(args.model)
+    if args.input:
+        if args.input.endswith((".jsonl", ".json", ".gz")):
+            docs = []
+            for lineno, line in enumerate(Path(args.input).read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise SystemExit(f"error: {args.input}, line {lineno}: not valid JSON ({err.msg})") from None
+                if not isinstance(record, dict) or not isinstance(record.get("document"), str):
+                    raise SystemExit(f"error: {args.input}, line {lineno}: expected an object with a 'document' string")
+                docs.append(record["document"])
+        else:
+            docs = [Path(args.input).read_text(encoding="utf-8")]
+    elif args.text:
+        docs = list(args.text)
+    else:
+        docs = [sys.stdin.read()]
+    from tqdm.auto import tqdm
+
+    for doc in tqdm(docs, desc="summarising", unit="doc", disable=len(docs) < 20):
+        result = model.summarize(doc, focus=args.focus, **_budget(args))
+        print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def cmd_summarize_evaluate(args: argparse.Namespace) -> int:
+    from stage2.metrics import rouge_scores
+    from stage2.summarization.data import load_summarization_data
+
+    model = _load_summarizer(args.model)
+    data = load_summarization_data(args.data)
+    preds = model.summarize([e.document for e in data], **_budget(args))
+    hyps = ["\n".join(s["text"] for s in p["sentences"]) if p["sentences"] else p["summary"] for p in preds]
+    print(json.dumps(rouge_scores([e.summary for e in data], hyps), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``stage2`` argument parser."""
     from stage2 import __version__
 
-    parser = argparse.ArgumentParser(prog="stage2", description="Small task-specialised encoders for NER.")
+    parser = argparse.ArgumentParser(
+        prog="stage2", description="Small task-specialised encoders for NER and summarisation."
+    )
     parser.add_argument("--version", action="version", version=f"stage2 {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     tasks = parser.add_subparsers(dest="task", required=True)
@@ -209,6 +306,60 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=32)
     add_scheme(e)
     e.set_defaults(func=cmd_evaluate)
+
+    summ = tasks.add_parser("summarize", help="extractive (or seq2seq) summarisation")
+    ssub = summ.add_subparsers(dest="command", required=True)
+    sdata_help = "JSON lines with 'document' and 'summary' per line (.jsonl, .gz ok)"
+
+    def add_budget(p: argparse.ArgumentParser) -> None:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--max-sentences", type=int, help="summary length in sentences (default 3)")
+        g.add_argument("--max-words", type=int, help="summary length in words")
+        g.add_argument("--ratio", type=float, help="summary length as a share of the document's words")
+
+    st = ssub.add_parser(
+        "train",
+        help="fine-tune on documents with reference summaries",
+        description="Train the extractive summariser on greedy ROUGE-oracle labels, or a seq2seq "
+        "checkpoint given with --seq2seq; saves to --out.",
+    )
+    st.add_argument("--train", required=True, help=sdata_help)
+    st.add_argument("--dev", help="dev data for model selection (" + sdata_help + ")")
+    st.add_argument("--model", default=None, help="stage2 summariser folder or encoder (default: bundled MiniLM)")
+    st.add_argument("--seq2seq", help="train this seq2seq checkpoint (hub id or path) instead: abstractive")
+    st.add_argument("--out", required=True, help="output folder (checkpoints in OUT/work; a rerun resumes)")
+    st.add_argument("--epochs", type=float, default=3.0)
+    st.add_argument("--min-steps", type=int, default=100)
+    st.add_argument("--max-steps", type=int, default=None)
+    st.add_argument("--batch-size", type=int, default=4, help="documents per step")
+    st.add_argument("--lr", type=float, default=2e-5, help="encoder learning rate")
+    st.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the scoring head")
+    st.add_argument("--seed", type=int, default=42)
+    add_budget(st)
+    st.set_defaults(func=cmd_summarize_train)
+
+    sp = ssub.add_parser(
+        "predict",
+        help="summarise documents; prints JSON lines",
+        description="Summarise documents given as arguments, a text file (one document), JSON "
+        "lines with 'document' (--input), or stdin.",
+    )
+    sp.add_argument("text", nargs="*", help="documents to summarise")
+    sp.add_argument("--model", default=None, help="stage2 summariser folder (default: zero-shot bundled encoder)")
+    sp.add_argument("--input", help="a text file, or JSON lines with 'document'")
+    sp.add_argument("--focus", help="an optional natural-language focus, e.g. 'financial results'")
+    add_budget(sp)
+    sp.set_defaults(func=cmd_summarize_predict)
+
+    se = ssub.add_parser(
+        "evaluate",
+        help="ROUGE-1/2/Lsum (rouge-score, stemming) on reference summaries",
+        description="Print rouge-score F1 (percent) as JSON.",
+    )
+    se.add_argument("--model", default=None, help="stage2 summariser folder (default: zero-shot bundled encoder)")
+    se.add_argument("--data", required=True, help=sdata_help)
+    add_budget(se)
+    se.set_defaults(func=cmd_summarize_evaluate)
     return parser
 
 
