@@ -46,6 +46,39 @@ def ner_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+SUMM_SETTINGS = ["zero-shot", "10-shot", "100-shot", "full"]
+
+
+def summarization_table(path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = data["rows"]
+    lines = [
+        f"**{data['dataset']}** ({data['split']} split, rouge-score F1 with stemming: R1 / R2 / RLsum; "
+        "K-shot rows: mean over seeds, ± std of R1)",
+        "",
+        "| system | setting | ROUGE-1 | ROUGE-2 | ROUGE-Lsum | seeds | train s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    order = {"stage2": 0, "oracle": 9}
+    for r in sorted(
+        rows,
+        key=lambda r: (
+            order.get(r["system"], 1),
+            r["system"],
+            SUMM_SETTINGS.index(r["setting"]) if r["setting"] in SUMM_SETTINGS else 9,
+        ),
+    ):
+        sc = r["scores"]
+        r1 = f"{sc['rouge1']:.2f}" + (f" ± {r['std']['rouge1']:.2f}" if len(r.get("seeds", [])) > 1 else "")
+        t = r.get("train_seconds")
+        lines.append(
+            f"| {r['system']} | {r['setting']} | {r1} | {sc['rouge2']:.2f} | {sc['rougeLsum']:.2f} | "
+            f"{len(r.get('seeds', []))} | {t if t is not None else '–'} |"
+        )
+    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
+    return "\n".join(lines)
+
+
 def render() -> str:
     parts = ["### NER", ""]
     found = False
@@ -56,6 +89,15 @@ def render() -> str:
             found = True
     if not found:
         parts.append("No NER results yet.")
+    parts += ["", "### Summarisation (extractive)", ""]
+    found = False
+    for name in ("summarization_bbc_news", "summarization_samsum"):
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            parts.append(summarization_table(path))
+            found = True
+    if not found:
+        parts.append("No summarisation results yet.")
     return "\n".join(parts)
 
 

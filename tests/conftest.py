@@ -122,3 +122,84 @@ def examples():
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+# ----------------------------------------------------------------- summarisation
+
+
+def _tiny_bert(seed: int = 0):
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    return transformers.BertModel(config)
+
+
+@pytest.fixture(scope="session")
+def _summarizer(tokenizer):
+    from stage2.summarization.config import SummarizerConfig
+    from stage2.summarization.modeling import Summarizer
+
+    enc = _tiny_bert()
+    config = SummarizerConfig(encoder="tiny", encoder_config=enc.config.to_dict(), projection_dim=32, max_length=16)
+    return Summarizer(config, enc, tokenizer).eval()
+
+
+@pytest.fixture
+def tiny_summarizer(_summarizer):
+    """A fresh copy of the tiny random extractive summariser (16-subword windows, untrained head)."""
+    return _copy(_summarizer)
+
+
+@pytest.fixture(scope="session")
+def _seq2seq():
+    import torch
+    from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration
+
+    from stage2.backbone import default_encoder_path
+    from stage2.summarization.seq2seq import Seq2SeqSummarizer
+
+    # The bundled BERT tokenizer stands in for a T5 one (offline); T5 takes no token_type_ids.
+    tok = AutoTokenizer.from_pretrained(default_encoder_path(), model_input_names=["input_ids", "attention_mask"])
+    torch.manual_seed(0)
+    config = T5Config(
+        vocab_size=len(tok),
+        d_model=32,
+        d_ff=64,
+        num_layers=2,
+        num_heads=2,
+        d_kv=16,
+        decoder_start_token_id=tok.pad_token_id,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.sep_token_id,
+    )
+    return Seq2SeqSummarizer(T5ForConditionalGeneration(config), tok, max_source_length=32, prefix="summarize: ").eval()
+
+
+@pytest.fixture
+def tiny_seq2seq(_seq2seq):
+    """A fresh copy of a tiny random T5 wrapped as a :class:`Seq2SeqSummarizer` (32-token sources)."""
+    return _copy(_seq2seq)
+
+
+@pytest.fixture(scope="session")
+def summ_fixtures() -> dict[str, str]:
+    """Hand-written documents: ``news`` (abbreviations, numbers, quotes), ``dialogue`` (SAMSum style), ``bullets``."""
+    folder = FIXTURES / "summarization"
+    return {name: (folder / f"{name}.txt").read_text(encoding="utf-8") for name in ("news", "dialogue", "bullets")}
+
+
+@pytest.fixture
+def summ_examples():
+    """Four short documents (news and a dialogue) with reference summaries."""
+    from stage2.summarization.data import read_summarization_jsonl
+
+    return read_summarization_jsonl(FIXTURES / "summarization" / "tiny.jsonl")

@@ -1,9 +1,9 @@
 """Sentence segmentation with character offsets, for news prose, dialogue and lists. Pure Python.
 
 Rules, in order:
-- line breaks end a unit when the line is a dialogue turn (``Speaker: text``), a bullet or numbered
-  list item, or a blank-line paragraph break; a plain line break inside prose also ends a sentence
-  (news bodies put one paragraph per line);
+- line breaks end a unit when the line is a dialogue turn (``Speaker: text``, but ``He said: ...`` is
+  prose), a bullet or numbered list item, or a blank-line paragraph break; a plain line break inside
+  prose also ends a sentence (news bodies put one paragraph per line);
 - within a line, a sentence ends at ``.``, ``!``, ``?`` or ``…`` (with any closing quotes or brackets)
   followed by whitespace and an upper-case letter, digit or opening quote, unless the word before the
   period is a known abbreviation (Mr., Dr., U.S., e.g., Jan., No. ...), a single initial, or the period
@@ -96,10 +96,79 @@ ABBREVIATIONS = frozenset(
     ]
 )
 
+# Verbs that introduce a quotation after a colon in prose ("He said: ..."); a speaker's name holds none.
+REPORTING_VERBS = frozenset(
+    [
+        "said",
+        "says",
+        "added",
+        "adds",
+        "told",
+        "tells",
+        "asked",
+        "asks",
+        "wrote",
+        "writes",
+        "explained",
+        "explains",
+        "concluded",
+        "concludes",
+        "agreed",
+        "agrees",
+        "warned",
+        "warns",
+        "insisted",
+        "insists",
+        "stated",
+        "states",
+        "announced",
+        "announces",
+        "noted",
+        "notes",
+        "argued",
+        "argues",
+        "replied",
+        "replies",
+        "commented",
+        "comments",
+        "continued",
+        "continues",
+        "declared",
+        "declares",
+        "claimed",
+        "claims",
+        "admitted",
+        "admits",
+        "remarked",
+        "remarks",
+        "urged",
+        "urges",
+        "reported",
+        "reports",
+        "recalled",
+        "recalls",
+        "suggested",
+        "suggests",
+        "confirmed",
+        "confirms",
+        "revealed",
+        "reveals",
+        "acknowledged",
+        "acknowledges",
+        "tweeted",
+        "tweets",
+        "joked",
+        "jokes",
+        "predicted",
+        "predicts",
+    ]
+)
+
 _TURN_RE = re.compile(r"^\s*[^\s:][^:\n]{0,40}:\s+\S")  # "Speaker: text" (speaker up to 40 chars)
 _BULLET_RE = re.compile(r"^\s*(?:[-*•·‣◦]|\d{1,3}[.)])\s+\S")
 _END_RE = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?=\s+)")
 _NEXT_START_RE = re.compile(r"\s+[\"'“‘(\[]?[A-Z0-9]")
+_NUMBERED_RE = re.compile(r"\s*\d{1,3}[.)]\s+")  # "1. " / "2) " opening a list item: no sentence end
 
 
 @dataclass(frozen=True)
@@ -114,7 +183,8 @@ class Sentence:
 def _split_line(line: str, offset: int) -> list[Sentence]:
     out: list[Sentence] = []
     begin = 0
-    for match in _END_RE.finditer(line):
+    marker = _NUMBERED_RE.match(line)
+    for match in _END_RE.finditer(line, marker.end() if marker else 0):
         end = match.end()
         nxt = _NEXT_START_RE.match(line, end)
         if nxt is None:
@@ -161,9 +231,13 @@ def split_sentences(text: str) -> list[Sentence]:
 
 
 def _looks_like_prose_colon(line: str) -> bool:
-    """``He said: "..."`` is prose, not a turn: the part before the colon has many words or ends a sentence."""
+    """``He said: "..."`` is prose, not a turn: the part before the colon has many words, ends a sentence
+    or holds a reporting verb (``He told the crowd:``); speakers are names (``Amanda``, ``Dad paul``)."""
     head = line.split(":", 1)[0]
-    return len(head.split()) > 4 or bool(re.search(r"[.!?]", head))
+    words = head.split()
+    if len(words) > 4 or re.search(r"[.!?]", head):
+        return True
+    return any(w.lower().strip(",;'\"“”‘’") in REPORTING_VERBS for w in words)
 
 
 def is_dialogue(text: str) -> bool:

@@ -78,14 +78,35 @@ class Seq2SeqSummarizer(nn.Module):
         """Where the weights live."""
         return next(self.parameters()).device
 
-    def _chunks(self, document: str) -> list[str]:
+    def _count(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _chunks(self, document: str, focus: str | None = None) -> list[str]:
+        """Whole sentences per chunk; a sentence longer than a chunk is split between words."""
         sents = [s.text for s in split_sentences(document)] or [document]
-        budget = self.max_source_length - 8
+        budget = self.max_source_length - 8 - self._count(self.prefix + (f"{focus}: " if focus else ""))
+        budget = max(budget, 8)
+        pieces: list[tuple[str, int]] = []
+        for sent in sents:
+            n = self._count(sent)
+            if n <= budget:
+                pieces.append((sent, n))
+                continue
+            part: list[str] = []
+            used = 0
+            for word in sent.split():
+                w = self._count(" " + word)
+                if part and used + w > budget:
+                    pieces.append((" ".join(part), used))
+                    part, used = [], 0
+                part.append(word)
+                used += w
+            if part:
+                pieces.append((" ".join(part), used))
         chunks: list[str] = []
         current: list[str] = []
         used = 0
-        for sent in sents:
-            n = len(self.tokenizer(self.prefix + sent, add_special_tokens=False)["input_ids"])
+        for sent, n in pieces:
             if current and used + n > budget:
                 chunks.append(" ".join(current))
                 current, used = [], 0
@@ -116,13 +137,16 @@ class Seq2SeqSummarizer(nn.Module):
                 out.append({"summary": "", "sentences": []})
                 continue
             words = max_words or (round(ratio * len(doc.split())) if ratio else 25 * (max_sentences or 3))
-            chunks = self._chunks(doc)
+            chunks = self._chunks(doc, focus)
             if len(chunks) > 1:
                 logger.info("document of %d words summarised in %d chunks", len(doc.split()), len(chunks))
             parts = []
             for chunk in chunks:
                 text = self.prefix + (f"{focus}: " if focus else "") + chunk
-                enc = self.tokenizer(text, return_tensors="pt").to(self.device)
+                # chunks fit the window; truncation only guards tokenizer-count mismatches of a few tokens
+                enc = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=self.max_source_length).to(
+                    self.device
+                )
                 ids = self.model.generate(
                     **enc, max_new_tokens=max(8, math.ceil(2 * words / len(chunks))), num_beams=num_beams
                 )
@@ -141,6 +165,7 @@ def train_seq2seq(
     """Teacher-forced fine-tuning of the seq2seq model on document/summary pairs (shared loop).
 
     Sources longer than ``max_source_length`` are cut to it for training, with a logged count.
+    Every weight trains at ``config.learning_rate`` (there is no separate head).
     """
     from stage2.metrics import rouge_scores
 
@@ -201,7 +226,7 @@ def train_seq2seq(
         evaluate if dev_data else None,
         cfg.eval_points(steps, per_epoch),
         "rouge1",
-        is_encoder=lambda name: False,
+        is_encoder=lambda name: True,
     )
     model.card.setdefault("training", []).append(
         {"documents": len(examples), "steps": steps, "seconds": round(result.seconds, 1), "seed": cfg.seed}

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from stage2.summarization.segmenting import is_dialogue, split_sentences
+
+
+def texts(doc: str) -> list[str]:
+    return [s.text for s in split_sentences(doc)]
+
+
+@pytest.mark.parametrize("name", ["news", "dialogue", "bullets"])
+def test_offsets_are_exact(summ_fixtures, name):
+    doc = summ_fixtures[name]
+    sents = split_sentences(doc)
+    assert sents
+    for s in sents:
+        assert doc[s.start : s.end] == s.text
+        assert s.text == s.text.strip() and s.text
+    starts = [s.start for s in sents]
+    assert starts == sorted(starts)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(sents))
+
+
+def test_news_abbreviations_numbers_and_quotes(summ_fixtures):
+    assert texts(summ_fixtures["news"]) == [
+        "Mr. Smith, the chief executive of Acme Corp., said on Jan. 5 that revenue rose 2.5% to $3.5bn in the year.",
+        "Dr. Jones, who advises the U.S. Treasury, said the result beat forecasts, e.g. Europe did well.",
+        "The chief executive said: “We are pleased with the progress.”",
+        "Shares in the company rose 4.1% in early trading.",
+        "The firm also named a new finance chief.",
+        '"She starts on Feb. 1," a spokesman said.',
+        "Analysts expect 3.2 million new customers!",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ("Mr. Brown met Dr. Green. They talked.", ["Mr. Brown met Dr. Green.", "They talked."]),
+        ("The U.S. Senate voted. It passed.", ["The U.S. Senate voted.", "It passed."]),
+        ("Fruit, e.g. Apples, is sold. Prices rose.", ["Fruit, e.g. Apples, is sold.", "Prices rose."]),
+        ("It opened on Jan. 12 in Paris. Crowds came.", ["It opened on Jan. 12 in Paris.", "Crowds came."]),
+        ("Profit was $3.5bn. Sales rose 2.5%. Costs fell.", ["Profit was $3.5bn.", "Sales rose 2.5%.", "Costs fell."]),
+        ("J. K. Rowling wrote it. Fans cheered.", ["J. K. Rowling wrote it.", "Fans cheered."]),
+        ('He said "It works." Then he left.', ['He said "It works."', "Then he left."]),
+        ("She asked: “Why?” Nobody knew.", ["She asked: “Why?”", "Nobody knew."]),
+        ("Stop (now.) Go.", ["Stop (now.)", "Go."]),
+        ("What? Really! Fine… Yes.", ["What?", "Really!", "Fine…", "Yes."]),
+        ("lower case follows. so no split here.", ["lower case follows. so no split here."]),
+    ],
+)
+def test_sentence_ends(doc, expected):
+    assert texts(doc) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'He said: "We will win." Fans cheered.',
+        "The minister told reporters: “No comment.” Then she left.",
+        "Mr. Smith said: Sales rose. Costs fell.",
+        'He told the crowd: "I was a nightmare." The crowd cheered.',
+        'But he added: "They need to move quickly." Talks continue.',
+    ],
+)
+def test_prose_colon_is_not_a_turn(line):
+    assert len(split_sentences(line)) == 2
+    assert not is_dialogue(f"{line}\n{line}\n{line}")
+
+
+def test_dialogue_turns_are_one_unit_each(summ_fixtures):
+    doc = summ_fixtures["dialogue"]
+    sents = split_sentences(doc)
+    lines = [ln for ln in doc.split("\n") if ln.strip()]
+    assert [s.text for s in sents] == lines  # "Amanda: Lemme check. Sorry, can't find it." stays whole
+    assert is_dialogue(doc)
+
+
+def test_multiword_speakers_are_turns():
+    doc = "Mary Jane: Hi. Are you in?\nDad paul: Yes. See you.\nLaurien in Buxton: Great.\n#Person1#: Bye."
+    assert texts(doc) == doc.split("\n")
+    assert is_dialogue(doc)
+
+
+@pytest.mark.parametrize("name", ["news", "bullets"])
+def test_prose_is_not_dialogue(summ_fixtures, name):
+    assert not is_dialogue(summ_fixtures[name])
+
+
+def test_is_dialogue_edge_cases():
+    assert not is_dialogue("")
+    assert not is_dialogue("Amanda: hi")  # one turn is not a conversation
+    assert is_dialogue("Amanda: hi\nTom: hello")
+
+
+def test_bullets_are_separate_units(summ_fixtures):
+    assert texts(summ_fixtures["bullets"]) == [
+        "Quarterly highlights:",
+        "- Revenue rose 2.5% to $3.5bn.",
+        "- Costs fell and margins improved",
+        "* A new CFO joins on Feb. 1.",
+        "• Dividend unchanged",
+        "1. Pay the dividend.",  # the list number is no sentence of its own
+        "It is due in May.",
+        "2) Buy back shares.",
+    ]
+
+
+def test_line_breaks_and_indentation():
+    doc = "First paragraph here\n\n   Second one, indented.\r\nThird."
+    sents = split_sentences(doc)
+    assert [s.text for s in sents] == ["First paragraph here", "Second one, indented.", "Third."]
+    assert all(doc[s.start : s.end] == s.text for s in sents)
+
+
+@pytest.mark.parametrize("doc", ["", " ", "\n\n", " \t \n  "])
+def test_empty_or_whitespace_gives_nothing(doc):
+    assert split_sentences(doc) == []
