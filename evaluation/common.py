@@ -93,7 +93,13 @@ class ResultsFile:
             self.data["rows"].append(r)
         r["per_seed"] = [p for p in r["per_seed"] if p["seed"] != seed]
         r["per_seed"].append(
-            {"seed": seed, **{m: scores[m] for m in metric_keys}, "train_seconds": train_seconds, **extra}
+            {
+                "seed": seed,
+                **{m: scores[m] for m in metric_keys},
+                "train_seconds": train_seconds,
+                "git_commit": git_commit(),
+                **extra,
+            }
         )
         r["per_seed"].sort(key=lambda p: p["seed"])
         r["seeds"] = [p["seed"] for p in r["per_seed"]]
@@ -106,7 +112,8 @@ class ResultsFile:
         r["train_seconds"] = round(statistics.fmean(times), 1) if times else None
         r.update(row_fields)
         r["command"] = " ".join([Path(sys.executable).name, *sys.argv])
-        r["git_commit"] = git_commit()
+        commits = sorted({p.get("git_commit") or r.get("git_commit") or "unknown" for p in r["per_seed"]})
+        r["git_commit"] = commits[0] if len(commits) == 1 else "mixed: " + ", ".join(commits)
         r["machine"] = machine()
         self.save()
 

@@ -80,6 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         head_learning_rate=args.head_lr,
         seed=args.seed,
         output_dir=str(Path(args.out) / "work"),
+        resume=not args.no_resume,
     )
     result = train(model, train_data, dev_data, labels=labels, config=cfg)
     if dev_data is not None:
@@ -97,22 +98,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _read_texts(args: argparse.Namespace) -> list[str]:
+    """Texts from the positional arguments, ``--input`` (one per line, or JSON lines with 'text'), or stdin."""
+    from stage2.data import _open_text
+
+    if args.text and args.input:
+        raise SystemExit("error: give texts as arguments or --input, not both")
     if args.text:
         return list(args.text)
-    source = open(args.input, encoding="utf-8") if args.input and args.input != "-" else sys.stdin  # noqa: SIM115
+    is_json = bool(args.input) and args.input.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz"))
+    lines = _open_text(Path(args.input)) if args.input and args.input != "-" else sys.stdin
     texts = []
-    with source:
-        for lineno, line in enumerate(source, 1):
-            line = line.rstrip("\n")
-            if args.input and args.input.endswith((".jsonl", ".json")):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise SystemExit(f"error: {args.input}, line {lineno}: not valid JSON ({err.msg})") from None
-                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                    raise SystemExit(f"error: {args.input}, line {lineno}: expected an object with a 'text' string")
-                line = record["text"]
-            texts.append(line)
+    for lineno, line in enumerate(lines, 1):
+        line = line.rstrip("\n")
+        if is_json:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SystemExit(f"error: {args.input}, line {lineno}: not valid JSON ({err.msg})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise SystemExit(f"error: {args.input}, line {lineno}: expected an object with a 'text' string")
+            line = record["text"]
+        texts.append(line)
     return texts
 
 
@@ -176,9 +184,13 @@ def cmd_summarize_train(args: argparse.Namespace) -> int:
         head_learning_rate=args.head_lr,
         seed=args.seed,
         output_dir=str(Path(args.out) / "work"),
+        resume=not args.no_resume,
     )
     if args.seq2seq:
         from stage2.summarization.seq2seq import Seq2SeqSummarizer, train_seq2seq
+
+        if args.model:
+            raise SystemExit("error: --model and --seq2seq exclude each other (--seq2seq names the model to train)")
 
         model: Any = Seq2SeqSummarizer.from_pretrained(args.seq2seq)
         result = train_seq2seq(model, train_data, dev_data, cfg)
@@ -198,10 +210,15 @@ def cmd_summarize_train(args: argparse.Namespace) -> int:
 
 def cmd_summarize_predict(args: argparse.Namespace) -> int:
     model = _load_summarizer(args.model)
+    from stage2.data import _open_text
+
+    if args.text and args.input:
+        raise SystemExit("error: give documents as arguments or --input, not both")
     if args.input:
-        if args.input.endswith((".jsonl", ".json", ".gz")):
+        path = Path(args.input)
+        if args.input.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz")):
             docs = []
-            for lineno, line in enumerate(Path(args.input).read_text(encoding="utf-8").splitlines(), 1):
+            for lineno, line in enumerate(_open_text(path), 1):
                 if not line.strip():
                     continue
                 try:
@@ -212,7 +229,7 @@ def cmd_summarize_predict(args: argparse.Namespace) -> int:
                     raise SystemExit(f"error: {args.input}, line {lineno}: expected an object with a 'document' string")
                 docs.append(record["document"])
         else:
-            docs = [Path(args.input).read_text(encoding="utf-8")]
+            docs = ["".join(_open_text(path))]
     elif args.text:
         docs = list(args.text)
     else:
@@ -280,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
     t.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the head")
     t.add_argument("--seed", type=int, default=42)
+    t.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/work holds a checkpoint")
     add_scheme(t)
     t.set_defaults(func=cmd_train)
 
@@ -335,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--lr", type=float, default=2e-5, help="encoder learning rate")
     st.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the scoring head")
     st.add_argument("--seed", type=int, default=42)
+    st.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/work holds a checkpoint")
     add_budget(st)
     st.set_defaults(func=cmd_summarize_train)
 

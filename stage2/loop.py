@@ -63,8 +63,8 @@ class TrainingConfig:
         return min(steps, self.max_steps) if self.max_steps is not None else steps
 
     def eval_points(self, steps: int, batches_per_epoch: int) -> set[int]:
-        """Steps after which to evaluate on dev data."""
-        n = self.evaluations or max(1, round(steps / max(batches_per_epoch, 1)))
+        """Steps after which to evaluate on dev data (default: once per epoch, at most 10 times)."""
+        n = self.evaluations or min(10, max(1, round(steps / max(batches_per_epoch, 1))))
         return {round(steps * (k + 1) / n) for k in range(n)}
 
 
@@ -87,17 +87,20 @@ def run_loop(
     eval_at: set[int] | None = None,
     metric: str = "f1",
     is_encoder: Callable[[str], bool] | None = None,
+    fingerprint: str = "",
 ) -> TrainResult:
     """Train ``model`` for ``steps`` steps; ``batch_loss(step, rng)`` returns the loss of step ``step``.
 
     ``evaluate()`` returns dev scores (higher ``metric`` is better); the best weights are restored at
     the end. With ``cfg.output_dir``, checkpoints are written atomically and a rerun resumes.
     ``model`` needs ``named_parameters``, ``save_pretrained`` and a ``from_pretrained`` classmethod.
+    ``fingerprint`` identifies the training data: resuming a checkpoint of other data or other
+    hyperparameters raises ValueError instead of silently continuing the old run (a changed step
+    budget is allowed, with a warning).
     ``is_encoder(name)`` picks the parameters trained at ``cfg.learning_rate`` (default: names
     starting with ``encoder.``); the rest train at ``cfg.head_learning_rate``.
     """
-    random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # dropout and any torch sampling: runs repeat for a seed
     eval_at = eval_at if evaluate is not None and eval_at else set()
     in_encoder = is_encoder or (lambda name: name.startswith("encoder."))
     head = [p for n, p in model.named_parameters() if not in_encoder(n) and p.requires_grad]
@@ -123,13 +126,17 @@ def run_loop(
     ckpt = find_checkpoint(out_dir) if out_dir and cfg.resume else None
     if ckpt is not None:
         state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+        _check_same_run(ckpt, state, cfg, steps, fingerprint)
         model.load_state_dict(type(model).from_pretrained(ckpt).state_dict())
         opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
         optimizer.load_state_dict(opt_state["optimizer"])
         scheduler.load_state_dict(opt_state["scheduler"])
         start_step, best, history = state["step"], state.get("best"), state.get("history", [])
         rng.setstate(_rng_from_json(state.get("rng") or state["label_rng"]))
-        torch.manual_seed(cfg.seed + start_step)
+        if "torch_rng" in opt_state:
+            torch.set_rng_state(opt_state["torch_rng"])
+        else:  # checkpoints of stage2 < 0.1.1
+            torch.manual_seed(cfg.seed + start_step)
         logger.info("resuming from %s at step %d of %d", ckpt, start_step, steps)
 
     from tqdm.auto import tqdm
@@ -172,6 +179,7 @@ def run_loop(
                     "history": history,
                     "rng": _rng_to_json(rng.getstate()),
                     "config": asdict(cfg),
+                    "fingerprint": fingerprint,
                 }
                 _save_checkpoint(model, optimizer, scheduler, state, out_dir)
     bar.close()
@@ -192,6 +200,8 @@ def save_atomic(model: Any, path: Path) -> None:
         shutil.rmtree(tmp)
     model.save_pretrained(tmp)
     old = path.with_name(path.name + ".old")
+    if old.exists():  # left by a save that was killed after its renames
+        shutil.rmtree(old)
     if path.exists():
         os.replace(path, old)
     os.replace(tmp, path)
@@ -204,14 +214,54 @@ def _save_checkpoint(model: Any, optimizer: Any, scheduler: Any, state: dict[str
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(tmp)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt")
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()},
+        tmp / "optimizer.pt",
+    )
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
     final, old = out / CHECKPOINT_DIR, out / (CHECKPOINT_DIR + ".old")
+    if final.exists() and old.exists():  # left by a save that was killed after its renames
+        shutil.rmtree(old)
     if final.exists():
         os.replace(final, old)
     os.replace(tmp, final)
     if old.exists():
         shutil.rmtree(old)
+
+
+_RUN_KEYS = (
+    "batch_size",
+    "learning_rate",
+    "head_learning_rate",
+    "weight_decay",
+    "warmup_ratio",
+    "seed",
+    "label_dropout",
+    "description_dropout",
+)
+
+
+def _check_same_run(ckpt: Path, state: dict[str, Any], cfg: TrainingConfig, steps: int, fingerprint: str) -> None:
+    saved = state.get("config", {})
+    diffs = [
+        f"{k}: {saved.get(k)!r} -> {getattr(cfg, k)!r}" for k in _RUN_KEYS if k in saved and saved[k] != getattr(cfg, k)
+    ]
+    if state.get("steps") not in (None, steps):  # a longer (or shorter) budget for the same run is allowed
+        logger.warning("%s was saved for %s steps; continuing to %d", ckpt, state.get("steps"), steps)
+    if state.get("fingerprint") and fingerprint and state["fingerprint"] != fingerprint:
+        diffs.append("the training data differ")
+    if diffs:
+        raise ValueError(
+            f"{ckpt} belongs to another run ({'; '.join(diffs)}); pass resume=False (CLI: --no-resume) "
+            "or use another output folder"
+        )
+
+
+def data_fingerprint(items: Any) -> str:
+    """A short hash of training data (any JSON-serialisable view of it), stored with checkpoints."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
 
 
 def find_checkpoint(out_dir: Path) -> Path | None:

@@ -46,7 +46,8 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
 def rouge_scores(references: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
     """Mean rouge-score F1 (percent) of ``rouge1``, ``rouge2`` and ``rougeLsum`` with stemming.
 
-    Summary sentences must be separated by newlines (``rougeLsum`` splits on them).
+    ``rougeLsum`` works on sentences separated by newlines; a text without any newline is split
+    with stage2's sentence segmenter first (as the usual nltk ``sent_tokenize`` step does).
 
     >>> rouge_scores(["the cat sat"], ["the cat sat"])["rouge1"]
     100.0
@@ -60,7 +61,15 @@ def rouge_scores(references: Sequence[str], predictions: Sequence[str]) -> dict[
     scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
     totals = dict.fromkeys(ROUGE_TYPES, 0.0)
     for ref, pred in zip(references, predictions, strict=True):
-        result = scorer.score(ref, pred)
+        result = scorer.score(_sentence_lines(ref), _sentence_lines(pred))
         for key in ROUGE_TYPES:
             totals[key] += result[key].fmeasure
     return {key: round(100 * totals[key] / len(references), 2) for key in ROUGE_TYPES}
+
+
+def _sentence_lines(text: str) -> str:
+    if "\n" in text.strip():
+        return text
+    from stage2.summarization.segmenting import split_sentences
+
+    return "\n".join(sent.text for sent in split_sentences(text)) or text

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from stage2.data import NERExample, entity_types
 from stage2.labels import Label, LabelSet
-from stage2.loop import CHECKPOINT_DIR, TrainingConfig, TrainResult, run_loop
+from stage2.loop import CHECKPOINT_DIR, TrainingConfig, TrainResult, data_fingerprint, run_loop
 from stage2.ner.collator import collate_windows
 from stage2.ner.config import HeadType
 from stage2.ner.modeling import NERModel, Window
@@ -132,7 +131,6 @@ def train(
     >>> result = train(model, examples, config=TrainingConfig(min_steps=100))  # doctest: +SKIP
     """
     cfg = config or TrainingConfig()
-    np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     if not train_data:
         raise ValueError("train_data is empty")
@@ -196,6 +194,16 @@ def train(
         evaluate if dev_data else None,
         cfg.eval_points(steps, per_epoch),
         metric="f1",
+        fingerprint=data_fingerprint(
+            [
+                [
+                    t.name,
+                    t.labels.to_dict(),
+                    [[e.tokens, [[x.label, x.start, x.end] for x in e.spans]] for e in t.examples],
+                ]
+                for t in tasks
+            ]
+        ),
     )
     summary = {
         "examples": sum(len(t.examples) for t in tasks),

@@ -52,3 +52,13 @@ def test_length_mismatch_raises():
 def test_prediction_outside_sentence_raises():
     with pytest.raises(ValueError, match="outside"):
         ner_scores(GOLD[1:], [[Span("PER", 1, 5)]])
+
+
+def test_rouge_lsum_splits_unsplit_texts_into_sentences():
+    from stage2.metrics import rouge_scores
+
+    ref = "Ada wrote the notes. Babbage built the engine."
+    pred = "Babbage built the engine. Ada wrote the notes."
+    split = rouge_scores([ref], [pred])
+    assert split["rougeLsum"] == 100.0  # sentence-level LCS: order of sentences does not matter
+    assert rouge_scores([ref.replace(". ", ".\n")], [pred.replace(". ", ".\n")]) == split

@@ -207,3 +207,54 @@ def test_few_shot_training_of_the_bundled_encoder(examples, labels):
     assert after["f1"] >= 75.0 > before
     found = {(e["label"], e["text"]) for e in model.predict("Marie Curie moved to Warsaw.")}
     assert ("city", "Warsaw") in found
+
+
+def test_resume_refuses_another_run(tiny_model, examples, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_model, examples, config=quick(max_steps=4, output_dir=str(out)))
+    with pytest.raises(ValueError, match=r"belongs to another run.*learning_rate"):
+        train(tiny_model, examples, config=quick(max_steps=4, output_dir=str(out), learning_rate=1e-3))
+    with pytest.raises(ValueError, match="training data differ"):
+        train(tiny_model, examples[:-1], config=quick(max_steps=4, output_dir=str(out)))
+
+
+def test_leftover_old_checkpoint_does_not_block_saving(tiny_model, examples, tmp_path):
+    """A save killed after its renames leaves checkpoint-last and checkpoint-last.old side by side."""
+    import shutil
+
+    out = tmp_path / "run"
+    train(tiny_model, examples, config=quick(max_steps=2, output_dir=str(out)))
+    shutil.copytree(out / CHECKPOINT_DIR, out / (CHECKPOINT_DIR + ".old"))
+    result = train(tiny_model, examples, config=quick(max_steps=4, output_dir=str(out)))
+    assert result.steps == 4
+    assert sorted(p.name for p in out.iterdir()) == [CHECKPOINT_DIR]
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tiny_model, examples, tmp_path, monkeypatch):
+    """Dropout's random state is checkpointed, so a run killed after a checkpoint and resumed ends
+    with the same weights as one that was never interrupted."""
+    import copy
+
+    import stage2.loop
+
+    def clone():
+        return copy.deepcopy(tiny_model, memo={id(tiny_model.tokenizer): tiny_model.tokenizer})
+
+    cfg = {"min_steps": 6, "max_steps": 6, "save_every": 3}
+    straight = clone()
+    train(straight, examples, config=quick(**cfg, output_dir=str(tmp_path / "a")))
+
+    original = stage2.loop._save_checkpoint
+
+    def save_then_die(model, optimizer, scheduler, state, out):
+        original(model, optimizer, scheduler, state, out)
+        if state["step"] == 3:
+            raise KeyboardInterrupt("killed after the step-3 checkpoint")
+
+    monkeypatch.setattr(stage2.loop, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train(clone(), examples, config=quick(**cfg, output_dir=str(tmp_path / "b")))
+    monkeypatch.setattr(stage2.loop, "_save_checkpoint", original)
+    resumed = clone()
+    train(resumed, examples, config=quick(**cfg, output_dir=str(tmp_path / "b")))
+    assert all(torch.allclose(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())

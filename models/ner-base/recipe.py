@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
 from stage2.data import entity_types, read_jsonl
@@ -23,7 +24,7 @@ from stage2.ner.modeling import NERModel
 from stage2.training import NERTask, TrainingConfig, train
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parents[1].parent / "shared" / "data"
+DATA = Path(os.environ.get("STAGE2_DATA", HERE.parents[1].parent / "shared" / "data"))
 
 CORPORA = {  # corpus -> sampling weight (times sqrt of its size)
     "fewnerd_inter_partial": 3.0,

@@ -171,7 +171,11 @@ class NERModel(nn.Module):
         if not self.training and key in self._label_cache:
             return self._label_cache[key]
         device = self.device
-        enc = self.tokenizer(prompts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+        limit = self.config.max_length
+        too_long = [p for p in prompts if len(self.tokenizer(p)["input_ids"]) > limit]
+        if too_long:
+            logger.warning("label prompts longer than %d subwords are cut to it: %s", limit, too_long)
+        enc = self.tokenizer(prompts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
         out = self.encoder(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
         mask = enc["attention_mask"].to(device).unsqueeze(-1).to(out.last_hidden_state.dtype)
         pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1.0)
@@ -284,11 +288,20 @@ class NERModel(nn.Module):
         self, sentences: Sequence[Sequence[str]], labels: LabelsArg = None, batch_size: int = 32
     ) -> list[list[tuple[Any, float]]]:
         """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]``."""
-        from stage2.ner.collator import collate_windows
 
         label_set = self.resolve_labels(labels)
         was_training = self.training
         self.eval()
+        try:
+            return self._predict_words(sentences, label_set, batch_size)
+        finally:
+            self.train(was_training)
+
+    def _predict_words(
+        self, sentences: Sequence[Sequence[str]], label_set: LabelSet, batch_size: int
+    ) -> list[list[tuple[Any, float]]]:
+        from stage2.ner.collator import collate_windows
+
         windows = [w for i, words in enumerate(sentences) for w in self.make_windows(i, words)]
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         word_scores: list[np.ndarray | None] = [None] * len(windows)
@@ -310,7 +323,6 @@ class NERModel(nn.Module):
             parts = per_sentence[i]
             merged = merge_windows(len(words), [p[0] for p in parts], [p[1] for p in parts])
             results.append(decode_spans(log_softmax(merged), label_set.keys))
-        self.train(was_training)
         return results
 
     def predict(
@@ -369,15 +381,20 @@ def _find_stage2_folder(name_or_path: str | Path | None) -> Path | None:
     if path.exists():
         raise ValueError(f"{path} is a file; expected a model folder or a hub id")
     name = str(name_or_path)
-    if name.count("/") != 1:
-        return None
-    try:  # a hub id: is it a stage2 model or a bare encoder?
-        from huggingface_hub import hf_hub_download, snapshot_download
+    from stage2.backbone import resolve_encoder
 
-        hf_hub_download(name, CONFIG_NAME)
-        return Path(snapshot_download(name))
-    except Exception:
+    if name.count("/") != 1 or resolve_encoder(name) != name:  # not a hub id, or the bundled encoder's alias
         return None
+    if name.startswith((".", "~")):
+        raise FileNotFoundError(f"{name}: no such model folder")
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError
+
+    try:  # a hub id: is it a stage2 model or a bare encoder?
+        hf_hub_download(name, CONFIG_NAME)
+    except (EntryNotFoundError, RepositoryNotFoundError, OfflineModeIsEnabled, OSError):
+        return None  # a bare encoder id (or no network): transformers reports what is missing
+    return Path(snapshot_download(name))
 
 
 def labels_from_examples(examples: Sequence[NERExample]) -> list[Label]:

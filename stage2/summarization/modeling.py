@@ -218,6 +218,20 @@ class Summarizer(nn.Module):
         docs: list[str] = [document] if isinstance(document, str) else list(document)
         was_training = self.training
         self.eval()
+        try:
+            results = self._summarize_all(docs, max_sentences, max_words, ratio, focus)
+        finally:
+            self.train(was_training)
+        return results[0] if single else results
+
+    def _summarize_all(
+        self,
+        docs: Sequence[str],
+        max_sentences: int | None,
+        max_words: int | None,
+        ratio: float | None,
+        focus: str | None,
+    ) -> list[dict[str, Any]]:
         results = []
         for i, doc in enumerate(docs):
             if not isinstance(doc, str):
@@ -228,8 +242,7 @@ class Summarizer(nn.Module):
                 continue
             scores = self.score_sentences([s.text for s in sents], self.intent_prompt(doc, focus)).float().cpu().numpy()
             results.append(self._choose(doc, sents, scores, max_sentences, max_words, ratio))
-        self.train(was_training)
-        return results[0] if single else results
+        return results
 
     def _choose(
         self,

@@ -48,7 +48,6 @@ ABBREVIATIONS = frozenset(
         "al",
         "approx",
         "dept",
-        "est",
         "fig",
         "inc",
         "ltd",
@@ -56,13 +55,9 @@ ABBREVIATIONS = frozenset(
         "corp",
         "bros",
         "plc",
-        "no",
-        "nos",
         "vol",
         "pp",
-        "ch",
         "cf",
-        "op",
         "jan",
         "feb",
         "mar",
@@ -75,15 +70,11 @@ ABBREVIATIONS = frozenset(
         "oct",
         "nov",
         "dec",
-        "mon",
         "tue",
         "tues",
-        "wed",
         "thu",
         "thurs",
         "fri",
-        "sat",
-        "sun",
         "u.s",
         "u.k",
         "u.n",
@@ -180,6 +171,15 @@ class Sentence:
     end: int
 
 
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "op", "ch"})
+"""Ordinary words that are abbreviations only before a number."""
+
+
+def _is_initial(word: str) -> bool:
+    """An upper-case single letter ("J. Smith"), but not the pronoun "I"."""
+    return len(word) == 1 and word.isalpha() and word.isupper() and word != "I"
+
+
 def _split_line(line: str, offset: int) -> list[Sentence]:
     out: list[Sentence] = []
     begin = 0
@@ -192,10 +192,12 @@ def _split_line(line: str, offset: int) -> list[Sentence]:
         punct = match.group()
         if punct.startswith("."):
             before = line[begin : match.start()].split()
-            word = before[-1].lower().rstrip(".") if before else ""
-            word = word.lstrip("\"'“‘([")
-            if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+            raw = before[-1].rstrip(".").lstrip("\"'“‘([") if before else ""
+            word = raw.lower()
+            if word in ABBREVIATIONS or _is_initial(raw):
                 continue
+            if word in _NUMBER_ABBREVIATIONS and re.match(r"\s*\d", line[end:]):
+                continue  # "No. 10", "Nos. 3 and 4"
         _append(out, line, begin, end, offset)
         begin = nxt.start() + len(line[nxt.start() :]) - len(line[nxt.start() :].lstrip())
     _append(out, line, begin, len(line), offset)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from stage2 import __version__
-from stage2.loop import TrainingConfig, TrainResult, run_loop
+from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop
 from stage2.summarization.data import SummaryExample
 from stage2.summarization.segmenting import split_sentences
 from stage2.summarization.selection import check_budget
@@ -176,6 +176,16 @@ def train_seq2seq(
     long = sum(
         1 for e in examples if len(model.tokenizer(model.prefix + e.document)["input_ids"]) > model.max_source_length
     )
+    long_targets = sum(
+        1 for e in examples if len(model.tokenizer(text_target=e.summary)["input_ids"]) > max_target_length
+    )
+    if long_targets:
+        logger.warning(
+            "%d of %d reference summaries exceed %d tokens and are cut to it for training",
+            long_targets,
+            len(examples),
+            max_target_length,
+        )
     if long:
         logger.warning(
             "%d of %d training documents exceed %d tokens and are cut to it for training",
@@ -227,6 +237,7 @@ def train_seq2seq(
         cfg.eval_points(steps, per_epoch),
         "rouge1",
         is_encoder=lambda name: True,
+        fingerprint=data_fingerprint([[e.document, e.summary] for e in examples]),
     )
     model.card.setdefault("training", []).append(
         {"documents": len(examples), "steps": steps, "seconds": round(result.seconds, 1), "seed": cfg.seed}

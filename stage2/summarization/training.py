@@ -10,10 +10,9 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
-from stage2.loop import TrainingConfig, TrainResult, run_loop
+from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop
 from stage2.summarization.data import SummaryExample, greedy_oracle
 
 logger = logging.getLogger(__name__)
@@ -39,14 +38,14 @@ def train_summarizer(
     """Fine-tune a :class:`~stage2.summarization.modeling.Summarizer` in place.
 
     Each step scores every sentence of ``batch_size`` documents against the intent prompt and takes
-    binary cross-entropy with the oracle labels (positives up-weighted to the negatives' count).
+    binary cross-entropy with the oracle labels (positives up-weighted by the square root of the
+    negative-to-positive ratio).
     With ``dev_data``, the best dev ROUGE-1 weights are kept; ``eval_budget`` (for example
     ``{"ratio": 0.4}``) sets the summary length used there (default: 3 sentences).
     """
     from stage2.metrics import rouge_scores
 
     cfg = config or TrainingConfig(batch_size=4)
-    np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     examples = [e for e in train_data if len(e.sentences) > 0 and e.summary.strip()]
     if not examples:
@@ -88,7 +87,14 @@ def train_summarizer(
         )
 
     result = run_loop(
-        model, cfg, steps, batch_loss, evaluate if dev_data else None, cfg.eval_points(steps, per_epoch), "rouge1"
+        model,
+        cfg,
+        steps,
+        batch_loss,
+        evaluate if dev_data else None,
+        cfg.eval_points(steps, per_epoch),
+        "rouge1",
+        fingerprint=data_fingerprint([[e.document, e.summary] for e in examples]),
     )
     model.config.card.setdefault("training", []).append(
         {

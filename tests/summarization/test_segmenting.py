@@ -119,3 +119,17 @@ def test_line_breaks_and_indentation():
 @pytest.mark.parametrize("doc", ["", " ", "\n\n", " \t \n  "])
 def test_empty_or_whitespace_gives_nothing(doc):
     assert split_sentences(doc) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("He sat. Then she left.", ["He sat.", "Then she left."]),
+        ("They said no. Then it rained.", ["They said no.", "Then it rained."]),
+        ("So did I. Then we left.", ["So did I.", "Then we left."]),
+        ("It grew 3.5 m. Next year it shrank.", ["It grew 3.5 m.", "Next year it shrank."]),
+        ("J. K. Rowling wrote it. No. 10 said so.", ["J. K. Rowling wrote it.", "No. 10 said so."]),
+    ],
+)
+def test_ordinary_words_and_pronoun_i_end_sentences(text, expected):
+    assert [s.text for s in split_sentences(text)] == expected
