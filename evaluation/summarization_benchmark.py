@@ -27,16 +27,16 @@ from stage2.summarization.data import SummaryExample, budget_in_words, greedy_or
 
 logger = logging.getLogger("summarization_benchmark")
 
-BUDGET: dict[str, dict[str, Any]] = {"bbc_news": {"ratio": 0.4}, "samsum": {"max_sentences": 2}}
-"""The length budget of stage2, centrality and oracle rows: BBC 40% of the article's words (as lead);
-SAMSum two turns (the reference summaries are one or two sentences)."""
+BUDGET: dict[str, dict[str, Any]] = {"bbc_news": {"ratio": 0.4}, "samsum": {"max_sentences": 3}}
+"""The length budget of stage2, centrality and oracle rows: the budget of the lead baseline, i.e.
+BBC 40% of the article's words, SAMSum three turns (as lead-3 and longest-3)."""
 
 ISSUE_FIGURES = {  # measured with a simple regex splitter by whoever filed the issue (R1 / R2 / RLsum)
     ("bbc_news", "lead"): "lead-40% 64.66 / 51.26 / 63.38",
     ("bbc_news", "oracle"): "greedy oracle of 8 sentences 94.44 / 91.57 / 94.40",
     ("samsum", "lead"): "lead-3 31.31 / 8.68 / 27.57",
     ("samsum", "longest-3"): "longest-3 32.29 / 10.28 / 28.02 (published 32.46)",
-    ("samsum", "oracle"): "greedy oracle of 2 turns 47.47 / 20.57 / 42.61",
+    ("samsum", "oracle"): "greedy oracle of 2 turns (not 3) 47.47 / 20.57 / 42.61",
 }
 METRICS = ["rouge1", "rouge2", "rougeLsum"]
 

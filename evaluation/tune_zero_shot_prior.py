@@ -2,8 +2,8 @@
 
 Embeds each validation document once, then grid-searches the weights of relevance, centrality,
 position and length, scoring the mean ROUGE-1 over BBC News and SAMSum with the benchmark's
-budgets. Writes evaluation/results/summarization_prior_search.json; the chosen weights become
-the default ``SummarizerConfig.prior`` by hand-copying them into the config (the file records why).
+budgets. Writes evaluation/results/summarization_prior_search.json; the best row's weights are the
+default ``SummarizerConfig.prior`` (copied into the config by hand, with the results file's commit).
 
     python evaluation/tune_zero_shot_prior.py --docs 100
 """
@@ -44,24 +44,30 @@ def main() -> None:
                 prompt = model._prompt_embedding(model.intent_prompt(ex.document))
                 items.append((ex, texts, emb, prompt))
             cache[ds] = items
+    feats = {
+        ds: [
+            (ex, texts, model.features(emb, prompt, [len(t.split()) for t in texts]))
+            for ex, texts, emb, prompt in items
+        ]
+        for ds, items in cache.items()
+    }
     grid = [0.0, 1.0, 2.0, 4.0, 8.0]
     rows = []
     for weights in itertools.product(grid, repeat=len(FEATURES)):
         if not any(weights):
             continue
-        with torch.no_grad():
-            model.prior.copy_(torch.tensor(weights))
-            per_ds = {}
-            for ds, items in cache.items():
-                hyps, refs = [], []
-                for ex, texts, emb, prompt in items:
-                    scores = model.score_embeddings(emb, prompt, [len(t.split()) for t in texts]).numpy()
-                    b = BUDGET[ds]
-                    words = budget_in_words(sum(len(t.split()) for t in texts), None, b.get("ratio"))
-                    chosen = select(texts, scores, b.get("max_sentences"), words, "trigram")
-                    hyps.append("\n".join(texts[i] for i in chosen))
-                    refs.append(ex.summary)
-                per_ds[ds] = rouge_scores(refs, hyps)["rouge1"]
+        w = torch.tensor(weights)
+        per_ds = {}
+        for ds, items in feats.items():
+            hyps, refs = [], []
+            b = BUDGET[ds]
+            for ex, texts, f in items:
+                scores = (f @ w).numpy()
+                words = budget_in_words(sum(len(t.split()) for t in texts), None, b.get("ratio"))
+                chosen = select(texts, scores, b.get("max_sentences"), words, "trigram")
+                hyps.append("\n".join(texts[i] for i in chosen))
+                refs.append(ex.summary)
+            per_ds[ds] = rouge_scores(refs, hyps)["rouge1"]
         rows.append(
             {
                 "prior": dict(zip(FEATURES, weights, strict=True)),

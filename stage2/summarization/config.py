@@ -26,9 +26,10 @@ class SummarizerConfig:
     position_buckets: int = 32
     projection_dim: int = 384
     prior: dict[str, float] = field(
-        default_factory=lambda: {"relevance": 1.0, "centrality": 4.0, "position": 4.0, "length": 8.0},
+        default_factory=lambda: {"relevance": 2.0, "centrality": 4.0, "position": 4.0, "length": 4.0},
         metadata={"help": "zero-shot feature weights, chosen on validation data; learned when trained"},
     )
+    focus_weight: float = field(default=4.0, metadata={"help": "extra weight of relevance when a focus is given"})
     encoder_config: dict[str, Any] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
     stage2_version: str = ""

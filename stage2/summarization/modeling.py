@@ -1,8 +1,8 @@
 """Extractive summariser: sentences and the summary intent are encoded by the same encoder.
 
 Each sentence gets a score from four hand-made features with learnable weights, namely relevance
-to the intent (and the user's focus), centrality in the document, a lead-position prior and a
-length prior, plus a learned residual: a position-bucket bias and a small MLP over the
+to the intent (and the user's focus), LexRank centrality in the document, a lead-position prior and
+a length prior, plus a learned residual: a position-bucket bias and a small MLP over the
 sentence-intent and sentence-document interactions. The residual starts at zero, so an untrained
 model is a sensible zero-shot summariser and training refines it through one code path.
 """
@@ -29,6 +29,20 @@ from stage2.summarization.selection import check_budget, select
 logger = logging.getLogger(__name__)
 
 FEATURES = ("relevance", "centrality", "position", "length")
+
+
+def lexrank(unit: torch.Tensor, threshold: float = 0.1, damping: float = 0.85, iterations: int = 30) -> torch.Tensor:
+    """LexRank scores (sum to 1) of sentences from their unit-length embeddings ``[n, H]``."""
+    n = unit.shape[0]
+    sim = torch.clamp(unit @ unit.T, min=0.0)
+    sim = sim * (1.0 - torch.eye(n, device=unit.device, dtype=unit.dtype))
+    sim = torch.where(sim >= threshold, sim, torch.zeros_like(sim))
+    rows = sim.sum(dim=1, keepdim=True)
+    trans = torch.where(rows > 0, sim / rows.clamp(min=1e-9), torch.full_like(sim, 1.0 / n))
+    rank = torch.full((n,), 1.0 / n, device=unit.device, dtype=unit.dtype)
+    for _ in range(iterations):
+        rank = (1.0 - damping) / n + damping * (trans.T @ rank)
+    return rank
 
 
 class Summarizer(nn.Module):
@@ -168,30 +182,41 @@ class Summarizer(nn.Module):
         return emb
 
     # ----------------------------------------------------------------- scoring
-    def score_sentences(self, sentences: Sequence[str], prompt: str) -> torch.Tensor:
-        """One logit per sentence (higher: belongs in the summary)."""
+    def score_sentences(self, sentences: Sequence[str], prompt: str, extra_relevance: float = 0.0) -> torch.Tensor:
+        """One logit per sentence (higher: belongs in the summary); ``extra_relevance`` adds weight to
+        the relevance feature (used when the user gives a focus).
+        """
         n = len(sentences)
         if n == 0:
             return torch.zeros(0, device=self.device)
         emb = self.embed(sentences)
-        return self.score_embeddings(emb, self._prompt_embedding(prompt), [len(s.split()) for s in sentences])
+        return self.score_embeddings(
+            emb, self._prompt_embedding(prompt), [len(s.split()) for s in sentences], extra_relevance
+        )
 
-    def score_embeddings(self, emb: torch.Tensor, prompt: torch.Tensor, words: Sequence[int]) -> torch.Tensor:
-        """Scores from precomputed sentence embeddings ``[n, H]`` and the prompt embedding ``[H]``."""
+    def features(self, emb: torch.Tensor, prompt: torch.Tensor, words: Sequence[int]) -> torch.Tensor:
+        """The hand-made features ``[n, 4]`` of :data:`FEATURES`: cosine relevance to the intent,
+        LexRank centrality (PageRank over the thresholded cosine graph, scaled to mean 0), a lead
+        prior ``1/sqrt(1 + position)`` and a length prior ``log(1 + words) / 4``.
+        """
         n = emb.shape[0]
         unit = nn.functional.normalize(emb, dim=-1)
-        doc = nn.functional.normalize(unit.mean(0), dim=-1)
-        q = nn.functional.normalize(prompt, dim=-1)
-        relevance = unit @ q
-        centrality = unit @ doc
+        relevance = unit @ nn.functional.normalize(prompt, dim=-1)
+        centrality = lexrank(unit.detach()) * n - 1.0
         idx = torch.arange(n, device=emb.device, dtype=emb.dtype)
         position = 1.0 / torch.sqrt(1.0 + idx)
         length = torch.log1p(torch.tensor(list(words), device=emb.device, dtype=emb.dtype)) / 4.0
-        feats = torch.stack([relevance, centrality, position, length], dim=-1)  # [n, 4]
-        base = feats @ self.prior
-        bucket = torch.clamp(
-            (idx * self.config.position_buckets / max(n, 1)).long(), max=self.config.position_buckets - 1
-        )
+        return torch.stack([relevance, centrality, position, length], dim=-1)
+
+    def score_embeddings(
+        self, emb: torch.Tensor, prompt: torch.Tensor, words: Sequence[int], extra_relevance: float = 0.0
+    ) -> torch.Tensor:
+        """Scores from precomputed sentence embeddings ``[n, H]`` and the prompt embedding ``[H]``."""
+        n = emb.shape[0]
+        feats = self.features(emb, prompt, words)
+        base = feats @ self.prior + extra_relevance * feats[:, 0]
+        idx = torch.arange(n, device=emb.device)
+        bucket = torch.clamp(idx * self.config.position_buckets // max(n, 1), max=self.config.position_buckets - 1)
         s = self.sentence_proj(emb)
         residual = self.mlp(torch.cat([s * self.context_proj(prompt), s * self.context_proj(emb.mean(0)), feats], -1))
         return base + self.position_bias(bucket).squeeze(-1) + residual.squeeze(-1)
@@ -240,7 +265,9 @@ class Summarizer(nn.Module):
             if not sents:
                 results.append({"summary": "", "sentences": []})
                 continue
-            scores = self.score_sentences([s.text for s in sents], self.intent_prompt(doc, focus)).float().cpu().numpy()
+            boost = self.config.focus_weight if focus else 0.0
+            logits = self.score_sentences([s.text for s in sents], self.intent_prompt(doc, focus), boost)
+            scores = logits.float().cpu().numpy()
             results.append(self._choose(doc, sents, scores, max_sentences, max_words, ratio))
         return results
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME
-from stage2.summarization.modeling import Summarizer
+from stage2.summarization.modeling import Summarizer, lexrank
 from stage2.summarization.segmenting import split_sentences
 
 
@@ -142,18 +142,19 @@ def test_untrained_scores_are_the_prior_features(tiny_summarizer, summ_fixtures)
         scores = model.score_sentences(texts, prompt)
         unit = torch.nn.functional.normalize(model.embed(texts), dim=-1)
         q = torch.nn.functional.normalize(model.embed([prompt])[0], dim=-1)
-        centre = torch.nn.functional.normalize(unit.mean(0), dim=-1)
         n = len(texts)
         feats = torch.stack(
             [
                 unit @ q,
-                unit @ centre,
+                lexrank(unit) * n - 1.0,
                 1.0 / torch.sqrt(1.0 + torch.arange(n, dtype=torch.float)),
                 torch.log1p(torch.tensor([float(len(t.split())) for t in texts])) / 4.0,
             ],
             dim=-1,
         )
         assert torch.allclose(scores, feats @ model.prior, atol=1e-5)
+        focused = model.score_sentences(texts, prompt, extra_relevance=3.0)
+        assert torch.allclose(focused, feats @ model.prior + 3.0 * feats[:, 0], atol=1e-5)
         model.prior.copy_(torch.tensor([0.0, 0.0, 1.0, 0.0]))
         lead = model.score_sentences(texts, prompt)
     assert torch.allclose(lead, feats[:, 2], atol=1e-6)
