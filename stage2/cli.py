@@ -60,18 +60,11 @@ def _load_model(name: str | None, head: str | None = None, labels: Any = None) -
     return NERModel.from_pretrained(name, **kwargs)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from stage2.data import entity_types, load_ner_data
-    from stage2.labels import LabelSet
-    from stage2.training import TrainingConfig, train
+def _training_config(args: argparse.Namespace) -> Any:
+    """The TrainingConfig of the shared ``train`` flags; checkpoints go to OUT/work."""
+    from stage2.loop import TrainingConfig
 
-    train_data = load_ner_data(args.train, scheme=args.scheme, repair=args.repair)
-    dev_data = load_ner_data(args.dev, scheme=args.scheme, repair=args.repair) if args.dev else None
-    labels = parse_labels(args.labels)
-    if args.head == "linear" and labels is None:
-        labels = LabelSet.from_keys(entity_types(train_data))
-    model = _load_model(args.model, args.head, labels)
-    cfg = TrainingConfig(
+    return TrainingConfig(
         epochs=args.epochs,
         min_steps=args.min_steps,
         max_steps=args.max_steps,
@@ -82,6 +75,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         output_dir=str(Path(args.out) / "work"),
         resume=not args.no_resume,
     )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from stage2.data import entity_types, load_ner_data
+    from stage2.labels import LabelSet
+    from stage2.training import train
+
+    train_data = load_ner_data(args.train, scheme=args.scheme, repair=args.repair)
+    dev_data = load_ner_data(args.dev, scheme=args.scheme, repair=args.repair) if args.dev else None
+    labels = parse_labels(args.labels)
+    if args.head == "linear" and labels is None:
+        labels = LabelSet.from_keys(entity_types(train_data))
+    model = _load_model(args.model, args.head, labels)
+    cfg = _training_config(args)
     result = train(model, train_data, dev_data, labels=labels, config=cfg)
     if dev_data is not None:
         scores = model.evaluate(dev_data)
@@ -170,22 +177,11 @@ def _budget(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_summarize_train(args: argparse.Namespace) -> int:
-    from stage2.loop import TrainingConfig
     from stage2.summarization.data import load_summarization_data
 
     train_data = load_summarization_data(args.train)
     dev_data = load_summarization_data(args.dev) if args.dev else None
-    cfg = TrainingConfig(
-        epochs=args.epochs,
-        min_steps=args.min_steps,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        head_learning_rate=args.head_lr,
-        seed=args.seed,
-        output_dir=str(Path(args.out) / "work"),
-        resume=not args.no_resume,
-    )
+    cfg = _training_config(args)
     if args.seq2seq:
         from stage2.summarization.seq2seq import Seq2SeqSummarizer, train_seq2seq
 

@@ -193,6 +193,17 @@ def run_loop(
     return TrainResult(steps=steps, seconds=seconds, best_dev=best, history=history)
 
 
+def shuffled_batches(n: int, batch_size: int, steps: int, seed: int) -> list[list[int]]:
+    """Index batches for ``steps`` steps: shuffled passes over ``n`` examples, deterministic per seed."""
+    rng = random.Random(seed)
+    schedule: list[list[int]] = []
+    while len(schedule) < steps:
+        idx = list(range(n))
+        rng.shuffle(idx)
+        schedule += [idx[b : b + batch_size] for b in range(0, len(idx), batch_size)]
+    return schedule[:steps]
+
+
 def save_atomic(model: Any, path: Path) -> None:
     """``model.save_pretrained(path)`` that leaves either the old or the new folder, never half of one."""
     tmp = path.with_name(path.name + ".tmp")

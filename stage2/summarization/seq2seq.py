@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from stage2 import __version__
-from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop
+from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop, shuffled_batches
 from stage2.summarization.data import SummaryExample
 from stage2.summarization.segmenting import split_sentences
 from stage2.summarization.selection import check_budget
@@ -195,12 +195,7 @@ def train_seq2seq(
         )
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     steps = cfg.total_steps(per_epoch)
-    order_rng = random.Random(cfg.seed)
-    schedule: list[list[int]] = []
-    while len(schedule) < steps:
-        idx = list(range(len(examples)))
-        order_rng.shuffle(idx)
-        schedule += [idx[b : b + cfg.batch_size] for b in range(0, len(idx), cfg.batch_size)]
+    schedule = shuffled_batches(len(examples), cfg.batch_size, steps, cfg.seed)
 
     def batch_loss(step: int, rng: random.Random) -> torch.Tensor:
         batch = [examples[i] for i in schedule[step]]

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop
+from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop, shuffled_batches
 from stage2.summarization.data import SummaryExample, greedy_oracle
 
 logger = logging.getLogger(__name__)
@@ -56,12 +56,7 @@ def train_summarizer(
     pos_weight = torch.tensor(max(1.0, negatives / max(1, positives)) ** 0.5)
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     steps = cfg.total_steps(per_epoch)
-    order_rng = random.Random(cfg.seed)
-    schedule: list[list[int]] = []
-    while len(schedule) < steps:
-        idx = list(range(len(examples)))
-        order_rng.shuffle(idx)
-        schedule += [idx[b : b + cfg.batch_size] for b in range(0, len(idx), cfg.batch_size)]
+    schedule = shuffled_batches(len(examples), cfg.batch_size, steps, cfg.seed)
     prompts = [model.intent_prompt(e.document) for e in examples]
 
     def batch_loss(step: int, rng: random.Random) -> torch.Tensor:
