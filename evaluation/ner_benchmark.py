@@ -1,6 +1,7 @@
 """NER benchmark on CoNLL-2003 and WNUT-17 (full test splits), resumable seed by seed.
 
-Rows: ``stage2`` (the ner-base pretrained label-semantic model, then fine-tuned), ``linear-head``
+Rows: ``stage2`` (the ner-base pretrained label-semantic model, then fine-tuned), ``stage2-doc``
+(the same, each sentence read with its neighbouring sentences as unlabelled context), ``linear-head``
 (plain token classifier on the same encoder, same steps and batch size), ``linear-head-case``
 (the same plus the case-shape embedding: what case recovery brings), ``spacy-sm`` (CoNLL only).
 Settings: ``zero-shot`` (label names and descriptions only), ``K-shot`` (greedy per-type sampling,
@@ -22,7 +23,7 @@ from typing import Any
 
 from common import DATA, ROOT, ResultsFile
 
-from stage2.data import NERExample, kshot_sample, read_jsonl
+from stage2.data import NERExample, add_document_context, kshot_sample, read_jsonl
 from stage2.labels import Label, LabelSet
 
 logger = logging.getLogger("ner_benchmark")
@@ -76,7 +77,7 @@ def load_split(dataset: str, split: str) -> list[NERExample]:
 def make_model(system: str, labels: LabelSet, base: Path) -> Any:
     from stage2.ner.modeling import NERModel
 
-    if system == "stage2":
+    if system in ("stage2", "stage2-doc"):
         if not (base / "stage2_config.json").exists():
             raise SystemExit(f"{base}: no ner-base model; run python models/ner-base/recipe.py --out {base.parent}")
         return NERModel.from_pretrained(base)
@@ -92,7 +93,7 @@ def make_model(system: str, labels: LabelSet, base: Path) -> Any:
 def training_config(system: str, setting: str, seed: int, args: argparse.Namespace) -> Any:
     from stage2.training import TrainingConfig
 
-    pretrained = system == "stage2"
+    pretrained = system in ("stage2", "stage2-doc")
     if setting == "full":
         return TrainingConfig(
             epochs=args.full_epochs,
@@ -136,6 +137,11 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
 
     labels = LABELS[dataset]
     test = load_split(dataset, "test")
+    doc = system == "stage2-doc"
+    if doc:
+        if setting != "full":
+            raise SystemExit("stage2-doc is a full-setting row")
+        test = add_document_context(test, args.context_words)
     k = int(setting.split("-")[0]) if setting.endswith("-shot") and setting != "zero-shot" else None
     extra: dict[str, Any] = {}
     notes = ""
@@ -156,6 +162,8 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
         from stage2.training import train
 
         model = make_model(system, labels, Path(args.base))
+        if doc:
+            model.config.max_context = args.max_context
         params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
         if setting == "zero-shot":
             if system != "stage2":
@@ -168,6 +176,17 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                 sample = train_split
                 dev = load_split(dataset, "dev")
                 notes = "whole train split, dev split for model selection (best of per-epoch evaluations)"
+                if doc:
+                    sample, dev = (
+                        add_document_context(sample, args.context_words),
+                        add_document_context(dev, args.context_words),
+                    )
+                    notes += (
+                        f"; every sentence (train, dev and test) read with up to {args.max_context} subwords of its "
+                        "neighbouring sentences a side as unlabelled context (the data has no document boundaries: "
+                        "file order)"
+                    )
+                    extra["max_context"] = args.max_context
             else:
                 sample = kshot_sample(train_split, k or 0, seed=seed, types=labels.keys)
                 notes = (
@@ -175,7 +194,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                     f"{args.fewshot_steps} steps, batch 8"
                 )
                 extra["train_sentences"] = len(sample)
-            if system == "stage2":
+            if system in ("stage2", "stage2-doc"):
                 notes = PRETRAIN_NOTE + "; " + notes
             elif system == "linear-head-case":
                 notes += "; linear head plus the learned case-shape embedding (ablation)"
@@ -186,6 +205,10 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
             extra["steps"] = result.steps
             if result.best_dev:
                 extra["best_dev_f1"] = result.best_dev["f1"]
+            if args.save_model and setting == "full":
+                out = Path(args.save_model) / f"{dataset}-{system}-full"
+                model.save_pretrained(out)
+                logger.info("saved the trained model to %s", out)
         started = time.perf_counter()
         scores = model.evaluate(test, labels=labels)
         extra["predict_seconds"] = round(time.perf_counter() - started, 1)
@@ -212,13 +235,16 @@ def main() -> None:
         "--systems",
         nargs="+",
         default=["stage2", "linear-head"],
-        help="stage2, linear-head, linear-head-case, stage2-scratch, spacy-sm",
+        help="stage2, stage2-doc, linear-head, linear-head-case, stage2-scratch, spacy-sm",
     )
     parser.add_argument("--settings", nargs="+", default=["zero-shot", "5-shot", "10-shot", "20-shot", "full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="seeds of K-shot rows")
     parser.add_argument("--base", default=str(ROOT / "runs" / "ner-base" / "final"), help="the ner-base model")
     parser.add_argument("--fewshot-steps", type=int, default=150)
     parser.add_argument("--full-epochs", type=float, default=3.0)
+    parser.add_argument("--context-words", type=int, default=64, help="stage2-doc: neighbouring words kept a side")
+    parser.add_argument("--max-context", type=int, default=32, help="stage2-doc: context subwords a side")
+    parser.add_argument("--save-model", default="", help="folder where each full-setting model is saved")
     parser.add_argument("--force", action="store_true", help="redo finished cells")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     args = parser.parse_args()
@@ -229,6 +255,8 @@ def main() -> None:
             if system == "spacy-sm" and setting != "zero-shot":
                 continue
             if setting == "zero-shot" and system not in ("stage2", "spacy-sm"):
+                continue
+            if system == "stage2-doc" and setting != "full":
                 continue
             seeds = args.seeds if setting.endswith("-shot") and setting != "zero-shot" else [1]
             for seed in seeds:

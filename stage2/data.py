@@ -31,6 +31,8 @@ class NERExample:
     tokens: list[str]
     spans: list[Span] = field(default_factory=list)
     source: str = ""
+    context: tuple[list[str], list[str]] | None = None
+    """Unlabelled words before and after the sentence (see :func:`add_document_context`)."""
 
     @property
     def tags(self) -> list[str]:
@@ -253,6 +255,39 @@ def load_ner_data(source: Any, scheme: str = "iob2", repair: bool = False) -> li
             raise DataError("the list of examples is empty")
         return source
     return from_dataset(source, scheme=scheme, repair=repair)
+
+
+def add_document_context(
+    examples: Sequence[NERExample], words: int = 64, boundaries: Iterable[int] = ()
+) -> list[NERExample]:
+    """Copies of ``examples`` (consecutive sentences of documents) whose ``context`` holds up to
+    ``words`` words of the neighbouring sentences on each side. Context never crosses a document
+    boundary: ``boundaries`` are the indices of the examples that start a new document.
+    """
+    if words < 0:
+        raise ValueError(f"words must be >= 0, got {words}")
+    starts = sorted(set(boundaries) | {0})
+    doc_of = []
+    d = -1
+    for i in range(len(examples)):
+        while d + 1 < len(starts) and starts[d + 1] <= i:
+            d += 1
+        doc_of.append(d)
+    out = []
+    for i, ex in enumerate(examples):
+        before: list[str] = []
+        j = i - 1
+        while j >= 0 and doc_of[j] == doc_of[i] and len(before) < words:
+            before = examples[j].tokens + before
+            j -= 1
+        after: list[str] = []
+        j = i + 1
+        while j < len(examples) and doc_of[j] == doc_of[i] and len(after) < words:
+            after = after + examples[j].tokens
+            j += 1
+        ctx = (before[len(before) - words :] if words else [], after[:words])
+        out.append(NERExample(ex.tokens, ex.spans, ex.source, ctx))
+    return out
 
 
 def entity_types(examples: Iterable[NERExample]) -> list[str]:

@@ -18,7 +18,8 @@ from stage2.labels import Label, LabelSet
 from stage2.loop import CHECKPOINT_DIR, TrainingConfig, TrainResult, data_fingerprint, run_loop
 from stage2.ner.collator import collate_windows
 from stage2.ner.config import HeadType
-from stage2.ner.modeling import NERModel, Window
+from stage2.ner.modeling import NERModel
+from stage2.ner.windows import Window
 
 __all__ = ["CHECKPOINT_DIR", "NERTask", "TrainResult", "TrainingConfig", "train"]
 
@@ -49,7 +50,7 @@ def _task_windows(model: NERModel, task: NERTask) -> tuple[list[Window], list[li
             word_tags[span.start] = 1 + 2 * j
             for w in range(span.start + 1, span.end):
                 word_tags[w] = 2 + 2 * j
-        for win in model.make_windows(i, ex.tokens):
+        for win in model.make_windows(i, ex.tokens, ex.context):
             windows.append(win)
             tags.append(word_tags[win.start : win.end])
     return windows, tags
@@ -199,7 +200,11 @@ def train(
                 [
                     t.name,
                     t.labels.to_dict(),
-                    [[e.tokens, [[x.label, x.start, x.end] for x in e.spans]] for e in t.examples],
+                    [
+                        [e.tokens, [[x.label, x.start, x.end] for x in e.spans]]
+                        + ([list(e.context)] if e.context else [])
+                        for e in t.examples
+                    ],
                 ]
                 for t in tasks
             ]

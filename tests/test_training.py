@@ -258,3 +258,14 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_model, examples, tmp_path
     resumed = clone()
     train(resumed, examples, config=quick(**cfg, output_dir=str(tmp_path / "b")))
     assert all(torch.allclose(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())
+
+
+def test_training_and_evaluation_with_document_context(tiny_model, examples):
+    from stage2.data import add_document_context
+
+    with_context = add_document_context(examples, words=8)
+    assert all(e.context is not None for e in with_context)
+    result = train(tiny_model, with_context, dev_data=with_context, config=quick(min_steps=6))
+    assert result.steps == 6 and result.best_dev is not None
+    scores = tiny_model.evaluate(with_context)
+    assert 0.0 <= scores["f1"] <= 100.0

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from stage2.ner.modeling import Window
+from stage2.ner.windows import Window
 
 IGNORE_INDEX = -100
 

@@ -30,6 +30,9 @@ class NERConfig:
     case_embedding: bool = field(default=True, metadata={"help": "add a learned word-shape embedding"})
     max_length: int = field(default=256, metadata={"help": "subwords per window, specials included"})
     window_overlap: int = field(default=32, metadata={"help": "words shared by consecutive windows"})
+    max_context: int = field(
+        default=64, metadata={"help": "subwords of neighbouring text a side, when the input has any"}
+    )
     projection_dim: int = field(default=384, metadata={"help": "width of the token/label matching space"})
     encoder_config: dict[str, Any] = field(default_factory=dict, metadata={"help": "the encoder's HF config"})
     card: dict[str, Any] = field(default_factory=dict, metadata={"help": "training summary and scores"})
@@ -44,6 +47,8 @@ class NERConfig:
             raise ValueError(f"max_length must be at least 8 subwords, got {self.max_length}")
         if self.window_overlap < 0:
             raise ValueError("window_overlap must be >= 0")
+        if self.max_context < 0:
+            raise ValueError("max_context must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""

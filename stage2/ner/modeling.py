@@ -12,7 +12,6 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +24,16 @@ from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.data import NERExample, tokenize_words
 from stage2.labels import Label, LabelSet
 from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig
-from stage2.ner.decoding import NUM_SHAPES, decode_spans, log_softmax, make_windows, merge_windows, word_shape
+from stage2.ner.decoding import NUM_SHAPES, decode_spans, log_softmax, merge_windows
+from stage2.ner.windows import Window, build_windows
 
 logger = logging.getLogger(__name__)
 
 LabelsArg = LabelSet | dict[str, str] | dict[str, str | None] | Sequence[str] | None
+Context = tuple[Sequence[str], Sequence[str]]
+"""Words before and after a sentence (its neighbours in the document)."""
 
-
-@dataclass
-class Window:
-    """One encoder input: a slice of a sentence's words turned into subword ids."""
-
-    example: int
-    start: int
-    end: int
-    input_ids: list[int]
-    shape_ids: list[int]
-    first_subword: list[int]  # position of each word's first subword in input_ids
+__all__ = ["Context", "LabelsArg", "NERModel", "Window"]
 
 
 class NERModel(nn.Module):
@@ -262,47 +254,70 @@ class NERModel(nn.Module):
         unk = self.tokenizer.unk_token_id if self.tokenizer.unk_token_id is not None else 0
         return [p if p else [unk] for p in pieces]
 
-    def make_windows(self, index: int, words: Sequence[str]) -> list[Window]:
-        """Windows of at most ``config.max_length`` subwords covering every word of a sentence."""
-        pieces = self.word_subwords(words)
-        budget = self.config.max_length - 2
-        pieces = [p[:budget] for p in pieces]  # a single word longer than a window keeps its head
-        shapes = [word_shape(w) for w in words]
-        cls_id = self.tokenizer.cls_token_id if self.tokenizer.cls_token_id is not None else self.tokenizer.bos_token_id
-        sep_id = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
-        out = []
-        for start, end in make_windows([len(p) for p in pieces], budget, self.config.window_overlap):
-            ids, shp, first = [cls_id], [0], []
-            for w in range(start, end):
-                first.append(len(ids))
-                ids.extend(pieces[w])
-                shp.extend([shapes[w]] * len(pieces[w]))
-            ids.append(sep_id)
-            shp.append(0)
-            out.append(Window(index, start, end, ids, shp, first))
-        return out
+    def make_windows(self, index: int, words: Sequence[str], context: Context | None = None) -> list[Window]:
+        """Windows of at most ``config.max_length`` subwords covering every word of a sentence;
+        ``context`` (words before, words after) adds up to ``config.max_context`` subwords a side.
+        """
+        tok = self.tokenizer
+        cls_id = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
+        sep_id = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
+        left = right = None
+        if context is not None and self.config.max_context > 0:
+            before, after = context
+            before = list(before)[-self.config.max_context :]  # a subword budget never needs more words
+            after = list(after)[: self.config.max_context]
+            left = (before, self.word_subwords(before)) if before else None
+            right = (after, self.word_subwords(after)) if after else None
+        return build_windows(
+            index,
+            words,
+            self.word_subwords(words),
+            max_length=self.config.max_length,
+            overlap=self.config.window_overlap,
+            cls_id=cls_id,
+            sep_id=sep_id,
+            left=left,
+            right=right,
+            max_context=self.config.max_context,
+        )
 
     # ----------------------------------------------------------------- prediction
     @torch.no_grad()
     def predict_words(
-        self, sentences: Sequence[Sequence[str]], labels: LabelsArg = None, batch_size: int = 32
+        self,
+        sentences: Sequence[Sequence[str]],
+        labels: LabelsArg = None,
+        batch_size: int = 32,
+        contexts: Sequence[Context | None] | None = None,
     ) -> list[list[tuple[Any, float]]]:
-        """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]``."""
+        """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]``.
 
+        ``contexts`` gives each sentence's neighbouring words (before, after) as unlabelled input.
+        """
         label_set = self.resolve_labels(labels)
+        if contexts is not None and len(contexts) != len(sentences):
+            raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
         was_training = self.training
         self.eval()
         try:
-            return self._predict_words(sentences, label_set, batch_size)
+            return self._predict_words(sentences, label_set, batch_size, contexts)
         finally:
             self.train(was_training)
 
     def _predict_words(
-        self, sentences: Sequence[Sequence[str]], label_set: LabelSet, batch_size: int
+        self,
+        sentences: Sequence[Sequence[str]],
+        label_set: LabelSet,
+        batch_size: int,
+        contexts: Sequence[Context | None] | None,
     ) -> list[list[tuple[Any, float]]]:
         from stage2.ner.collator import collate_windows
 
-        windows = [w for i, words in enumerate(sentences) for w in self.make_windows(i, words)]
+        windows = [
+            w
+            for i, words in enumerate(sentences)
+            for w in self.make_windows(i, words, contexts[i] if contexts is not None else None)
+        ]
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         word_scores: list[np.ndarray | None] = [None] * len(windows)
         for b in range(0, len(order), batch_size):
@@ -367,7 +382,11 @@ class NERModel(nn.Module):
         from stage2.metrics import ner_scores
 
         label_set = self.resolve_labels(labels)
-        preds = self.predict_words([e.tokens for e in examples], label_set, batch_size)
+        contexts = [e.context for e in examples]
+        has_context = any(c is not None for c in contexts)
+        preds = self.predict_words(
+            [e.tokens for e in examples], label_set, batch_size, contexts if has_context else None
+        )
         return ner_scores(examples, [[s for s, _ in p] for p in preds])
 
 

@@ -1,0 +1,91 @@
+"""Encoder windows for NER, shared by the torch model and the ONNX runtime (pure Python).
+
+A sentence becomes one or more windows of at most ``max_length`` subwords (specials included).
+When a sentence fits in one window and the caller gives the words around it (the neighbouring
+sentences of its document), up to ``max_context`` subwords of that context are added on each side
+as unlabelled input: the encoder sees them, the head scores only the sentence's own words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stage2.ner.decoding import make_windows, word_shape
+
+
+@dataclass
+class Window:
+    """One encoder input: a slice ``[start, end)`` of a sentence's words turned into subword ids."""
+
+    example: int
+    start: int
+    end: int
+    input_ids: list[int]
+    shape_ids: list[int]
+    first_subword: list[int]  # position of each word's first subword in input_ids
+
+
+def _context_ids(
+    pieces: Sequence[Sequence[int]], words: Sequence[str], budget: int, from_end: bool
+) -> tuple[list[int], list[int]]:
+    """Whole context words, nearest to the sentence first, until ``budget`` subwords are used."""
+    ids: list[list[int]] = []
+    shapes: list[list[int]] = []
+    used = 0
+    order = range(len(pieces) - 1, -1, -1) if from_end else range(len(pieces))
+    for w in order:
+        if used + len(pieces[w]) > budget:
+            break
+        used += len(pieces[w])
+        ids.append(list(pieces[w]))
+        shapes.append([word_shape(words[w])] * len(pieces[w]))
+    if from_end:
+        ids.reverse()
+        shapes.reverse()
+    return [i for p in ids for i in p], [s for p in shapes for s in p]
+
+
+def build_windows(
+    index: int,
+    words: Sequence[str],
+    pieces: Sequence[Sequence[int]],
+    *,
+    max_length: int,
+    overlap: int,
+    cls_id: int,
+    sep_id: int,
+    left: tuple[Sequence[str], Sequence[Sequence[int]]] | None = None,
+    right: tuple[Sequence[str], Sequence[Sequence[int]]] | None = None,
+    max_context: int = 0,
+) -> list[Window]:
+    """Windows covering every word of a sentence, from each word's subword ids ``pieces``.
+
+    ``left``/``right`` are ``(words, pieces)`` of the text before and after the sentence; they are
+    used only when the sentence fits in one window, never beyond ``max_context`` subwords a side.
+    """
+    budget = max_length - 2
+    pieces = [list(p[:budget]) for p in pieces]  # a single word longer than a window keeps its head
+    shapes = [word_shape(w) for w in words]
+    spans = make_windows([len(p) for p in pieces], budget, overlap)
+    left_ids: list[int] = []
+    left_shapes: list[int] = []
+    right_ids: list[int] = []
+    right_shapes: list[int] = []
+    if len(spans) == 1 and max_context > 0 and (left or right):
+        room = budget - sum(len(p) for p in pieces)
+        if left:
+            left_ids, left_shapes = _context_ids(left[1], left[0], min(max_context, room // 2 if right else room), True)
+        if right:
+            right_ids, right_shapes = _context_ids(right[1], right[0], min(max_context, room - len(left_ids)), False)
+    out = []
+    for start, end in spans:
+        ids, shp, first = [cls_id, *left_ids], [0, *left_shapes], []
+        for w in range(start, end):
+            first.append(len(ids))
+            ids.extend(pieces[w])
+            shp.extend([shapes[w]] * len(pieces[w]))
+        ids.extend([*right_ids, sep_id])
+        shp.extend([*right_shapes, 0])
+        out.append(Window(index, start, end, ids, shp, first))
+    return out
