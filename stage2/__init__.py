@@ -18,6 +18,7 @@ __all__ = [
     "Summarizer",
     "TrainingConfig",
     "__version__",
+    "load",
     "train",
     "train_summarizer",
 ]
@@ -25,6 +26,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from stage2.data import NERExample
     from stage2.labels import Label, LabelSet
+    from stage2.loading import load
     from stage2.ner.modeling import NERModel
     from stage2.summarization.modeling import Summarizer
     from stage2.summarization.seq2seq import Seq2SeqSummarizer
@@ -41,12 +43,24 @@ _LAZY = {
     "Summarizer": "stage2.summarization.modeling",
     "Seq2SeqSummarizer": "stage2.summarization.seq2seq",
     "train_summarizer": "stage2.summarization.training",
+    "load": "stage2.loading",
 }
+_NEEDS_TORCH = {"NERModel", "TrainingConfig", "train", "Summarizer", "Seq2SeqSummarizer", "train_summarizer"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            module = importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as err:
+            if name in _NEEDS_TORCH and err.name in ("torch", "transformers", "safetensors"):
+                raise ModuleNotFoundError(
+                    f"stage2.{name} needs torch and transformers: pip install 'stage2[train]' "
+                    "(serving an export needs only stage2.runtime)",
+                    name=err.name,
+                ) from err
+            raise
+        return getattr(module, name)
     raise AttributeError(f"module 'stage2' has no attribute {name!r}")

@@ -1,4 +1,7 @@
-"""Command line: ``stage2 ner|summarize train|predict|evaluate``. Argument parsing only; the work is in the library."""
+"""Command line: ``stage2 ner|summarize train|predict|evaluate``, ``stage2 export``, ``stage2 package``,
+``stage2 serve``; ``stage2 ner "text"`` tags with the shipped default model. Argument parsing only;
+the work is in the library.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +52,31 @@ def parse_labels(value: str | None) -> Any:
     return data
 
 
-def _load_model(name: str | None, head: str | None = None, labels: Any = None) -> Any:
+DEFAULT_NER = "ner-default"
+DEFAULT_SUMMARIZER = "summarizer-default"
+
+
+def _export_folder(name: str | None) -> Path | None:
+    """The folder of an ONNX export given by path or name, or None when ``name`` is something else."""
+    if not name:
+        return None
+    from stage2.registry import EXPORT_CONFIG, find_model
+
+    try:
+        return find_model(name, EXPORT_CONFIG)
+    except FileNotFoundError:
+        return None
+
+
+def _load_model(name: str | None, head: str | None = None, labels: Any = None, exports: bool = False) -> Any:
+    if exports and (folder := _export_folder(name)) is not None:
+        from stage2.runtime import NERRuntime
+
+        return NERRuntime(folder)
+    if name == DEFAULT_NER:
+        raise FileNotFoundError(
+            f"no {DEFAULT_NER} export found (exports/{DEFAULT_NER} or an installed model package); pass --model"
+        )
     from stage2.ner.modeling import NERModel
 
     kwargs: dict[str, Any] = {}
@@ -132,7 +159,7 @@ def _read_texts(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    model = _load_model(args.model)
+    model = _load_model(args.model, exports=True)
     texts = _read_texts(args)
     labels = parse_labels(args.labels)
     from tqdm.auto import tqdm
@@ -149,16 +176,36 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from stage2.data import load_ner_data
+    from stage2.metrics import ner_scores
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, exports=True)
     data = load_ner_data(args.data, scheme=args.scheme, repair=args.repair)
-    scores = model.evaluate(data, labels=parse_labels(args.labels), batch_size=args.batch_size)
+    contexts = None
+    if args.document_context:
+        from stage2.data import add_document_context
+
+        contexts = [e.context for e in add_document_context(data, args.document_context)]
+    preds = model.predict_words(
+        [e.tokens for e in data], labels=parse_labels(args.labels), batch_size=args.batch_size, contexts=contexts
+    )
+    scores = ner_scores(data, [[span for span, _ in p] for p in preds])
     print(json.dumps(scores, indent=2))
     return 0
 
 
-def _load_summarizer(name: str | None) -> Any:
+def _load_summarizer(name: str | None, exports: bool = False) -> Any:
     from pathlib import Path as _P
+
+    if exports and (folder := _export_folder(name)) is not None:
+        from stage2.runtime import SummarizerRuntime
+
+        return SummarizerRuntime(folder)
+    if name == DEFAULT_SUMMARIZER:
+        raise FileNotFoundError(
+            f"no {DEFAULT_SUMMARIZER} export found (exports/{DEFAULT_SUMMARIZER}); pass --model, or --model '' for "
+            "the zero-shot bundled encoder"
+        )
+    name = name or None
 
     from stage2.summarization.seq2seq import CONFIG_NAME, Seq2SeqSummarizer
 
@@ -205,7 +252,7 @@ def cmd_summarize_train(args: argparse.Namespace) -> int:
 
 
 def cmd_summarize_predict(args: argparse.Namespace) -> int:
-    model = _load_summarizer(args.model)
+    model = _load_summarizer(args.model, exports=True)
     from stage2.data import _open_text
 
     if args.text and args.input:
@@ -242,11 +289,47 @@ def cmd_summarize_evaluate(args: argparse.Namespace) -> int:
     from stage2.metrics import rouge_scores
     from stage2.summarization.data import load_summarization_data
 
-    model = _load_summarizer(args.model)
+    model = _load_summarizer(args.model, exports=True)
     data = load_summarization_data(args.data)
     preds = model.summarize([e.document for e in data], **_budget(args))
     hyps = ["\n".join(s["text"] for s in p["sentences"]) if p["sentences"] else p["summary"] for p in preds]
     print(json.dumps(rouge_scores([e.summary for e in data], hyps), indent=2))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from stage2.export import export
+
+    budget = _budget(args) or {"max_sentences": 3}
+    report = export(
+        args.model,
+        args.out,
+        quantize=args.quantize,
+        dev=args.dev,
+        dev_limit=args.dev_limit,
+        labels=parse_labels(args.labels),
+        budget=budget,
+        allow_degraded=args.allow_degraded,
+    )
+    if report.get("flagged"):
+        print(f"warning: {report['flagged']}", file=sys.stderr)
+    print(json.dumps({k: report.get(k) for k in ("task", "quantization", "parity", "metric", "onnx_megabytes")}))
+    return 0
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from stage2.package import build_wheel
+
+    wheel = build_wheel(args.model, args.name, args.version, args.out, args.description)
+    print(json.dumps({"wheel": str(wheel), "install": f"pip install {wheel}"}))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from stage2.serve import ServeLimits, serve
+
+    limits = ServeLimits(max_body_bytes=args.max_body_bytes, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
+    serve(args.model, host=args.host, port=args.port, limits=limits)
     return 0
 
 
@@ -303,7 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tag texts given as arguments, or one per line from --input (.jsonl: a 'text' field).",
     )
     p.add_argument("text", nargs="*", help="texts to tag")
-    p.add_argument("--model", required=True, help="stage2 model folder or hub id")
+    p.add_argument(
+        "--model",
+        default=DEFAULT_NER,
+        help=f"stage2 model or export: folder, installed model name or hub id (default: {DEFAULT_NER})",
+    )
     p.add_argument("--input", help="file with one text per line, or JSON lines with 'text'; '-' for stdin")
     p.add_argument("--labels", help=labels_help + " (default: the model's own)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -314,10 +401,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="seqeval strict IOB2 scores on labelled data",
         description="Print precision, recall and F1 (strict IOB2, micro) as JSON.",
     )
-    e.add_argument("--model", required=True, help="stage2 model folder or hub id")
+    e.add_argument("--model", required=True, help="stage2 model or export: folder, installed model name or hub id")
     e.add_argument("--data", required=True, help=data_help)
     e.add_argument("--labels", help=labels_help + " (default: the model's own)")
     e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument(
+        "--document-context",
+        type=int,
+        default=0,
+        metavar="WORDS",
+        help="read each sentence with up to WORDS words of its neighbours (consecutive sentences of documents)",
+    )
     add_scheme(e)
     e.set_defaults(func=cmd_evaluate)
 
@@ -360,7 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
         "lines with 'document' (--input), or stdin.",
     )
     sp.add_argument("text", nargs="*", help="documents to summarise")
-    sp.add_argument("--model", default=None, help="stage2 summariser folder (default: zero-shot bundled encoder)")
+    sp.add_argument(
+        "--model",
+        default=DEFAULT_SUMMARIZER,
+        help=f"summariser or export: folder or installed name (default: {DEFAULT_SUMMARIZER}; '' for the "
+        "zero-shot bundled encoder)",
+    )
     sp.add_argument("--input", help="a text file, or JSON lines with 'document'")
     sp.add_argument("--focus", help="an optional natural-language focus, e.g. 'financial results'")
     add_budget(sp)
@@ -375,12 +474,69 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--data", required=True, help=sdata_help)
     add_budget(se)
     se.set_defaults(func=cmd_summarize_evaluate)
+
+    x = tasks.add_parser(
+        "export",
+        help="export a model to ONNX Runtime (parity-checked)",
+        description="Write the ONNX graph, head weights, tokenizer, config and export_report.json (parity "
+        "against torch, the task metric on --dev before and after quantisation).",
+    )
+    x.add_argument("model", help="saved stage2 NER model or extractive summariser (folder or installed name)")
+    x.add_argument("--out", required=True, help="output folder (replaced if it exists)")
+    x.add_argument("--quantize", choices=["int8", "fp16"], help="int8: dynamic quantisation (CPU); fp16: GPU")
+    x.add_argument("--dev", help="labelled dev data for the metric check (NER: " + data_help + "; " + sdata_help + ")")
+    x.add_argument("--dev-limit", type=int, default=500, help="first N dev examples (default 500)")
+    x.add_argument("--labels", help="NER labels for the parity check of a model without labels of its own")
+    x.add_argument("--allow-degraded", action="store_true", help="keep an int8 export that costs more than allowed")
+    add_budget(x)
+    x.set_defaults(func=cmd_export)
+
+    k = tasks.add_parser(
+        "package",
+        help="build a pip-installable wheel of a model or export",
+        description="After `pip install` of the wheel, stage2.load(NAME) or stage2.runtime.load(NAME) finds it.",
+    )
+    k.add_argument("model", help="a saved stage2 model or an export folder")
+    k.add_argument("--name", required=True, help="the model's name, e.g. ner-news")
+    k.add_argument("--version", required=True, help="package version, e.g. 1.0.0")
+    k.add_argument("--out", default="dist", help="where the wheel goes (default dist/)")
+    k.add_argument("--description", default="", help="one-line summary for the package metadata")
+    k.set_defaults(func=cmd_package)
+
+    v = tasks.add_parser(
+        "serve",
+        help="HTTP JSON service (POST /ner, POST /summarize, GET /health)",
+        description="Serve exported models with Starlette/uvicorn; concurrent NER requests are micro-batched.",
+    )
+    v.add_argument("--model", action="append", required=True, help="export folder or name; repeat for both tasks")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger requests get 413")
+    v.add_argument("--max-batch", type=int, default=32, help="texts per micro-batch")
+    v.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a micro-batch waits to fill")
+    v.set_defaults(func=cmd_serve)
     return parser
+
+
+_COMMANDS = {"ner": {"train", "predict", "evaluate"}, "summarize": {"train", "predict", "evaluate"}}
+
+
+def _shorthand(argv: list[str]) -> list[str]:
+    """``stage2 ner TEXT...`` and ``stage2 summarize TEXT...`` mean ``... predict TEXT...``."""
+    for i, arg in enumerate(argv):
+        if arg in _COMMANDS:
+            rest = argv[i + 1 :]
+            if rest and rest[0] not in _COMMANDS[arg] and rest[0] not in ("-h", "--help"):
+                return [*argv[: i + 1], "predict", *rest]
+            return argv
+        if not arg.startswith("-"):
+            return argv
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``stage2`` console script."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_shorthand(list(sys.argv[1:] if argv is None else argv)))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -388,6 +544,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
+    except ModuleNotFoundError as err:
+        if err.name in ("torch", "transformers", "safetensors", "seqeval", "rouge_score", "onnx"):
+            print(f"error: this command needs {err.name}: pip install 'stage2[train]'", file=sys.stderr)
+            return 2
+        if err.name in ("starlette", "uvicorn"):
+            print(f"error: stage2 serve needs {err.name}: pip install 'stage2[serve]'", file=sys.stderr)
+            return 2
+        raise
     except (DataError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

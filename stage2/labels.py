@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_TEMPLATE = "{name}: {description}"
 """How a label is written for the encoder when it has a description (``{name}`` alone otherwise)."""
@@ -226,3 +227,19 @@ def spans_to_tags(spans: Iterable[Span], length: int) -> list[str]:
         for j in range(span.start + 1, span.end):
             tags[j] = f"I-{span.label}"
     return tags
+
+
+def resolve_label_set(labels: Any, own: LabelSet, fixed: bool) -> LabelSet:
+    """The label set a prediction uses: ``labels`` validated, or the model's ``own`` when None.
+    A ``fixed`` (linear-head) model accepts only a subset of its own labels.
+    """
+    if labels is None:
+        if not len(own):
+            raise ValueError("this model has no labels of its own yet: pass labels=... to predict")
+        return own
+    label_set = LabelSet.from_user(labels)
+    if fixed:
+        unknown = [k for k in label_set.keys if k not in own.keys]
+        if unknown:
+            raise ValueError(f"a linear-head model only knows the labels {own.keys}; unknown: {unknown}")
+    return label_set

@@ -203,3 +203,39 @@ def summ_examples():
     from stage2.summarization.data import read_summarization_jsonl
 
     return read_summarization_jsonl(FIXTURES / "summarization" / "tiny.jsonl")
+
+
+# ----------------------------------------------------------------- exports (ONNX Runtime)
+
+
+@pytest.fixture(scope="session")
+def ner_export(_semantic_model, tmp_path_factory):
+    from stage2.export import export
+
+    model = _copy(_semantic_model)
+    out = tmp_path_factory.mktemp("exports") / "ner"
+    report = export(model, out)
+    return out, model, report
+
+
+@pytest.fixture(scope="session")
+def trained_summarizer(_summarizer):
+    """The tiny summariser with a random (non-zero) scoring head, so parity tests see the whole head."""
+    import torch
+
+    model = _copy(_summarizer)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for p in model.mlp.parameters():
+            p.normal_(0.0, 0.5)
+        model.position_bias.weight.normal_(0.0, 0.5)
+    return model
+
+
+@pytest.fixture(scope="session")
+def summarizer_export(trained_summarizer, tmp_path_factory):
+    from stage2.export import export
+
+    out = tmp_path_factory.mktemp("exports") / "summarizer"
+    report = export(trained_summarizer, out)
+    return out, trained_summarizer, report

@@ -139,3 +139,58 @@ def decode_spans(log_probs: np.ndarray, keys: Sequence[str]) -> list[tuple[Span,
         out.append((Span(keys[j], i, end), score))
         i = end
     return out
+
+
+def decode_sentences(
+    lengths: Sequence[int],
+    windows: Sequence[tuple[int, int, int]],
+    scores: Sequence[np.ndarray],
+    keys: Sequence[str],
+) -> list[list[tuple[Span, float]]]:
+    """Merge per-window word logits (``windows`` are ``(sentence, start, end)``) and decode each
+    sentence of ``lengths`` words into scored spans.
+    """
+    parts: list[list[tuple[tuple[int, int], np.ndarray]]] = [[] for _ in lengths]
+    for (sentence, start, end), score in zip(windows, scores, strict=True):
+        parts[sentence].append(((start, end), score))
+    results: list[list[tuple[Span, float]]] = []
+    for n, part in zip(lengths, parts, strict=True):
+        if n == 0 or not part:
+            results.append([])
+            continue
+        merged = merge_windows(n, [p[0] for p in part], [p[1] for p in part])
+        results.append(decode_spans(log_softmax(merged), keys))
+    return results
+
+
+def entities(
+    text: str, words: Sequence[tuple[str, int, int]], spans: Sequence[tuple[Span, float]]
+) -> list[dict[str, object]]:
+    """The public entity dicts of one text from spans on its ``(word, start, end)`` tokens."""
+    out: list[dict[str, object]] = []
+    for span, score in spans:
+        cs, ce = words[span.start][1], words[span.end - 1][2]
+        out.append(
+            {
+                "label": span.label,
+                "score": round(float(score), 4),
+                "text": text[cs:ce],
+                "word_start": span.start,
+                "word_end": span.end,
+                "char_start": cs,
+                "char_end": ce,
+            }
+        )
+    return out
+
+
+def combine_label_scores(
+    outside: np.ndarray, begin: np.ndarray, inside: np.ndarray, labels: np.ndarray, scale: float, bias: np.ndarray
+) -> np.ndarray:
+    """Tag logits ``[..., 1 + 2L]`` of the label-semantic head from its token outputs (``outside``
+    ``[...]``, unit ``begin``/``inside`` ``[..., D]``) and unit label vectors ``[L, D]``.
+    """
+    b = begin @ labels.T * scale + bias[0]
+    i = inside @ labels.T * scale + bias[1]
+    pair = np.stack([b, i], axis=-1).reshape(*b.shape[:-1], 2 * labels.shape[0])
+    return np.concatenate([outside[..., None], pair], axis=-1).astype(np.float32)

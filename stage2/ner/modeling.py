@@ -22,10 +22,10 @@ from torch import nn
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.data import NERExample, tokenize_words
-from stage2.labels import Label, LabelSet
+from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig
-from stage2.ner.decoding import NUM_SHAPES, decode_spans, log_softmax, merge_windows
-from stage2.ner.windows import Window, build_windows
+from stage2.ner.decoding import NUM_SHAPES, decode_sentences, entities
+from stage2.ner.windows import Window, sentence_windows
 
 logger = logging.getLogger(__name__)
 
@@ -143,18 +143,7 @@ class NERModel(nn.Module):
 
     def resolve_labels(self, labels: LabelsArg) -> LabelSet:
         """The label set to use: the given one (validated) or the model's own."""
-        if labels is None:
-            own = self.labels
-            if not len(own):
-                raise ValueError("this model has no labels of its own yet: pass labels=... to predict")
-            return own
-        label_set = LabelSet.from_user(labels)
-        if self.config.head == HeadType.LINEAR.value:
-            own_keys = self.labels.keys
-            unknown = [k for k in label_set.keys if k not in own_keys]
-            if unknown:
-                raise ValueError(f"a linear-head model only knows the labels {own_keys}; unknown: {unknown}")
-        return label_set
+        return resolve_label_set(labels, self.labels, self.config.head == HeadType.LINEAR.value)
 
     def encode_labels(self, label_set: LabelSet) -> torch.Tensor:
         """Mean-pooled encoder embeddings ``[L, hidden]`` of the label prompts."""
@@ -200,11 +189,7 @@ class NERModel(nn.Module):
         ``label_embeddings`` (from :meth:`encode_labels`) is required by the label-semantic head;
         ``label_index`` selects columns of the linear head when predicting a subset of its labels.
         """
-        embeds = self.encoder.get_input_embeddings()(input_ids)
-        if self.shape_embedding is not None:
-            embeds = embeds + self.shape_embedding(shape_ids)
-        hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
-        hidden = self.dropout(hidden)
+        hidden = self.dropout(self.encode_tokens(input_ids, attention_mask, shape_ids))
         if self.config.head == HeadType.LINEAR.value:
             logits = self.classifier(hidden)
             if label_index is not None:
@@ -213,13 +198,30 @@ class NERModel(nn.Module):
             return logits
         if label_embeddings is None:
             raise ValueError("the label-semantic head needs label_embeddings")
-        lab = nn.functional.normalize(self.label_proj(label_embeddings), dim=-1)  # [L, D]
-        begin = nn.functional.normalize(self.begin_proj(hidden), dim=-1) @ lab.T  # [B, T, L]
-        inside = nn.functional.normalize(self.inside_proj(hidden), dim=-1) @ lab.T
+        outside, begin, inside = self.token_outputs(hidden)
+        lab = self.label_vectors(label_embeddings)  # [L, D]
         scale = self.logit_scale.exp().clamp(max=100.0)
-        pair = torch.stack([begin * scale + self.tag_bias[0], inside * scale + self.tag_bias[1]], dim=-1)
-        pair = pair.flatten(-2)  # [B, T, 2L] as B0, I0, B1, I1, ...
-        return torch.cat([self.outside(hidden), pair], dim=-1)
+        pair = torch.stack([begin @ lab.T * scale + self.tag_bias[0], inside @ lab.T * scale + self.tag_bias[1]], -1)
+        return torch.cat([outside.unsqueeze(-1), pair.flatten(-2)], dim=-1)  # O, then B0, I0, B1, I1, ...
+
+    def encode_tokens(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, shape_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """Last hidden states ``[B, T, H]`` of the encoder, with the case-shape embedding added to its input."""
+        embeds = self.encoder.get_input_embeddings()(input_ids)
+        if self.shape_embedding is not None:
+            embeds = embeds + self.shape_embedding(shape_ids)
+        return self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+
+    def token_outputs(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Label-semantic head, token side: O logit ``[B, T]`` and unit begin/inside vectors ``[B, T, D]``."""
+        begin = nn.functional.normalize(self.begin_proj(hidden), dim=-1)
+        inside = nn.functional.normalize(self.inside_proj(hidden), dim=-1)
+        return self.outside(hidden).squeeze(-1), begin, inside
+
+    def label_vectors(self, label_embeddings: torch.Tensor) -> torch.Tensor:
+        """Label-semantic head, label side: unit vectors ``[L, D]`` from pooled label embeddings."""
+        return nn.functional.normalize(self.label_proj(label_embeddings), dim=-1)
 
     def logits_for(self, batch: dict[str, torch.Tensor], label_set: LabelSet) -> torch.Tensor:
         """Forward a collated batch for a label set (encodes the labels when the head needs them)."""
@@ -259,26 +261,16 @@ class NERModel(nn.Module):
         ``context`` (words before, words after) adds up to ``config.max_context`` subwords a side.
         """
         tok = self.tokenizer
-        cls_id = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
-        sep_id = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
-        left = right = None
-        if context is not None and self.config.max_context > 0:
-            before, after = context
-            before = list(before)[-self.config.max_context :]  # a subword budget never needs more words
-            after = list(after)[: self.config.max_context]
-            left = (before, self.word_subwords(before)) if before else None
-            right = (after, self.word_subwords(after)) if after else None
-        return build_windows(
+        return sentence_windows(
             index,
             words,
-            self.word_subwords(words),
+            self.word_subwords,
             max_length=self.config.max_length,
             overlap=self.config.window_overlap,
-            cls_id=cls_id,
-            sep_id=sep_id,
-            left=left,
-            right=right,
             max_context=self.config.max_context,
+            cls_id=tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id,
+            sep_id=tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id,
+            context=context,
         )
 
     # ----------------------------------------------------------------- prediction
@@ -326,19 +318,10 @@ class NERModel(nn.Module):
             logits = self.logits_for(batch, label_set).float().cpu().numpy()
             for row, i in enumerate(order[b : b + batch_size]):
                 word_scores[i] = logits[row, windows[i].first_subword]
-        per_sentence: list[list[tuple[tuple[int, int], np.ndarray]]] = [[] for _ in sentences]
-        for w, s in zip(windows, word_scores, strict=True):
-            assert s is not None
-            per_sentence[w.example].append(((w.start, w.end), s))
-        results: list[list[tuple[Any, float]]] = []
-        for i, words in enumerate(sentences):
-            if not words:
-                results.append([])
-                continue
-            parts = per_sentence[i]
-            merged = merge_windows(len(words), [p[0] for p in parts], [p[1] for p in parts])
-            results.append(decode_spans(log_softmax(merged), label_set.keys))
-        return results
+        scores = [s for s in word_scores if s is not None]
+        return decode_sentences(
+            [len(words) for words in sentences], [(w.example, w.start, w.end) for w in windows], scores, label_set.keys
+        )
 
     def predict(
         self, text: str | Sequence[str], labels: LabelsArg = None, batch_size: int = 32
@@ -356,23 +339,7 @@ class NERModel(nn.Module):
                 raise TypeError(f"text {i} is {type(t).__name__}, expected str")
         tokenized = [tokenize_words(t) for t in texts]
         found = self.predict_words([[w for w, _, _ in tk] for tk in tokenized], labels, batch_size)
-        results = []
-        for t, tk, spans in zip(texts, tokenized, found, strict=True):
-            ents = []
-            for span, score in spans:
-                cs, ce = tk[span.start][1], tk[span.end - 1][2]
-                ents.append(
-                    {
-                        "label": span.label,
-                        "score": round(score, 4),
-                        "text": t[cs:ce],
-                        "word_start": span.start,
-                        "word_end": span.end,
-                        "char_start": cs,
-                        "char_end": ce,
-                    }
-                )
-            results.append(ents)
+        results = [entities(t, tk, spans) for t, tk, spans in zip(texts, tokenized, found, strict=True)]
         return results[0] if single else results
 
     def evaluate(

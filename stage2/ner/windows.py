@@ -8,7 +8,7 @@ as unlabelled input: the encoder sees them, the head scores only the sentence's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stage2.ner.decoding import make_windows, word_shape
@@ -89,3 +89,38 @@ def build_windows(
         shp.extend([*right_shapes, 0])
         out.append(Window(index, start, end, ids, shp, first))
     return out
+
+
+def sentence_windows(
+    index: int,
+    words: Sequence[str],
+    subwords: Callable[[Sequence[str]], list[list[int]]],
+    *,
+    max_length: int,
+    overlap: int,
+    max_context: int,
+    cls_id: int,
+    sep_id: int,
+    context: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> list[Window]:
+    """:func:`build_windows` for a sentence given a word-to-subwords function and an optional
+    ``context`` (words before, words after).
+    """
+    left = right = None
+    if context is not None and max_context > 0:
+        before = list(context[0])[-max_context:]  # a subword budget never needs more words than subwords
+        after = list(context[1])[:max_context]
+        left = (before, subwords(before)) if before else None
+        right = (after, subwords(after)) if after else None
+    return build_windows(
+        index,
+        words,
+        subwords(words),
+        max_length=max_length,
+        overlap=overlap,
+        cls_id=cls_id,
+        sep_id=sep_id,
+        left=left,
+        right=right,
+        max_context=max_context,
+    )

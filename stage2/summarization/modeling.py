@@ -15,16 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
-from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig
-from stage2.summarization.data import budget_in_words
-from stage2.summarization.segmenting import Sentence, is_dialogue, split_sentences
-from stage2.summarization.selection import check_budget, select
+from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
+from stage2.summarization.segmenting import is_dialogue, split_sentences
+from stage2.summarization.selection import check_budget, summary_result
 
 logger = logging.getLogger(__name__)
 
@@ -135,13 +133,7 @@ class Summarizer(nn.Module):
         ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         cls_id = self.tokenizer.cls_token_id if self.tokenizer.cls_token_id is not None else self.tokenizer.bos_token_id
         sep_id = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
-        chunks: list[list[int]] = []
-        owner: list[int] = []
-        for i, seq in enumerate(ids):
-            seq = seq or [self.tokenizer.unk_token_id or 0]
-            for b in range(0, len(seq), budget):
-                chunks.append([cls_id, *seq[b : b + budget], sep_id])
-                owner.append(i)
+        chunks, owner = chunk_ids(ids, budget, cls_id, sep_id, self.tokenizer.unk_token_id or 0)
         order = sorted(range(len(chunks)), key=lambda c: len(chunks[c]))
         pooled = torch.zeros((len(chunks), int(self.encoder.config.hidden_size)), device=self.device)
         weights = torch.zeros(len(chunks), device=self.device)
@@ -168,10 +160,7 @@ class Summarizer(nn.Module):
 
     def intent_prompt(self, document: str, focus: str | None = None) -> str:
         """The natural-language intent the sentences are scored against."""
-        intent = self.config.dialogue_intent if is_dialogue(document) else self.config.intent
-        if focus:
-            return self.config.focus_template.format(intent=intent, focus=focus.strip())
-        return intent
+        return intent_prompt(self.config.to_dict(), is_dialogue(document), focus)
 
     def _prompt_embedding(self, prompt: str) -> torch.Tensor:
         if not self.training and prompt in self._prompt_cache:
@@ -268,32 +257,15 @@ class Summarizer(nn.Module):
             boost = self.config.focus_weight if focus else 0.0
             logits = self.score_sentences([s.text for s in sents], self.intent_prompt(doc, focus), boost)
             scores = logits.float().cpu().numpy()
-            results.append(self._choose(doc, sents, scores, max_sentences, max_words, ratio))
+            results.append(
+                summary_result(
+                    sents,
+                    scores,
+                    max_sentences,
+                    max_words,
+                    ratio,
+                    self.config.redundancy,
+                    lambda texts: self.embed(texts).float().cpu().numpy(),
+                )
+            )
         return results
-
-    def _choose(
-        self,
-        doc: str,
-        sents: Sequence[Sentence],
-        scores: np.ndarray,
-        max_sentences: int | None,
-        max_words: int | None,
-        ratio: float | None,
-    ) -> dict[str, Any]:
-        texts = [s.text for s in sents]
-        words = budget_in_words(sum(len(t.split()) for t in texts), max_words, ratio)
-        emb = None
-        if self.config.redundancy == "mmr":
-            emb = self.embed(texts).float().cpu().numpy()
-        chosen = select(texts, scores, max_sentences, words, self.config.redundancy, emb)
-        picked: list[dict[str, Any]] = [
-            {
-                "index": i,
-                "text": sents[i].text,
-                "start": sents[i].start,
-                "end": sents[i].end,
-                "score": round(float(scores[i]), 4),
-            }
-            for i in chosen
-        ]
-        return {"summary": " ".join(str(p["text"]) for p in picked), "sentences": picked}

@@ -4,11 +4,13 @@ Pure Python + numpy, shared by the torch model and the ONNX runtime.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from stage2.summarization.data import _tokens
+from stage2.summarization.data import _tokens, budget_in_words
+from stage2.summarization.segmenting import Sentence
 
 
 def _trigrams(text: str) -> set[tuple[str, ...]]:
@@ -84,3 +86,37 @@ def select(
         if redundancy == "trigram":
             seen |= _trigrams(sentences[pick])
     return sorted(chosen)
+
+
+def summary_result(
+    sents: Sequence[Sentence],
+    scores: np.ndarray,
+    max_sentences: int | None,
+    max_words: int | None,
+    ratio: float | None,
+    redundancy: str,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Choose sentences under the budget and build the public result
+    ``{"summary", "sentences": [{"index", "text", "start", "end", "score"}]}`` in document order.
+    ``embed`` (texts to embeddings) is needed only for MMR.
+    """
+    texts = [s.text for s in sents]
+    words = budget_in_words(sum(len(t.split()) for t in texts), max_words, ratio)
+    emb = None
+    if redundancy == "mmr":
+        if embed is None:
+            raise ValueError("MMR needs sentence embeddings")
+        emb = embed(texts)
+    chosen = select(texts, scores, max_sentences, words, redundancy, emb)
+    picked: list[dict[str, Any]] = [
+        {
+            "index": i,
+            "text": sents[i].text,
+            "start": sents[i].start,
+            "end": sents[i].end,
+            "score": round(float(scores[i]), 4),
+        }
+        for i in chosen
+    ]
+    return {"summary": " ".join(str(p["text"]) for p in picked), "sentences": picked}

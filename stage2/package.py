@@ -1,0 +1,89 @@
+"""Build a pip-installable wheel of a task model, the way ``spacy package`` does.
+
+The wheel holds one module, ``stage2_model_<name>``, whose ``get_model_path()`` returns the model's
+folder, and declares it in the ``stage2.models`` entry-point group, so that after ``pip install``
+``stage2.load(NAME)`` (torch) or ``stage2.runtime.load(NAME)`` (ONNX) finds it by name, offline.
+Pure Python: the wheel is written directly (no build backend needed).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import zipfile
+from pathlib import Path
+
+from stage2 import __version__
+from stage2.registry import ENTRY_POINT_GROUP, EXPORT_CONFIG, TORCH_CONFIG
+
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_VERSION = re.compile(r"^\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?$")
+_SKIP = {"work", "__pycache__", ".git"}
+
+
+def module_name(name: str) -> str:
+    """The importable module of a model package: ``stage2_model_<name>`` with separators as ``_``."""
+    return "stage2_model_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _record_line(path: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+def build_wheel(
+    model_dir: str | Path, name: str, version: str, out_dir: str | Path = "dist", description: str = ""
+) -> Path:
+    """Write ``stage2_model_<name>-<version>-py3-none-any.whl`` to ``out_dir`` and return its path.
+
+    ``model_dir`` is a saved torch model (``stage2_config.json``) or an export (``stage2_export.json``);
+    training checkpoints (``work/``) are left out.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"{model_dir}: no such model folder")
+    kind = "export" if (model_dir / EXPORT_CONFIG).exists() else "torch" if (model_dir / TORCH_CONFIG).exists() else ""
+    if not kind:
+        raise ValueError(f"{model_dir}: neither a stage2 model ({TORCH_CONFIG}) nor an export ({EXPORT_CONFIG})")
+    if not _NAME.match(name):
+        raise ValueError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (e.g. ner-news)")
+    if not _VERSION.match(version):
+        raise ValueError(f"--version {version!r}: expected a version such as 1.0.0")
+    module = module_name(name)
+    dist = module  # the distribution name, already normalised for file names
+    info = f"{dist}-{version}.dist-info"
+    files: dict[str, bytes] = {
+        f"{module}/__init__.py": (
+            f'"""stage2 model package {name!r} ({kind}), built by stage2 {__version__}."""\n\n'
+            "from pathlib import Path\n\n\n"
+            "def get_model_path() -> str:\n"
+            '    """The folder holding the model files."""\n'
+            '    return str(Path(__file__).parent / "model")\n'
+        ).encode()
+    }
+    for path in sorted(model_dir.rglob("*")):
+        rel = path.relative_to(model_dir)
+        if path.is_file() and not (_SKIP & set(rel.parts)) and not rel.name.startswith("."):
+            files[f"{module}/model/{rel.as_posix()}"] = path.read_bytes()
+    summary = description or f"stage2 {kind} model '{name}'"
+    requires = "stage2" if kind == "export" else "stage2[train]"
+    files[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\nSummary: {summary}\nRequires-Dist: {requires}\n"
+    ).encode()
+    files[f"{info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: stage2 {__version__}\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    ).encode()
+    files[f"{info}/entry_points.txt"] = f"[{ENTRY_POINT_GROUP}]\n{name} = {module}\n".encode()
+    files[f"{info}/top_level.txt"] = f"{module}\n".encode()
+    record = [_record_line(p, d) for p, d in files.items()] + [f"{info}/RECORD,,"]
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    wheel = out / f"{dist}-{version}-py3-none-any.whl"
+    tmp = wheel.with_suffix(".whl.part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for p, d in files.items():
+            zf.writestr(p, d)
+    tmp.replace(wheel)
+    return wheel

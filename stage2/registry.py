@@ -1,0 +1,59 @@
+"""Finding a model by name: a folder, an installed model package, or the source checkout's
+``exports/`` and ``models/`` folders. Pure Python (no torch), shared by :mod:`stage2.runtime` and
+the torch loaders.
+
+A model package (built by ``stage2 package``) declares an entry point in the group
+``stage2.models``: ``NAME = module``, where ``module.get_model_path()`` returns its folder.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+
+ENTRY_POINT_GROUP = "stage2.models"
+EXPORT_CONFIG = "stage2_export.json"
+TORCH_CONFIG = "stage2_config.json"
+CHECKOUT = Path(__file__).resolve().parent.parent
+"""The folder above the package: the repository root in a source checkout."""
+
+
+def installed_models() -> dict[str, str]:
+    """Names of the installed model packages and the modules that hold them."""
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def find_model(name_or_path: str | Path, marker: str | None = None) -> Path:
+    """The folder of a model given as a path or a name.
+
+    Names are looked up in the installed model packages, then in ``exports/NAME`` and
+    ``runs/NAME`` of a source checkout. ``marker`` (a config file name) restricts the match to
+    folders that contain it. Raises ``FileNotFoundError`` listing where it looked.
+    """
+    path = Path(name_or_path).expanduser()
+    looked: list[str] = []
+    if path.is_dir():
+        if marker is None or (path / marker).exists():
+            return path
+        looked.append(f"{path} (a folder, but without {marker})")
+    elif path.exists():
+        raise ValueError(f"{path} is a file; expected a model folder or a model name")
+    name = str(name_or_path)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            folder = Path(import_module(ep.value).get_model_path())
+            if marker is None or (folder / marker).exists():
+                return folder
+            looked.append(f"installed package {ep.value} ({folder} has no {marker})")
+    if "/" not in name and "\\" not in name:
+        for base in ("exports", "runs"):
+            folder = CHECKOUT / base / name
+            if folder.is_dir() and (marker is None or (folder / marker).exists()):
+                return folder
+            looked.append(str(folder))
+    installed = sorted(installed_models())
+    raise FileNotFoundError(
+        f"no model {name!r}: looked in {', '.join(looked) or 'nothing'}; installed model packages: "
+        f"{installed or 'none'} (build one with `stage2 package`)"
+    )

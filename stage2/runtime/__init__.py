@@ -1,0 +1,38 @@
+"""Torch-free serving of exported stage2 models (``stage2 export``) on ONNX Runtime.
+
+Imports only onnxruntime, tokenizers and numpy (plus stage2's pure-Python text code)::
+
+    import stage2.runtime as rt
+    ner = rt.load("exports/ner-default")
+    ner.predict("Angela Merkel met Emmanuel Macron in Paris.")
+    rt.load("summarizer-default").summarize(article, max_sentences=3)
+
+CUDAExecutionProvider is used when the installed onnxruntime has it, else the CPU. Models are safe
+to call from several threads at once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from stage2.registry import EXPORT_CONFIG, find_model
+from stage2.runtime.ner import NERRuntime
+from stage2.runtime.summarization import SummarizerRuntime
+
+__all__ = ["NERRuntime", "SummarizerRuntime", "load"]
+
+
+def load(
+    name_or_path: str | Path, threads: int | None = None, provider: str | None = None
+) -> NERRuntime | SummarizerRuntime:
+    """Load an exported model from a folder or by name (an installed model package, or
+    ``exports/NAME`` in a source checkout). ``threads`` caps ONNX Runtime's intra-op threads.
+    """
+    folder = find_model(name_or_path, EXPORT_CONFIG)
+    task = json.loads((folder / EXPORT_CONFIG).read_text(encoding="utf-8")).get("task")
+    if task == "ner":
+        return NERRuntime(folder, threads, provider)
+    if task == "summarization":
+        return SummarizerRuntime(folder, threads, provider)
+    raise ValueError(f"{folder / EXPORT_CONFIG}: unknown task {task!r}")

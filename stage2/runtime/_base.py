@@ -1,0 +1,105 @@
+"""What every runtime model shares: the ONNX Runtime session, the tokenizer and the export config."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stage2.registry import EXPORT_CONFIG
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+def providers() -> list[str]:
+    """CUDA when this onnxruntime build has it, else CPU."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+class Tokens:
+    """The exported tokenizer (``tokenizer.json``), with exact word-to-subword alignment."""
+
+    def __init__(self, folder: Path, special: dict[str, int]) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        self.cls_id = special["cls"]
+        self.sep_id = special["sep"]
+        self.pad_id = special["pad"]
+        self.unk_id = special["unk"]
+
+    def word_subwords(self, words: Sequence[str]) -> list[list[int]]:
+        """Subword ids of each word (an empty tokenisation becomes the unknown token)."""
+        if not words:
+            return []
+        enc = self.tokenizer.encode(list(words), is_pretokenized=True, add_special_tokens=False)
+        pieces: list[list[int]] = [[] for _ in words]
+        for tok_id, w in zip(enc.ids, enc.word_ids, strict=True):
+            if w is not None:
+                pieces[w].append(tok_id)
+        return [p if p else [self.unk_id] for p in pieces]
+
+    def ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Subword ids of each text, without special tokens."""
+        if not texts:
+            return []
+        return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def pad(rows: Sequence[Sequence[int]], value: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids [n, max_len], mask [n, max_len])`` as int64."""
+    length = max(len(r) for r in rows)
+    ids = np.full((len(rows), length), value, dtype=np.int64)
+    mask = np.zeros((len(rows), length), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = r
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+class RuntimeModel:
+    """An exported stage2 model: ``model.onnx``, ``head.npz``, ``tokenizer.json`` and ``stage2_export.json``."""
+
+    task = ""
+
+    def __init__(self, folder: str | Path, threads: int | None = None, provider: str | None = None) -> None:
+        import onnxruntime as ort
+
+        self.folder = Path(folder)
+        meta_path = self.folder / EXPORT_CONFIG
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{self.folder}: no {EXPORT_CONFIG}; not a stage2 export (see `stage2 export`)")
+        self.meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+        if self.meta.get("format", 0) > FORMAT_VERSION:
+            raise ValueError(f"{meta_path}: export format {self.meta['format']} is newer than this stage2 reads")
+        if self.meta.get("task") != self.task:
+            raise ValueError(f"{self.folder} is a {self.meta.get('task')!r} export, not {self.task!r}")
+        self.config: dict[str, Any] = self.meta["model_config"]
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        chosen = [provider] if provider else providers()
+        self.session = ort.InferenceSession(str(self.folder / self.meta["onnx"]), options, providers=chosen)
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        with np.load(self.folder / self.meta["head"]) as head:
+            self.head = {k: head[k].astype(np.float32) for k in head.files}
+        self.tokens = Tokens(self.folder, self.meta["special"])
+        self._lock = threading.Lock()  # guards caches; onnxruntime sessions are themselves thread-safe
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One session call; outputs by name, as float32."""
+        outs = self.session.run(None, feeds)
+        return {n: np.asarray(o, dtype=np.float32) for n, o in zip(self.output_names, outs, strict=True)}

@@ -1,0 +1,135 @@
+"""NER on ONNX Runtime: the same windows, label prompts and decoding as :class:`stage2.NERModel`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from stage2.data import tokenize_words
+from stage2.labels import LabelSet, Span, resolve_label_set
+from stage2.ner.decoding import combine_label_scores, decode_sentences, entities
+from stage2.ner.windows import Window, sentence_windows
+from stage2.runtime._base import RuntimeModel, pad
+
+Context = tuple[Sequence[str], Sequence[str]]
+
+
+class NERRuntime(RuntimeModel):
+    """An exported NER model. ``predict`` matches :meth:`stage2.NERModel.predict`."""
+
+    task = "ner"
+
+    def __init__(self, folder: Any, threads: int | None = None, provider: str | None = None) -> None:
+        super().__init__(folder, threads, provider)
+        self.linear = self.config["head"] == "linear"
+        self.labels = LabelSet.from_dict(self.config["labels"])
+        self._label_cache: dict[tuple[str, ...], np.ndarray] = {}
+
+    def resolve_labels(self, labels: Any) -> LabelSet:
+        """The label set to use: the given one (validated) or the model's own."""
+        return resolve_label_set(labels, self.labels, self.linear)
+
+    def label_vectors(self, label_set: LabelSet) -> np.ndarray:
+        """Unit label vectors ``[L, D]`` of the label-semantic head (cached per label set)."""
+        prompts = tuple(label_set.prompts(self.config["template"]))
+        with self._lock:
+            cached = self._label_cache.get(prompts)
+        if cached is not None:
+            return cached
+        budget = self.config["max_length"] - 2
+        rows = [
+            [self.tokens.cls_id, *(ids[:budget] or [self.tokens.unk_id]), self.tokens.sep_id]
+            for ids in self.tokens.ids(prompts)
+        ]
+        ids, mask = pad(rows, self.tokens.pad_id)
+        pooled = self.run({"input_ids": ids, "attention_mask": mask, "shape_ids": np.zeros_like(ids)})["pooled"]
+        proj = pooled @ self.head["label_proj.weight"].T + self.head["label_proj.bias"]
+        unit = proj / np.maximum(np.linalg.norm(proj, axis=-1, keepdims=True), 1e-12)
+        with self._lock:
+            if len(self._label_cache) > 64:
+                self._label_cache.clear()
+            self._label_cache[prompts] = unit
+        return unit
+
+    def make_windows(self, index: int, words: Sequence[str], context: Context | None = None) -> list[Window]:
+        """The torch model's windows for a sentence."""
+        return sentence_windows(
+            index,
+            words,
+            self.tokens.word_subwords,
+            max_length=self.config["max_length"],
+            overlap=self.config["window_overlap"],
+            max_context=self.config.get("max_context", 0),
+            cls_id=self.tokens.cls_id,
+            sep_id=self.tokens.sep_id,
+            context=context,
+        )
+
+    def window_logits(self, windows: Sequence[Window], label_set: LabelSet) -> list[np.ndarray]:
+        """Tag logits ``[words, 1 + 2L]`` of each window's words, for one batch of windows."""
+        ids, mask = pad([w.input_ids for w in windows], self.tokens.pad_id)
+        shapes, _ = pad([w.shape_ids for w in windows], 0)
+        out = self.run({"input_ids": ids, "attention_mask": mask, "shape_ids": shapes})
+        if self.linear:
+            logits = out["logits"]
+            own = self.labels.keys
+            cols = [0] + [c for k in label_set.keys for j in [own.index(k)] for c in (1 + 2 * j, 2 + 2 * j)]
+            return [logits[row, w.first_subword][:, cols] for row, w in enumerate(windows)]
+        lab = self.label_vectors(label_set)
+        scale = float(self.head["logit_scale"])
+        bias = self.head["tag_bias"]
+        return [
+            combine_label_scores(
+                out["outside"][row, w.first_subword],
+                out["begin"][row, w.first_subword],
+                out["inside"][row, w.first_subword],
+                lab,
+                scale,
+                bias,
+            )
+            for row, w in enumerate(windows)
+        ]
+
+    def predict_words(
+        self,
+        sentences: Sequence[Sequence[str]],
+        labels: Any = None,
+        batch_size: int = 32,
+        contexts: Sequence[Context | None] | None = None,
+    ) -> list[list[tuple[Span, float]]]:
+        """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]``."""
+        label_set = self.resolve_labels(labels)
+        if contexts is not None and len(contexts) != len(sentences):
+            raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
+        windows = [
+            w
+            for i, words in enumerate(sentences)
+            for w in self.make_windows(i, words, contexts[i] if contexts is not None else None)
+        ]
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))  # batches of similar length
+        scores: list[np.ndarray] = [np.zeros(0)] * len(windows)
+        for b in range(0, len(order), batch_size):
+            part = order[b : b + batch_size]
+            for i, s in zip(part, self.window_logits([windows[i] for i in part], label_set), strict=True):
+                scores[i] = s
+        return decode_sentences(
+            [len(words) for words in sentences], [(w.example, w.start, w.end) for w in windows], scores, label_set.keys
+        )
+
+    def predict(
+        self, text: str | Sequence[str], labels: Any = None, batch_size: int = 32
+    ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
+        """Entities of one text (a list of dicts) or of a batch (a list of such lists); see
+        :meth:`stage2.NERModel.predict` for the fields.
+        """
+        single = isinstance(text, str)
+        texts: list[str] = [text] if isinstance(text, str) else list(text)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"text {i} is {type(t).__name__}, expected str")
+        tokenized = [tokenize_words(t) for t in texts]
+        found = self.predict_words([[w for w, _, _ in tk] for tk in tokenized], labels, batch_size)
+        results = [entities(t, tk, spans) for t, tk, spans in zip(texts, tokenized, found, strict=True)]
+        return results[0] if single else results

@@ -1,0 +1,149 @@
+"""Extractive summarisation on ONNX Runtime: the encoder runs in ONNX, the small scoring head in numpy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from stage2.runtime._base import RuntimeModel, pad
+from stage2.summarization.config import chunk_ids, intent_prompt
+from stage2.summarization.segmenting import is_dialogue, split_sentences
+from stage2.summarization.selection import check_budget, summary_result
+
+
+def lexrank(unit: np.ndarray, threshold: float = 0.1, damping: float = 0.85, iterations: int = 30) -> np.ndarray:
+    """LexRank scores (sum to 1) from unit sentence embeddings ``[n, H]`` (as the torch model)."""
+    n = unit.shape[0]
+    sim = np.clip(unit @ unit.T, 0.0, None) * (1.0 - np.eye(n, dtype=unit.dtype))
+    sim = np.where(sim >= threshold, sim, 0.0)
+    rows = sim.sum(axis=1, keepdims=True)
+    trans = np.where(rows > 0, sim / np.maximum(rows, 1e-9), 1.0 / n)
+    rank = np.full(n, 1.0 / n, dtype=unit.dtype)
+    for _ in range(iterations):
+        rank = (1.0 - damping) / n + damping * (trans.T @ rank)
+    return rank
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """Exact (erf) GELU, as ``torch.nn.GELU()``; erf from Abramowitz and Stegun 7.1.26 (error < 2e-7)."""
+    z = np.abs(x) / np.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = np.sign(x) * (1.0 - poly * np.exp(-z * z))
+    return 0.5 * x * (1.0 + erf)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+class SummarizerRuntime(RuntimeModel):
+    """An exported extractive summariser. ``summarize`` matches :meth:`stage2.Summarizer.summarize`."""
+
+    task = "summarization"
+
+    def __init__(self, folder: Any, threads: int | None = None, provider: str | None = None) -> None:
+        super().__init__(folder, threads, provider)
+        self._prompt_cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Mean-pooled embeddings ``[N, hidden]``; long texts in chunks averaged by token count."""
+        hidden = int(self.config["encoder_config"].get("hidden_size", 0))
+        if not texts:
+            return np.zeros((0, hidden), dtype=np.float32)
+        tok = self.tokens
+        chunks, owner = chunk_ids(tok.ids(texts), self.config["max_length"] - 2, tok.cls_id, tok.sep_id, tok.unk_id)
+        order = sorted(range(len(chunks)), key=lambda c: len(chunks[c]))
+        pooled = np.zeros((len(chunks), hidden), dtype=np.float32)
+        weights = np.zeros(len(chunks), dtype=np.float32)
+        for b in range(0, len(order), batch_size):
+            part = order[b : b + batch_size]
+            ids, mask = pad([chunks[c] for c in part], tok.pad_id)
+            pooled[part] = self.run({"input_ids": ids, "attention_mask": mask})["pooled"]
+            weights[part] = mask.sum(axis=1)
+        total = np.zeros((len(texts), hidden), dtype=np.float32)
+        norm = np.zeros(len(texts), dtype=np.float32)
+        np.add.at(total, owner, pooled * weights[:, None])
+        np.add.at(norm, owner, weights)
+        return total / norm[:, None]
+
+    def _prompt_embedding(self, prompt: str) -> np.ndarray:
+        with self._lock:
+            cached = self._prompt_cache.get(prompt)
+        if cached is None:
+            cached = self.embed([prompt])[0]
+            with self._lock:
+                if len(self._prompt_cache) > 256:
+                    self._prompt_cache.clear()
+                self._prompt_cache[prompt] = cached
+        return cached
+
+    def score_embeddings(
+        self, emb: np.ndarray, prompt: np.ndarray, words: Sequence[int], extra_relevance: float = 0.0
+    ) -> np.ndarray:
+        """Sentence scores from embeddings ``[n, H]`` and the prompt embedding ``[H]`` (the torch head)."""
+        h = self.head
+        n = emb.shape[0]
+        unit = _unit(emb)
+        feats = np.stack(
+            [
+                unit @ _unit(prompt),
+                lexrank(unit) * n - 1.0,
+                1.0 / np.sqrt(1.0 + np.arange(n, dtype=np.float32)),
+                np.log1p(np.asarray(words, dtype=np.float32)) / 4.0,
+            ],
+            axis=-1,
+        ).astype(np.float32)
+        base = feats @ h["prior"] + extra_relevance * feats[:, 0]
+        buckets = int(self.config["position_buckets"])
+        bucket = np.minimum(np.arange(n) * buckets // max(n, 1), buckets - 1)
+        s = emb @ h["sentence_proj.weight"].T + h["sentence_proj.bias"]
+
+        def context(x: np.ndarray) -> np.ndarray:
+            return x @ h["context_proj.weight"].T + h["context_proj.bias"]
+
+        x = np.concatenate([s * context(prompt), s * context(emb.mean(axis=0)), feats], axis=-1)
+        hidden = gelu(x @ h["mlp.0.weight"].T + h["mlp.0.bias"])
+        residual = (hidden @ h["mlp.2.weight"].T + h["mlp.2.bias"])[:, 0]
+        return (base + h["position_bias.weight"][bucket, 0] + residual).astype(np.float32)
+
+    def score_sentences(self, sentences: Sequence[str], prompt: str, extra_relevance: float = 0.0) -> np.ndarray:
+        """One score per sentence (higher: belongs in the summary)."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        emb = self.embed(sentences)
+        return self.score_embeddings(
+            emb, self._prompt_embedding(prompt), [len(s.split()) for s in sentences], extra_relevance
+        )
+
+    def summarize(
+        self,
+        document: str | Sequence[str],
+        max_sentences: int | None = None,
+        max_words: int | None = None,
+        ratio: float | None = None,
+        focus: str | None = None,
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        """Summarise one document (a dict) or a batch (a list of dicts); see
+        :meth:`stage2.Summarizer.summarize` for the fields.
+        """
+        check_budget(max_sentences, max_words, ratio)
+        single = isinstance(document, str)
+        docs: list[str] = [document] if isinstance(document, str) else list(document)
+        results = []
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, str):
+                raise TypeError(f"document {i} is {type(doc).__name__}, expected str")
+            sents = split_sentences(doc)
+            if not sents:
+                results.append({"summary": "", "sentences": []})
+                continue
+            prompt = intent_prompt(self.config, is_dialogue(doc), focus)
+            boost = float(self.config["focus_weight"]) if focus else 0.0
+            scores = self.score_sentences([s.text for s in sents], prompt, boost)
+            results.append(
+                summary_result(sents, scores, max_sentences, max_words, ratio, self.config["redundancy"], self.embed)
+            )
+        return results[0] if single else results

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import stage2.runtime as rt
+from stage2.registry import EXPORT_CONFIG
+
+TEXTS = [
+    "Ada Lovelace met Charles Babbage in London.",
+    "",
+    "   ",
+    "The quick brown fox jumps over the lazy dog near the river bank in Paris, France, on Monday morning. " * 3,
+    "NASA and the ESA launched Artemis; Dr. Smith said it cost $4.1 billion.",
+]
+DOCUMENT = (
+    "The council approved the budget on Monday. Spending on schools rises by 4%. Critics said it was too "
+    'small. The mayor defended the plan. "We did what we could," she said. A final vote comes next month. '
+    "Businesses welcomed the tax freeze. Unions asked for more."
+)
+
+
+def same_entities(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert {k: v for k, v in x.items() if k != "score"} == {k: v for k, v in y.items() if k != "score"}
+        assert abs(x["score"] - y["score"]) < 1e-3
+
+
+def test_export_writes_a_complete_folder_with_parity(ner_export):
+    out, _, report = ner_export
+    for name in ("model.onnx", "head.npz", "tokenizer.json", EXPORT_CONFIG, "export_report.json", "README.md"):
+        assert (out / name).exists(), name
+    saved = json.loads((out / "export_report.json").read_text())
+    assert saved["parity"]["max_abs_diff"] <= 1e-4
+    assert saved["opset"] >= 14 and saved["versions"]["onnxruntime"]
+    assert saved["metric"] is None and "no dev data" in saved["metric_note"]
+    assert report["parity"] == saved["parity"]
+
+
+def test_runtime_matches_torch_with_own_and_run_time_labels(ner_export):
+    out, model, _ = ner_export
+    runtime = rt.load(out)
+    assert isinstance(runtime, rt.NERRuntime)
+    same_entities_all = [runtime.predict(TEXTS), model.predict(TEXTS)]
+    for a, b in zip(*same_entities_all, strict=True):
+        same_entities(a, b)
+    labels = {"politician": "a person who holds political office", "river": "a river"}
+    for text in TEXTS:
+        same_entities(runtime.predict(text, labels=labels), model.predict(text, labels=labels))
+    assert runtime.predict("   ") == []
+
+
+def test_runtime_windows_long_inputs_like_torch(ner_export):
+    out, model, _ = ner_export
+    runtime = rt.load(out)
+    words = [f"w{i}" for i in range(200)]  # far beyond the 32-subword window
+    assert len(runtime.make_windows(0, words)) > 1
+    a = runtime.predict_words([words])[0]
+    b = model.predict_words([words])[0]
+    assert [s for s, _ in a] == [s for s, _ in b]
+    ctx = (["before", "this"], ["after", "that"])
+    assert [w.input_ids for w in runtime.make_windows(0, ["Ada"], ctx)] == [
+        w.input_ids for w in model.make_windows(0, ["Ada"], ctx)
+    ]
+
+
+def test_export_never_changes_the_callers_model(_semantic_model, tmp_path):
+    from stage2.export import export
+    from tests.conftest import _copy
+
+    model = _copy(_semantic_model).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    export(model, tmp_path / "x")
+    assert model.training
+    assert all(np.array_equal(before[k].numpy(), v.numpy()) for k, v in model.state_dict().items())
+
+
+def test_runtime_is_thread_safe(ner_export):
+    out, _, _ = ner_export
+    runtime = rt.load(out)
+    label_sets = [None, {"animal": "an animal"}, ["person", "city"]]
+    jobs = [(TEXTS[i % len(TEXTS)], label_sets[i % 3]) for i in range(24)]
+    expected = [runtime.predict(t, labels=lb) for t, lb in jobs]
+    fresh = rt.load(out)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda job: fresh.predict(job[0], labels=job[1]), jobs))
+    assert got == expected
+
+
+def test_runtime_rejects_bad_labels_and_inputs(ner_export):
+    out, _, _ = ner_export
+    runtime = rt.load(out)
+    with pytest.raises(ValueError):
+        runtime.predict("Ada", labels={})
+    with pytest.raises(TypeError, match="text 1"):
+        runtime.predict(["ok", 3])
+
+
+def test_linear_head_export_and_label_subsets(_linear_model, tmp_path):
+    from stage2.export import export
+    from tests.conftest import _copy
+
+    model = _copy(_linear_model)
+    report = export(model, tmp_path / "lin")
+    assert report["parity"]["max_abs_diff"] <= 1e-4
+    runtime = rt.load(tmp_path / "lin")
+    own = model.labels.keys
+    for labels in (None, [own[-1]]):
+        same_entities(runtime.predict(TEXTS[0], labels=labels), model.predict(TEXTS[0], labels=labels))
+    with pytest.raises(ValueError, match="only knows"):
+        runtime.predict("Ada", labels=["unknown"])
+
+
+def test_summarizer_runtime_matches_torch(summarizer_export):
+    out, model, report = summarizer_export
+    assert report["parity"]["max_abs_diff"] <= 1e-4
+    runtime = rt.load(out)
+    assert isinstance(runtime, rt.SummarizerRuntime)
+    for kwargs in ({"max_sentences": 2}, {"max_words": 20}, {"ratio": 0.5}, {"max_sentences": 2, "focus": "taxes"}):
+        a, b = runtime.summarize(DOCUMENT, **kwargs), model.summarize(DOCUMENT, **kwargs)
+        assert [s["index"] for s in a["sentences"]] == [s["index"] for s in b["sentences"]]
+        assert a["summary"] == b["summary"]
+        for x, y in zip(a["sentences"], b["sentences"], strict=True):
+            assert abs(x["score"] - y["score"]) < 1e-3
+    assert runtime.summarize("  ") == {"summary": "", "sentences": []}
+    batch = runtime.summarize([DOCUMENT, ""], max_sentences=1)
+    assert len(batch) == 2 and batch[1]["summary"] == ""
+
+
+def test_gelu_and_lexrank_match_torch():
+    import torch
+
+    from stage2.runtime.summarization import gelu, lexrank
+    from stage2.summarization.modeling import lexrank as torch_lexrank
+
+    x = np.linspace(-6, 6, 101, dtype=np.float32)
+    assert np.abs(gelu(x) - torch.nn.functional.gelu(torch.from_numpy(x)).numpy()).max() < 1e-6
+    rng = np.random.default_rng(0)
+    unit = rng.normal(size=(7, 5)).astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    assert np.abs(lexrank(unit) - torch_lexrank(torch.from_numpy(unit)).numpy()).max() < 1e-6
+
+
+def test_runtime_never_imports_torch(ner_export, summarizer_export):
+    code = f"""
+import sys
+for name in ("torch", "transformers", "safetensors", "datasets"):
+    sys.modules[name] = None  # any import of these now fails
+import stage2.runtime as rt
+ner = rt.load({str(ner_export[0])!r})
+print(len(ner.predict("Ada Lovelace met Charles Babbage in London.", labels=["person", "city"])) >= 0)
+print(rt.load({str(summarizer_export[0])!r}).summarize({DOCUMENT!r}, max_sentences=1)["summary"] != "")
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers") and sys.modules[m] is not None))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "[]"]
+
+
+def test_load_names_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model 'no-such-model'"):
+        rt.load("no-such-model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"without stage2_export\.json"):
+        rt.load(tmp_path / "empty")

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stage2.data import NERExample
+from stage2.labels import Span
+
+
+def dev_examples():
+    return [
+        NERExample(["Ada", "Lovelace", "lives", "in", "London", "."], [Span("person", 0, 2), Span("city", 4, 5)]),
+        NERExample(["Bob", "visited", "Paris"], [Span("person", 0, 1), Span("city", 2, 3)]),
+    ]
+
+
+def test_int8_export_reports_metric_and_what_was_quantised(_semantic_model, tmp_path):
+    import stage2.export as ex
+    from tests.conftest import _copy
+
+    report = ex.export(_copy(_semantic_model), tmp_path / "q", quantize="int8", dev=dev_examples(), allow_degraded=True)
+    assert report["quantization"] == "int8"
+    assert any("int8 weight matrices" in q for q in report["quantized"])
+    metric = report["metric"]
+    assert metric["name"] == "entity F1" and metric["examples"] == 2
+    assert {"torch", "exported", "onnx_fp32", "drop"} <= set(metric)
+    meta = json.loads((tmp_path / "q" / "stage2_export.json").read_text())
+    assert meta["quantization"] == "int8"
+
+
+def test_int8_is_refused_when_the_metric_drops(_semantic_model, tmp_path, monkeypatch):
+    import stage2.export as ex
+    from tests.conftest import _copy
+
+    monkeypatch.setitem(ex.MAX_METRIC_DROP, "ner", -1.0)  # any result now counts as too big a drop
+    with pytest.raises(ex.ExportError, match="refused"):
+        ex.export(_copy(_semantic_model), tmp_path / "r", quantize="int8", dev=dev_examples())
+    assert not (tmp_path / "r").exists()
+    report = ex.export(_copy(_semantic_model), tmp_path / "r", quantize="int8", dev=dev_examples(), allow_degraded=True)
+    assert "int8 costs" in report["flagged"]
+
+
+def test_export_rejects_unknown_quantisation(_semantic_model, tmp_path):
+    import stage2.export as ex
+
+    with pytest.raises(ValueError, match="quantize"):
+        ex.export(_semantic_model, tmp_path / "z", quantize="int4")
+
+
+def test_export_from_a_saved_folder_and_cli(_semantic_model, tmp_path, capsys):
+    from stage2.cli import main
+    from tests.conftest import _copy
+
+    _copy(_semantic_model).save_pretrained(tmp_path / "saved")
+    assert main(["export", str(tmp_path / "saved"), "--out", str(tmp_path / "exp")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["task"] == "ner" and printed["parity"]["max_abs_diff"] <= 1e-4
+    assert main(["ner", "Ada Lovelace met Bob in Paris.", "--model", str(tmp_path / "exp")]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[0])
+    assert line["text"] == "Ada Lovelace met Bob in Paris." and isinstance(line["entities"], list)

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from stage2.package import build_wheel, module_name
+
+
+def test_wheel_installs_and_is_found_by_name_offline(summarizer_export, tmp_path):
+    folder = summarizer_export[0]
+    wheel = build_wheel(folder, "sum-test", "1.2.3", tmp_path / "dist")
+    assert wheel.name == "stage2_model_sum_test-1.2.3-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        record = zf.read("stage2_model_sum_test-1.2.3.dist-info/RECORD").decode()
+    assert "stage2_model_sum_test/model/model.onnx" in names
+    assert all(n in record for n in names)
+    target = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target)]
+    subprocess.run([*pip, str(wheel)], check=True, timeout=120)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import stage2.runtime as rt; "
+        "m = rt.load('sum-test'); print(type(m).__name__, m.folder.parent.name)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["SummarizerRuntime", "stage2_model_sum_test"]
+
+
+def test_torch_model_package_loads_with_stage2_load(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path / "saved")
+    (tmp_path / "saved" / "work").mkdir()
+    (tmp_path / "saved" / "work" / "checkpoint.bin").write_bytes(b"x" * 10)
+    wheel = build_wheel(tmp_path / "saved", "ner-tiny", "0.1.0", tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        assert not [n for n in zf.namelist() if "/work/" in n]  # checkpoints stay out
+    target = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target)]
+    subprocess.run([*pip, str(wheel)], check=True, timeout=120)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import stage2; "
+        "m = stage2.load('ner-tiny'); print(type(m).__name__, m.labels.keys)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("NERModel")
+
+
+def test_package_rejects_bad_input(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        build_wheel(tmp_path / "nope", "x", "1.0.0", tmp_path)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(ValueError, match="neither"):
+        build_wheel(tmp_path / "plain", "x", "1.0.0", tmp_path)
+    (tmp_path / "plain" / "stage2_export.json").write_text("{}")
+    with pytest.raises(ValueError, match="--name"):
+        build_wheel(tmp_path / "plain", "bad name!", "1.0.0", tmp_path)
+    with pytest.raises(ValueError, match="--version"):
+        build_wheel(tmp_path / "plain", "ok", "one", tmp_path)
+    assert module_name("NER.News-v2") == "stage2_model_ner_news_v2"
