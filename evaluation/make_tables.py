@@ -79,6 +79,50 @@ def summarization_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def serving_table(path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [
+        "| task | engine | batch | throughput /s | p50 ms | p95 ms | p99 ms | metric | threads |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        sc = r["scores"]
+        metric = (
+            f"F1 {sc['f1']:.2f}"
+            if "f1" in sc
+            else f"R1 {sc['rouge1']:.2f}"
+            if "rouge1" in sc
+            else f"{sc.get('wrong', '?')} wrong, {sc.get('lost_or_skipped', '?')} lost of {sc.get('requests', '?')}"
+        )
+        batch = sc.get("batch_size", "–")
+        if "concurrency" in sc:
+            batch = f"1 ({sc['concurrency']} clients)"
+        lines.append(
+            f"| {r['setting']} | {r['system']} | {batch} | {sc['throughput']} | {sc['p50_ms']} | {sc['p95_ms']} | "
+            f"{sc['p99_ms']} | {metric} | {sc.get('threads', '–')} |"
+        )
+    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
+    return "\n".join(lines)
+
+
+def exports_table() -> str:
+    lines = [
+        "| export | quantisation | MB | parity (max abs diff, fp32) | dev metric: torch → export |",
+        "|---|---|---|---|---|",
+    ]
+    found = False
+    for report_path in sorted((ROOT / "exports").glob("*/export_report.json")):
+        found = True
+        rep = json.loads(report_path.read_text(encoding="utf-8"))
+        m = rep.get("metric") or {}
+        metric = f"{m['name']} {m['torch']:.2f} → {m['exported']:.2f} (n={m['examples']})" if m else "–"
+        lines.append(
+            f"| {report_path.parent.name} | {rep['quantization']} | {rep['onnx_megabytes']} | "
+            f"{rep['parity']['max_abs_diff']:.1e} | {metric} |"
+        )
+    return "\n".join(lines) + "\n" if found else "No shipped exports yet.\n"
+
+
 def render() -> str:
     parts = ["### NER", ""]
     found = False
@@ -98,6 +142,10 @@ def render() -> str:
             found = True
     if not found:
         parts.append("No summarisation results yet.")
+    parts += ["", "### Serving (CPU)", ""]
+    serving = RESULTS / "serving.json"
+    parts.append(serving_table(serving) if serving.exists() else "No serving results yet.")
+    parts += ["", "### Shipped exports", "", exports_table()]
     return "\n".join(parts)
 
 
