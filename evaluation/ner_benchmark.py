@@ -100,8 +100,8 @@ def training_config(system: str, setting: str, seed: int, args: argparse.Namespa
             min_steps=0,
             batch_size=32,
             seed=seed,
-            learning_rate=1e-4 if not pretrained else 5e-5,
-            head_learning_rate=1e-3 if not pretrained else 2e-4,
+            learning_rate=args.full_lr or (1e-4 if not pretrained else 5e-5),
+            head_learning_rate=args.full_head_lr or (1e-3 if not pretrained else 2e-4),
             progress=args.progress,
         )
     return TrainingConfig(
@@ -199,6 +199,8 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
             elif system == "linear-head-case":
                 notes += "; linear head plus the learned case-shape embedding (ablation)"
             cfg = training_config(system, setting, seed, args)
+            if setting == "full":
+                notes += f"; encoder lr {cfg.learning_rate:g}, head lr {cfg.head_learning_rate:g}"
             started = time.perf_counter()
             result = train(model, sample, dev, labels=labels, config=cfg)
             train_seconds = round(time.perf_counter() - started, 1)
@@ -242,6 +244,8 @@ def main() -> None:
     parser.add_argument("--base", default=str(ROOT / "runs" / "ner-base" / "final"), help="the ner-base model")
     parser.add_argument("--fewshot-steps", type=int, default=150)
     parser.add_argument("--full-epochs", type=float, default=3.0)
+    parser.add_argument("--full-lr", type=float, default=None, help="full rows: encoder lr (default by system)")
+    parser.add_argument("--full-head-lr", type=float, default=None, help="full rows: head lr (default by system)")
     parser.add_argument("--context-words", type=int, default=64, help="stage2-doc: neighbouring words kept a side")
     parser.add_argument("--max-context", type=int, default=32, help="stage2-doc: context subwords a side")
     parser.add_argument("--save-model", default="", help="folder where each full-setting model is saved")
