@@ -333,6 +333,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_training_args(p: argparse.ArgumentParser, min_steps: int, batch_size: int, batch_help: str, lr: float) -> None:
+    """The options every ``train`` command shares (output, schedule, learning rates, seed, resume)."""
+    p.add_argument("--out", required=True, help="output folder (checkpoints in OUT/work; a rerun resumes)")
+    p.add_argument("--epochs", type=float, default=3.0, help="passes over the data (default 3)")
+    p.add_argument("--min-steps", type=int, default=min_steps, help=f"at least this many steps (default {min_steps})")
+    p.add_argument("--max-steps", type=int, default=None, help="at most this many steps")
+    p.add_argument("--batch-size", type=int, default=batch_size, help=f"{batch_help} (default {batch_size})")
+    p.add_argument("--lr", type=float, default=lr, help=f"encoder learning rate (default {lr:g})")
+    p.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the head (default 1e-3)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/work holds a checkpoint")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``stage2`` argument parser."""
     from stage2 import __version__
@@ -368,15 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--head", choices=["label-semantic", "linear"], default=None, help="head for a bare encoder")
     t.add_argument("--labels", help=labels_help)
-    t.add_argument("--out", required=True, help="output folder (checkpoints in OUT/work; a rerun resumes)")
-    t.add_argument("--epochs", type=float, default=3.0, help="passes over the data (default 3)")
-    t.add_argument("--min-steps", type=int, default=150, help="at least this many steps (default 150)")
-    t.add_argument("--max-steps", type=int, default=None, help="at most this many steps")
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
-    t.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the head")
-    t.add_argument("--seed", type=int, default=42)
-    t.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/work holds a checkpoint")
+    add_training_args(t, min_steps=150, batch_size=16, batch_help="sentences per step", lr=5e-5)
     add_scheme(t)
     t.set_defaults(func=cmd_train)
 
@@ -435,15 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--dev", help="dev data for model selection (" + sdata_help + ")")
     st.add_argument("--model", default=None, help="stage2 summariser folder or encoder (default: bundled MiniLM)")
     st.add_argument("--seq2seq", help="train this seq2seq checkpoint (hub id or path) instead: abstractive")
-    st.add_argument("--out", required=True, help="output folder (checkpoints in OUT/work; a rerun resumes)")
-    st.add_argument("--epochs", type=float, default=3.0)
-    st.add_argument("--min-steps", type=int, default=100)
-    st.add_argument("--max-steps", type=int, default=None)
-    st.add_argument("--batch-size", type=int, default=4, help="documents per step")
-    st.add_argument("--lr", type=float, default=2e-5, help="encoder learning rate")
-    st.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the scoring head")
-    st.add_argument("--seed", type=int, default=42)
-    st.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/work holds a checkpoint")
+    add_training_args(st, min_steps=100, batch_size=4, batch_help="documents per step", lr=2e-5)
     add_budget(st)
     st.set_defaults(func=cmd_summarize_train)
 

@@ -71,6 +71,28 @@ def _open_text(path: Path) -> Iterator[str]:
         raise DataError(f"{path}: cannot be read ({err})") from None
 
 
+def iter_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
+    """``(where, record)`` for each non-blank line of a JSON-lines file; bad JSON raises :class:`DataError`."""
+    for lineno, line in enumerate(_open_text(path), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {lineno}"
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: not valid JSON ({err.msg})") from None
+
+
+def as_batch(value: str | Sequence[str], what: str = "text") -> tuple[list[str], bool]:
+    """``(items, single)``: one string or a sequence of strings as a list; anything else raises ``TypeError``."""
+    single = isinstance(value, str)
+    items: list[str] = [value] if isinstance(value, str) else list(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(f"{what} {i} is {type(item).__name__}, expected str")
+    return items, single
+
+
 def _example_from_tags(
     tokens: Any, tags: Any, where: str, scheme: str, repair: bool, allowed: set[str] | None
 ) -> NERExample:
@@ -137,14 +159,7 @@ def read_jsonl(
     path = Path(path)
     allowed = set(labels) if labels is not None else None
     out = []
-    for lineno, line in enumerate(_open_text(path), 1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: not valid JSON ({err.msg})") from None
+    for where, record in iter_jsonl(path):
         if not isinstance(record, dict):
             raise DataError(f"{where}: expected a JSON object")
         if "tokens" in record:

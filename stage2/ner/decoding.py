@@ -7,6 +7,7 @@ Tag layout for a label set of size L: index 0 is ``O``; label j has ``B`` at 1 +
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -165,9 +166,9 @@ def decode_sentences(
 
 def entities(
     text: str, words: Sequence[tuple[str, int, int]], spans: Sequence[tuple[Span, float]]
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """The public entity dicts of one text from spans on its ``(word, start, end)`` tokens."""
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
     for span, score in spans:
         cs, ce = words[span.start][1], words[span.end - 1][2]
         out.append(
@@ -194,3 +195,18 @@ def combine_label_scores(
     i = inside @ labels.T * scale + bias[1]
     pair = np.stack([b, i], axis=-1).reshape(*b.shape[:-1], 2 * labels.shape[0])
     return np.concatenate([outside[..., None], pair], axis=-1).astype(np.float32)
+
+
+def predict_texts(
+    predict_words: Any, text: str | Sequence[str], labels: Any, batch_size: int
+) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
+    """``predict`` of the torch model and the runtime: split texts into words, tag them with
+    ``predict_words(sentences, labels, batch_size)``, and return entity dicts (one list per text).
+    """
+    from stage2.data import as_batch, tokenize_words
+
+    texts, single = as_batch(text, "text")
+    tokenized = [tokenize_words(t) for t in texts]
+    found = predict_words([[w for w, _, _ in tk] for tk in tokenized], labels, batch_size)
+    results = [entities(t, tk, spans) for t, tk, spans in zip(texts, tokenized, found, strict=True)]
+    return results[0] if single else results

@@ -21,10 +21,10 @@ from torch import nn
 
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
-from stage2.data import NERExample, tokenize_words
+from stage2.data import NERExample
 from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig
-from stage2.ner.decoding import NUM_SHAPES, decode_sentences, entities
+from stage2.ner.decoding import NUM_SHAPES, decode_sentences, predict_texts
 from stage2.ner.windows import Window, sentence_windows
 
 logger = logging.getLogger(__name__)
@@ -332,15 +332,7 @@ class NERModel(nn.Module):
         (``*_end`` exclusive). ``labels`` is ``{"name": "description"}``, ``["name", ...]`` or None
         for the model's own labels. Empty or whitespace-only text gives no entities.
         """
-        texts: list[str] = [text] if isinstance(text, str) else list(text)
-        single = isinstance(text, str)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"text {i} is {type(t).__name__}, expected str")
-        tokenized = [tokenize_words(t) for t in texts]
-        found = self.predict_words([[w for w, _, _ in tk] for tk in tokenized], labels, batch_size)
-        results = [entities(t, tk, spans) for t, tk, spans in zip(texts, tokenized, found, strict=True)]
-        return results[0] if single else results
+        return predict_texts(self.predict_words, text, labels, batch_size)
 
     def evaluate(
         self, examples: Sequence[NERExample], labels: LabelsArg = None, batch_size: int = 32

@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from stage2.data import tokenize_words
 from stage2.labels import LabelSet, Span, resolve_label_set
-from stage2.ner.decoding import combine_label_scores, decode_sentences, entities
+from stage2.ner.decoding import combine_label_scores, decode_sentences, predict_texts
 from stage2.ner.windows import Window, sentence_windows
 from stage2.runtime._base import RuntimeModel, pad
 
@@ -124,12 +123,4 @@ class NERRuntime(RuntimeModel):
         """Entities of one text (a list of dicts) or of a batch (a list of such lists); see
         :meth:`stage2.NERModel.predict` for the fields.
         """
-        single = isinstance(text, str)
-        texts: list[str] = [text] if isinstance(text, str) else list(text)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"text {i} is {type(t).__name__}, expected str")
-        tokenized = [tokenize_words(t) for t in texts]
-        found = self.predict_words([[w for w, _, _ in tk] for tk in tokenized], labels, batch_size)
-        results = [entities(t, tk, spans) for t, tk, spans in zip(texts, tokenized, found, strict=True)]
-        return results[0] if single else results
+        return predict_texts(self.predict_words, text, labels, batch_size)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from stage2.data import as_batch
 from stage2.runtime._base import RuntimeModel, pad
 from stage2.summarization.config import chunk_ids, intent_prompt
 from stage2.summarization.segmenting import is_dialogue, split_sentences
@@ -130,12 +131,9 @@ class SummarizerRuntime(RuntimeModel):
         :meth:`stage2.Summarizer.summarize` for the fields.
         """
         check_budget(max_sentences, max_words, ratio)
-        single = isinstance(document, str)
-        docs: list[str] = [document] if isinstance(document, str) else list(document)
+        docs, single = as_batch(document, "document")
         results = []
-        for i, doc in enumerate(docs):
-            if not isinstance(doc, str):
-                raise TypeError(f"document {i} is {type(doc).__name__}, expected str")
+        for doc in docs:
             sents = split_sentences(doc)
             if not sents:
                 results.append({"summary": "", "sentences": []})

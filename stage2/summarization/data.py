@@ -4,14 +4,13 @@ greedy ROUGE-oracle sentence labels, and length budgets. Pure Python (rouge-scor
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stage2.data import DataError, _open_text
+from stage2.data import DataError, iter_jsonl
 from stage2.summarization.segmenting import Sentence, split_sentences
 
 
@@ -34,16 +33,7 @@ def read_summarization_jsonl(
 ) -> list[SummaryExample]:
     """Read JSON lines (optionally gzipped) with a document and a summary per line."""
     path = Path(path)
-    out = []
-    for lineno, line in enumerate(_open_text(path), 1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: not valid JSON ({err.msg})") from None
-        out.append(_example(record, where, document_field, summary_field))
+    out = [_example(record, where, document_field, summary_field) for where, record in iter_jsonl(path)]
     if not out:
         raise DataError(f"{path}: no examples found (the file is empty)")
     return out

@@ -20,6 +20,7 @@ from torch import nn
 
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
+from stage2.data import as_batch
 from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
 from stage2.summarization.segmenting import is_dialogue, split_sentences
 from stage2.summarization.selection import check_budget, summary_result
@@ -228,8 +229,7 @@ class Summarizer(nn.Module):
         a document with fewer sentences than asked gives all of them.
         """
         check_budget(max_sentences, max_words, ratio)
-        single = isinstance(document, str)
-        docs: list[str] = [document] if isinstance(document, str) else list(document)
+        docs, single = as_batch(document, "document")
         was_training = self.training
         self.eval()
         try:
@@ -247,9 +247,7 @@ class Summarizer(nn.Module):
         focus: str | None,
     ) -> list[dict[str, Any]]:
         results = []
-        for i, doc in enumerate(docs):
-            if not isinstance(doc, str):
-                raise TypeError(f"document {i} is {type(doc).__name__}, expected str")
+        for doc in docs:
             sents = split_sentences(doc)
             if not sents:
                 results.append({"summary": "", "sentences": []})

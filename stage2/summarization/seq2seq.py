@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from stage2 import __version__
+from stage2.data import as_batch
 from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop, shuffled_batches
 from stage2.summarization.data import SummaryExample
 from stage2.summarization.segmenting import split_sentences
@@ -128,8 +129,7 @@ class Seq2SeqSummarizer(nn.Module):
     ) -> dict[str, Any] | list[dict[str, Any]]:
         """Generate a summary per document: ``{"summary": str, "sentences": []}`` (no source offsets)."""
         check_budget(max_sentences, max_words, ratio)
-        single = isinstance(document, str)
-        docs: list[str] = [document] if isinstance(document, str) else list(document)
+        docs, single = as_batch(document, "document")
         self.eval()
         out = []
         for doc in docs:
