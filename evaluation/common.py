@@ -134,4 +134,5 @@ def _setting_order(setting: str) -> tuple[int, int]:
         return (0, 0)
     if setting == "full":
         return (2, 0)
-    return (1, int(setting.split("-")[0]))
+    head = setting.split("-")[0]
+    return (1, int(head)) if head.isdigit() else (3, 0)  # serving rows: "ner", "summarization"

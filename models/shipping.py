@@ -24,7 +24,10 @@ def ship(model_dir: Path, name: str, fp32_dir: Path | None, dev: Any, budget: di
     """
     from stage2.export import export
 
-    report = export(model_dir, ROOT / "exports" / name, quantize="int8", dev=dev, budget=budget)
+    report = export(model_dir, ROOT / "exports" / name, quantize="int8", dev=dev, dev_limit=len(dev), budget=budget)
+    size = report["onnx_megabytes"]
+    if size > 30:
+        raise SystemExit(f"exports/{name}: {size} MB, over the 30 MB a shipped model may take")
     if fp32_dir is not None:
         export(model_dir, fp32_dir, dev=None, budget=budget)
     return report

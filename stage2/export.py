@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import tempfile
 import time
@@ -161,8 +162,10 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _quantize(src: Path, dst: Path, kind: str) -> list[str]:
-    """Write the quantised graph; returns what was quantised (op types and weights)."""
+def _quantize(src: Path, dst: Path, kind: str, keep_float32: Sequence[str] = ()) -> list[str]:
+    """Write the quantised graph (int8: dynamic, per-channel weights; ``keep_float32`` names nodes
+    left alone); returns what was quantised (op types and weights).
+    """
     import onnx
 
     if kind == "int8":
@@ -172,7 +175,13 @@ def _quantize(src: Path, dst: Path, kind: str) -> list[str]:
         level = root.level
         root.setLevel(max(level, logging.WARNING))  # the quantiser logs every tensor at INFO on the root logger
         try:
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False)
+            quantize_dynamic(
+                str(src),
+                str(dst),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                nodes_to_exclude=list(keep_float32),
+            )
         finally:
             root.setLevel(level)
         model = onnx.load(str(dst))
@@ -266,7 +275,8 @@ def export(
         labels = {"person": "the name of a person", "location": "a place", "organization": "a company or institution"}
     out = Path(out)
     started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent if out.parent.exists() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))  # beside out: the final rename stays atomic
     try:
         model.tokenizer.save_pretrained(str(tmp))
         if not (tmp / "tokenizer.json").exists():
@@ -314,35 +324,59 @@ def export(
                 "sample": "stage2.export.PARITY_TEXTS" if task == "ner" else "PARITY_DOCUMENT",
             },
         }
-        final = fp32_path
-        if quantize:
-            final = tmp / "model.onnx"
-            report["quantized"] = _quantize(fp32_path, final, quantize)
-        else:
-            fp32_path.rename(tmp / "model.onnx")
-            final = tmp / "model.onnx"
-            fp32 = None  # reloaded below from the renamed file
+        final = tmp / "model.onnx"
         meta["onnx"] = final.name
         meta["quantization"] = quantize or "none"
         (tmp / EXPORT_CONFIG).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        exported = runtime_cls(tmp, threads=threads, provider="CPUExecutionProvider")
-        if quantize:
+        examples = _load_dev(task, dev, dev_limit) if dev is not None else None
+        metric: dict[str, Any] | None = None
+        if examples is not None:
+            metric = {
+                "name": "entity F1" if task == "ner" else "ROUGE-1",
+                "examples": len(examples),
+                "source": str(dev) if isinstance(dev, (str, Path)) else "examples passed in",
+                "torch": round(_metric(task, model, examples, labels, budget or {}), 3),
+                "onnx_fp32": round(_metric(task, fp32, examples, labels, budget or {}), 3),
+            }
+        if not quantize:
+            fp32_path.rename(final)
+            exported = runtime_cls(tmp, threads=threads, provider="CPUExecutionProvider")
+            if metric is not None:
+                metric["exported"] = metric["onnx_fp32"]
+        else:
+            # int8: quantise everything; while the dev metric drops by more than half the limit, keep the
+            # most sensitive matrices (the feed-forward output projections, bottom layer first) in float32.
+            candidates = _ffn_output_nodes(fp32_path) if quantize == "int8" and metric is not None else []
+            kept: list[str] = []
+            search = []
+            while True:
+                report["quantized"] = _quantize(fp32_path, final, quantize, kept)
+                exported = runtime_cls(tmp, threads=threads, provider="CPUExecutionProvider")
+                if metric is None:
+                    break
+                metric["exported"] = round(_metric(task, exported, examples or [], labels, budget or {}), 3)
+                search.append({"kept_float32": list(kept), task_metric_key(task): metric["exported"]})
+                if metric["torch"] - metric["exported"] <= MAX_METRIC_DROP[task] / 2 or not candidates:
+                    break
+                kept.append(candidates.pop(0))
+            report["kept_float32"] = kept
+            if len(search) > 1:
+                report["quantization_search"] = search
             report["parity"]["quantized_max_abs_diff"] = (
                 _ner_parity(model, exported, labels) if task == "ner" else _summarizer_parity(model, exported)
             )
-        if dev is not None:
-            report["metric"] = _dev_metric(task, model, fp32, exported, dev, dev_limit, labels, budget or {})
-            drop = report["metric"]["torch"] - report["metric"]["exported"]
-            report["metric"]["drop"] = round(drop, 3)
+        report["metric"] = metric
+        if metric is not None:
+            drop = metric["torch"] - metric["exported"]
+            metric["drop"] = round(drop, 3)
             limit = MAX_METRIC_DROP[task]
             if quantize == "int8" and drop > limit:
-                message = f"int8 costs {drop:.2f} {report['metric']['name']} on the dev sample (limit {limit})"
+                message = f"int8 costs {drop:.2f} {metric['name']} on the dev sample (limit {limit})"
                 report["flagged"] = message
                 if not allow_degraded:
                     raise ExportError(message + "; export refused (pass allow_degraded / --allow-degraded to keep it)")
                 logger.warning("%s: kept because allow_degraded was given", message)
         else:
-            report["metric"] = None
             report["metric_note"] = "no dev data given: the task metric was not measured"
             if quantize == "int8":
                 logger.warning("int8 export without dev data: its task metric cost is unknown")
@@ -364,16 +398,12 @@ def export(
     return report
 
 
-def _dev_metric(
-    task: str,
-    model: Any,
-    fp32: Any,
-    exported: Any,
-    dev: Any,
-    limit: int,
-    labels: Any,
-    budget: dict[str, Any],
-) -> dict[str, Any]:
+def task_metric_key(task: str) -> str:
+    """The report's name of a task's metric value."""
+    return "f1" if task == "ner" else "rouge1"
+
+
+def _load_dev(task: str, dev: Any, limit: int) -> list[Any]:
     if isinstance(dev, (str, Path)):
         if task == "ner":
             from stage2.data import load_ner_data
@@ -385,17 +415,27 @@ def _dev_metric(
             examples = load_summarization_data(dev)
     else:
         examples = list(dev)
-    examples = examples[:limit]
-    result = {
-        "name": "entity F1" if task == "ner" else "ROUGE-1",
-        "examples": len(examples),
-        "source": str(dev) if isinstance(dev, (str, Path)) else "examples passed in",
-        "torch": round(_metric(task, model, examples, labels, budget), 3),
-        "exported": round(_metric(task, exported, examples, labels, budget), 3),
-    }
-    if fp32 is not None:
-        result["onnx_fp32"] = round(_metric(task, fp32, examples, labels, budget), 3)
-    return result
+    return examples[:limit]
+
+
+def _ffn_output_nodes(path: Path) -> list[str]:
+    """The encoder's feed-forward output MatMuls (large activations after GELU: the matrices int8 hurts
+    most), in layer order.
+    """
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    names = [
+        n.name
+        for n in model.graph.node
+        if n.op_type == "MatMul" and "/output/dense/" in n.name and "/attention/" not in n.name
+    ]
+
+    def layer(name: str) -> int:
+        match = re.search(r"layer[._](\d+)", name)
+        return int(match.group(1)) if match else 0
+
+    return sorted(names, key=layer)
 
 
 def _card(task: str, model: Any, report: dict[str, Any]) -> str:

@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--model", help="an already trained model with this recipe's settings (skips training)")
     parser.add_argument("--out", default=str(ROOT / "runs" / "models" / "ner-default"))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--dev-limit", type=int, default=1000, help="CoNLL dev sentences for the export check")
+    parser.add_argument("--dev-limit", type=int, default=3250, help="CoNLL dev sentences for the export check")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ner_benchmark import load_split
