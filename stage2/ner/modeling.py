@@ -21,6 +21,7 @@ from torch import nn
 
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
+from stage2.batching import length_batches
 from stage2.data import NERExample
 from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig
@@ -310,13 +311,11 @@ class NERModel(nn.Module):
             for i, words in enumerate(sentences)
             for w in self.make_windows(i, words, contexts[i] if contexts is not None else None)
         ]
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         word_scores: list[np.ndarray | None] = [None] * len(windows)
-        for b in range(0, len(order), batch_size):
-            chunk = [windows[i] for i in order[b : b + batch_size]]
-            batch = collate_windows(chunk, self.tokenizer.pad_token_id or 0)
+        for part in length_batches([len(w.input_ids) for w in windows], batch_size):
+            batch = collate_windows([windows[i] for i in part], self.tokenizer.pad_token_id or 0)
             logits = self.logits_for(batch, label_set).float().cpu().numpy()
-            for row, i in enumerate(order[b : b + batch_size]):
+            for row, i in enumerate(part):
                 word_scores[i] = logits[row, windows[i].first_subword]
         scores = [s for s in word_scores if s is not None]
         return decode_sentences(

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from stage2.batching import length_batches
 from stage2.labels import LabelSet, Span, resolve_label_set
 from stage2.ner.decoding import combine_label_scores, decode_sentences, predict_texts
 from stage2.ner.windows import Window, sentence_windows
@@ -107,10 +108,8 @@ class NERRuntime(RuntimeModel):
             for i, words in enumerate(sentences)
             for w in self.make_windows(i, words, contexts[i] if contexts is not None else None)
         ]
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))  # batches of similar length
         scores: list[np.ndarray] = [np.zeros(0)] * len(windows)
-        for b in range(0, len(order), batch_size):
-            part = order[b : b + batch_size]
+        for part in length_batches([len(w.input_ids) for w in windows], batch_size):  # similar lengths together
             for i, s in zip(part, self.window_logits([windows[i] for i in part], label_set), strict=True):
                 scores[i] = s
         return decode_sentences(

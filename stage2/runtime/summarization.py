@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from stage2.batching import length_batches
 from stage2.data import as_batch
 from stage2.runtime._base import RuntimeModel, pad
 from stage2.summarization.config import chunk_ids, intent_prompt
@@ -56,11 +57,9 @@ class SummarizerRuntime(RuntimeModel):
             return np.zeros((0, hidden), dtype=np.float32)
         tok = self.tokens
         chunks, owner = chunk_ids(tok.ids(texts), self.config["max_length"] - 2, tok.cls_id, tok.sep_id, tok.unk_id)
-        order = sorted(range(len(chunks)), key=lambda c: len(chunks[c]))
         pooled = np.zeros((len(chunks), hidden), dtype=np.float32)
         weights = np.zeros(len(chunks), dtype=np.float32)
-        for b in range(0, len(order), batch_size):
-            part = order[b : b + batch_size]
+        for part in length_batches([len(c) for c in chunks], batch_size):
             ids, mask = pad([chunks[c] for c in part], tok.pad_id)
             pooled[part] = self.run({"input_ids": ids, "attention_mask": mask})["pooled"]
             weights[part] = mask.sum(axis=1)

@@ -20,6 +20,7 @@ from torch import nn
 
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
+from stage2.batching import length_batches
 from stage2.data import as_batch
 from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
 from stage2.summarization.segmenting import is_dialogue, split_sentences
@@ -135,12 +136,10 @@ class Summarizer(nn.Module):
         cls_id = self.tokenizer.cls_token_id if self.tokenizer.cls_token_id is not None else self.tokenizer.bos_token_id
         sep_id = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
         chunks, owner = chunk_ids(ids, budget, cls_id, sep_id, self.tokenizer.unk_token_id or 0)
-        order = sorted(range(len(chunks)), key=lambda c: len(chunks[c]))
         pooled = torch.zeros((len(chunks), int(self.encoder.config.hidden_size)), device=self.device)
         weights = torch.zeros(len(chunks), device=self.device)
         pad = self.tokenizer.pad_token_id or 0
-        for b in range(0, len(order), batch_size):
-            part = order[b : b + batch_size]
+        for part in length_batches([len(c) for c in chunks], batch_size):
             length = max(len(chunks[c]) for c in part)
             input_ids = torch.full((len(part), length), pad, dtype=torch.long)
             mask = torch.zeros((len(part), length), dtype=torch.long)

@@ -90,3 +90,16 @@ def test_model_scores_only_sentence_words_with_context(entity_model):
     assert all(0 <= s.start < s.end <= len(words) for s, _ in with_ctx)
     with pytest.raises(ValueError, match="contexts"):
         entity_model.predict_words([words], contexts=[ctx, ctx])
+
+
+def test_length_batches_group_similar_lengths_within_limits():
+    from stage2.batching import length_batches
+
+    lengths = [5, 100, 6, 7, 90, 5]
+    batches = length_batches(lengths, batch_size=3, max_tokens=200)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for b in batches:
+        assert len(b) <= 3
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 200
+    assert batches[0] == [0, 5, 2]  # the shortest first, never padded to 100
+    assert length_batches([], 4) == []
