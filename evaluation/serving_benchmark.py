@@ -229,6 +229,20 @@ def run_summarization(res: ResultsFile, args: argparse.Namespace) -> None:
         )
 
 
+def same_entities(got: list[dict[str, Any]], want: list[dict[str, Any]], tolerance: float = 0.01) -> bool:
+    """Same spans and labels; scores may differ a little (int8 activations are quantised per batch, so a
+    text batched with others scores slightly differently than alone).
+    """
+    if len(got) != len(want):
+        return False
+    for a, b in zip(got, want, strict=True):
+        if {k: v for k, v in a.items() if k != "score"} != {k: v for k, v in b.items() if k != "score"}:
+            return False
+        if abs(a["score"] - b["score"]) > tolerance:
+            return False
+    return True
+
+
 def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
     """Loopback load test of the service: bounded in requests and seconds; checks every answer."""
     import httpx
@@ -269,7 +283,7 @@ def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
                         lost += 1
                         return
                     latencies.append(time.perf_counter() - t)
-                    if r.status_code != 200 or r.json()["entities"] != expected[i]:
+                    if r.status_code != 200 or not same_entities(r.json()["entities"], expected[i]):
                         wrong += 1
 
             started = time.perf_counter()
@@ -301,7 +315,8 @@ def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
             "scores": scores,
             "notes": f"stage2 serve (Starlette/uvicorn) on loopback, {args.concurrency} concurrent clients, one "
             "sentence per request, micro-batching up to 32 texts / 5 ms; every answer compared with the runtime's "
-            "own prediction; client and server share the CPUs",
+            "own prediction of that text alone (same spans and labels, scores within 0.01: int8 activations are "
+            "quantised per batch); client and server share the CPUs",
             "command": " ".join(["python", *__import__("sys").argv]),
         },
     )
