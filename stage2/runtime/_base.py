@@ -97,7 +97,14 @@ class RuntimeModel:
         with np.load(self.folder / self.meta["head"]) as head:
             self.head = {k: head[k].astype(np.float32) for k in head.files}
         self.tokens = Tokens(self.folder, self.meta["special"])
+        # Dynamic int8 quantises activations with one scale per batch, so a text's scores would depend on
+        # what it is batched with: int8 graphs run one input at a time (deterministic, and nearly as fast).
+        self.max_batch: int | None = 1 if self.meta.get("quantization") == "int8" else None
         self._lock = threading.Lock()  # guards caches; onnxruntime sessions are themselves thread-safe
+
+    def batch_limit(self, batch_size: int) -> int:
+        """The batch size actually used: ``batch_size``, or 1 for an int8 graph."""
+        return min(batch_size, self.max_batch or batch_size)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One session call; outputs by name, as float32."""

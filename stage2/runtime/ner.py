@@ -109,7 +109,9 @@ class NERRuntime(RuntimeModel):
             for w in self.make_windows(i, words, contexts[i] if contexts is not None else None)
         ]
         scores: list[np.ndarray] = [np.zeros(0)] * len(windows)
-        for part in length_batches([len(w.input_ids) for w in windows], batch_size):  # similar lengths together
+        for part in length_batches(
+            [len(w.input_ids) for w in windows], self.batch_limit(batch_size)
+        ):  # similar lengths together
             for i, s in zip(part, self.window_logits([windows[i] for i in part], label_set), strict=True):
                 scores[i] = s
         return decode_sentences(

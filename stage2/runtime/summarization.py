@@ -59,7 +59,7 @@ class SummarizerRuntime(RuntimeModel):
         chunks, owner = chunk_ids(tok.ids(texts), self.config["max_length"] - 2, tok.cls_id, tok.sep_id, tok.unk_id)
         pooled = np.zeros((len(chunks), hidden), dtype=np.float32)
         weights = np.zeros(len(chunks), dtype=np.float32)
-        for part in length_batches([len(c) for c in chunks], batch_size):
+        for part in length_batches([len(c) for c in chunks], self.batch_limit(batch_size)):
             ids, mask = pad([chunks[c] for c in part], tok.pad_id)
             pooled[part] = self.run({"input_ids": ids, "attention_mask": mask})["pooled"]
             weights[part] = mask.sum(axis=1)

@@ -10,6 +10,7 @@ import pytest
 
 import stage2.runtime as rt
 from stage2.registry import EXPORT_CONFIG
+from tests.conftest import _copy
 
 TEXTS = [
     "Ada Lovelace met Charles Babbage in London.",
@@ -153,6 +154,7 @@ import sys
 for name in ("torch", "transformers", "safetensors", "datasets"):
     sys.modules[name] = None  # any import of these now fails
 import stage2.runtime as rt
+from tests.conftest import _copy
 ner = rt.load({str(ner_export[0])!r})
 print(len(ner.predict("Ada Lovelace met Charles Babbage in London.", labels=["person", "city"])) >= 0)
 print(rt.load({str(summarizer_export[0])!r}).summarize({DOCUMENT!r}, max_sentences=1)["summary"] != "")
@@ -169,3 +171,13 @@ def test_load_names_the_problem(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"without stage2_export\.json"):
         rt.load(tmp_path / "empty")
+
+
+def test_int8_runs_one_window_at_a_time_so_batching_changes_nothing(_semantic_model, tmp_path):
+    from stage2.export import export
+
+    export(_copy(_semantic_model), tmp_path / "q", quantize="int8")
+    runtime = rt.load(tmp_path / "q")
+    assert runtime.batch_limit(32) == 1
+    texts = [t for t in TEXTS if t.strip()] * 3
+    assert runtime.predict(texts, batch_size=32) == [runtime.predict(t) for t in texts]
