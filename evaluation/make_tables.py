@@ -85,7 +85,8 @@ def serving_table(path: Path) -> str:
         "| task | engine | batch | throughput /s | p50 ms | p95 ms | p99 ms | metric | threads |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in data["rows"]:
+    rows = sorted(data["rows"], key=lambda r: (r["setting"], r["system"], r["scores"].get("batch_size", 0)))
+    for r in rows:
         sc = r["scores"]
         metric = (
             f"F1 {sc['f1']:.2f}"
