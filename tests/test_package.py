@@ -9,6 +9,17 @@ import pytest
 from stage2.package import build_wheel, module_name
 
 
+def install_and_run(wheel, tmp_path, code: str) -> str:
+    """pip-install ``wheel`` offline into a fresh folder and run ``code`` with it on sys.path; its stdout."""
+    target = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target)]
+    subprocess.run([*pip, str(wheel)], check=True, timeout=120)
+    script = f"import sys; sys.path.insert(0, sys.argv[1]); {code}"
+    out = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_wheel_installs_and_is_found_by_name_offline(summarizer_export, tmp_path):
     folder = summarizer_export[0]
     wheel = build_wheel(folder, "sum-test", "1.2.3", tmp_path / "dist")
@@ -18,16 +29,8 @@ def test_wheel_installs_and_is_found_by_name_offline(summarizer_export, tmp_path
         record = zf.read("stage2_model_sum_test-1.2.3.dist-info/RECORD").decode()
     assert "stage2_model_sum_test/model/model.onnx" in names
     assert all(n in record for n in names)
-    target = tmp_path / "site"
-    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target)]
-    subprocess.run([*pip, str(wheel)], check=True, timeout=120)
-    code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import stage2.runtime as rt; "
-        "m = rt.load('sum-test'); print(type(m).__name__, m.folder.parent.name)"
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["SummarizerRuntime", "stage2_model_sum_test"]
+    code = "import stage2.runtime as rt; m = rt.load('sum-test'); print(type(m).__name__, m.folder.parent.name)"
+    assert install_and_run(wheel, tmp_path, code).split() == ["SummarizerRuntime", "stage2_model_sum_test"]
 
 
 def test_torch_model_package_loads_with_stage2_load(tiny_model, tmp_path):
@@ -37,16 +40,8 @@ def test_torch_model_package_loads_with_stage2_load(tiny_model, tmp_path):
     wheel = build_wheel(tmp_path / "saved", "ner-tiny", "0.1.0", tmp_path)
     with zipfile.ZipFile(wheel) as zf:
         assert not [n for n in zf.namelist() if "/work/" in n]  # checkpoints stay out
-    target = tmp_path / "site"
-    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target)]
-    subprocess.run([*pip, str(wheel)], check=True, timeout=120)
-    code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import stage2; "
-        "m = stage2.load('ner-tiny'); print(type(m).__name__, m.labels.keys)"
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("NERModel")
+    code = "import stage2; m = stage2.load('ner-tiny'); print(type(m).__name__, m.labels.keys)"
+    assert install_and_run(wheel, tmp_path, code).startswith("NERModel")
 
 
 def test_package_rejects_bad_input(tmp_path):

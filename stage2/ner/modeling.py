@@ -26,13 +26,11 @@ from stage2.data import NERExample
 from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig
 from stage2.ner.decoding import NUM_SHAPES, decode_sentences, predict_texts
-from stage2.ner.windows import Window, sentence_windows
+from stage2.ner.windows import Context, Window, sentence_windows
 
 logger = logging.getLogger(__name__)
 
 LabelsArg = LabelSet | dict[str, str] | dict[str, str | None] | Sequence[str] | None
-Context = tuple[Sequence[str], Sequence[str]]
-"""Words before and after a sentence (its neighbours in the document)."""
 
 __all__ = ["Context", "LabelsArg", "NERModel", "Window"]
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from stage2.ner.decoding import make_windows, word_shape
 
+Context = tuple[Sequence[str], Sequence[str]]
+"""Words before and after a sentence (its neighbours in the document)."""
+
 
 @dataclass
 class Window:

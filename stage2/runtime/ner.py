@@ -10,10 +10,8 @@ import numpy as np
 from stage2.batching import length_batches
 from stage2.labels import LabelSet, Span, resolve_label_set
 from stage2.ner.decoding import combine_label_scores, decode_sentences, predict_texts
-from stage2.ner.windows import Window, sentence_windows
+from stage2.ner.windows import Context, Window, sentence_windows
 from stage2.runtime._base import RuntimeModel, pad
-
-Context = tuple[Sequence[str], Sequence[str]]
 
 
 class NERRuntime(RuntimeModel):

@@ -10,9 +10,8 @@ import numpy as np
 from stage2.batching import length_batches
 from stage2.data import as_batch
 from stage2.runtime._base import RuntimeModel, pad
-from stage2.summarization.config import chunk_ids, intent_prompt
-from stage2.summarization.segmenting import is_dialogue, split_sentences
-from stage2.summarization.selection import check_budget, summary_result
+from stage2.summarization.config import chunk_ids
+from stage2.summarization.selection import check_budget, summarize_document
 
 
 def lexrank(unit: np.ndarray, threshold: float = 0.1, damping: float = 0.85, iterations: int = 30) -> np.ndarray:
@@ -131,16 +130,10 @@ class SummarizerRuntime(RuntimeModel):
         """
         check_budget(max_sentences, max_words, ratio)
         docs, single = as_batch(document, "document")
-        results = []
-        for doc in docs:
-            sents = split_sentences(doc)
-            if not sents:
-                results.append({"summary": "", "sentences": []})
-                continue
-            prompt = intent_prompt(self.config, is_dialogue(doc), focus)
-            boost = float(self.config["focus_weight"]) if focus else 0.0
-            scores = self.score_sentences([s.text for s in sents], prompt, boost)
-            results.append(
-                summary_result(sents, scores, max_sentences, max_words, ratio, self.config["redundancy"], self.embed)
+        results = [
+            summarize_document(
+                doc, self.config, self.score_sentences, self.embed, max_sentences, max_words, ratio, focus
             )
+            for doc in docs
+        ]
         return results[0] if single else results

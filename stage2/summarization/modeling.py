@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,8 +24,8 @@ from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
 from stage2.data import as_batch
 from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
-from stage2.summarization.segmenting import is_dialogue, split_sentences
-from stage2.summarization.selection import check_budget, summary_result
+from stage2.summarization.segmenting import is_dialogue
+from stage2.summarization.selection import check_budget, summarize_document
 
 logger = logging.getLogger(__name__)
 
@@ -245,24 +246,12 @@ class Summarizer(nn.Module):
         ratio: float | None,
         focus: str | None,
     ) -> list[dict[str, Any]]:
-        results = []
-        for doc in docs:
-            sents = split_sentences(doc)
-            if not sents:
-                results.append({"summary": "", "sentences": []})
-                continue
-            boost = self.config.focus_weight if focus else 0.0
-            logits = self.score_sentences([s.text for s in sents], self.intent_prompt(doc, focus), boost)
-            scores = logits.float().cpu().numpy()
-            results.append(
-                summary_result(
-                    sents,
-                    scores,
-                    max_sentences,
-                    max_words,
-                    ratio,
-                    self.config.redundancy,
-                    lambda texts: self.embed(texts).float().cpu().numpy(),
-                )
-            )
-        return results
+        config = self.config.to_dict()
+
+        def score(texts: list[str], prompt: str, boost: float) -> np.ndarray:
+            return self.score_sentences(texts, prompt, boost).float().cpu().numpy()
+
+        def embed(texts: list[str]) -> np.ndarray:
+            return self.embed(texts).float().cpu().numpy()
+
+        return [summarize_document(doc, config, score, embed, max_sentences, max_words, ratio, focus) for doc in docs]

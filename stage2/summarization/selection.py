@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from stage2.summarization.config import intent_prompt
 from stage2.summarization.data import _tokens, budget_in_words
-from stage2.summarization.segmenting import Sentence
+from stage2.summarization.segmenting import Sentence, is_dialogue, split_sentences
 
 
 def _trigrams(text: str) -> set[tuple[str, ...]]:
@@ -120,3 +121,25 @@ def summary_result(
         for i in chosen
     ]
     return {"summary": " ".join(str(p["text"]) for p in picked), "sentences": picked}
+
+
+def summarize_document(
+    doc: str,
+    config: dict[str, Any],
+    score: Callable[[list[str], str, float], np.ndarray],
+    embed: Callable[[list[str]], np.ndarray],
+    max_sentences: int | None,
+    max_words: int | None,
+    ratio: float | None,
+    focus: str | None,
+) -> dict[str, Any]:
+    """One document's extractive summary, shared by the torch model and the runtime: split it, score
+    its sentences against the intent prompt (``score(texts, prompt, extra_relevance)``), and choose
+    under the budget. ``config`` is a :class:`~stage2.summarization.config.SummarizerConfig` dict.
+    """
+    sents = split_sentences(doc)
+    if not sents:
+        return {"summary": "", "sentences": []}
+    boost = float(config["focus_weight"]) if focus else 0.0
+    scores = score([s.text for s in sents], intent_prompt(config, is_dialogue(doc), focus), boost)
+    return summary_result(sents, scores, max_sentences, max_words, ratio, config["redundancy"], embed)
