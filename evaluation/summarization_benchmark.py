@@ -91,21 +91,14 @@ def oracle(ex: SummaryExample, dataset: str) -> list[int]:
 
 
 def centrality(model: Any, ex: SummaryExample, dataset: str) -> list[int]:
+    from stage2.summarization.features import lexrank
     from stage2.summarization.selection import select
 
     texts = [s.text for s in ex.sentences]
     if not texts:
         return []
     emb = model.embed(texts).detach().cpu().numpy()
-    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
-    sim = np.clip(emb @ emb.T, 0.0, None)
-    np.fill_diagonal(sim, 0.0)
-    sim = np.where(sim >= 0.1, sim, 0.0)
-    rows = sim.sum(axis=1, keepdims=True)
-    trans = np.where(rows > 0, sim / np.maximum(rows, 1e-9), 1.0 / len(texts))
-    rank = np.full(len(texts), 1.0 / len(texts))
-    for _ in range(50):
-        rank = 0.15 / len(texts) + 0.85 * trans.T @ rank
+    rank = lexrank(emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9))
     budget = BUDGET[dataset]
     words = budget_in_words(sum(len(t.split()) for t in texts), None, budget.get("ratio"))
     return select(texts, rank, budget.get("max_sentences"), words, "none")
@@ -168,7 +161,10 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
 
         model = Summarizer.from_pretrained(None)
         params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
-        notes = f"all-MiniLM-L6-v2, label-semantic intent prompt, trigram blocking, budget {budget_note}"
+        notes = (
+            f"all-MiniLM-L6-v2, label-semantic intent prompt, hand-made features incl. lexical salience, "
+            f"redundancy {model.config.redundancy}, budget {budget_note}"
+        )
         if setting != "zero-shot":
             train, dropped = deduplicated_train(dataset)
             extra["train_documents_dropped_as_duplicates"] = dropped
@@ -179,15 +175,17 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                 cfg = TrainingConfig(
                     epochs=args.full_epochs,
                     min_steps=0,
-                    batch_size=4,
+                    batch_size=16,
                     seed=seed,
-                    learning_rate=2e-5,
                     head_learning_rate=1e-3,
+                    feature_learning_rate=1e-2,
+                    evaluations=args.full_evaluations,
                     progress=args.progress,
                 )
                 notes += (
-                    f"; whole train split, {args.full_epochs} epochs, "
-                    f"first {args.dev_docs} validation documents for model selection"
+                    f"; frozen encoder, feature weights and residual trained with a pairwise ranking loss; whole "
+                    f"train split, {args.full_epochs} epochs of 16 documents a step, first {args.dev_docs} "
+                    "validation documents for model selection"
                 )
             else:
                 sample = random.Random(seed).sample(train, k or 0)
@@ -197,12 +195,12 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                     max_steps=args.fewshot_steps,
                     batch_size=4,
                     seed=seed,
-                    learning_rate=2e-5,
-                    head_learning_rate=1e-3,
+                    feature_learning_rate=1e-2,
                     progress=args.progress,
                 )
                 notes += (
-                    f"; {k} training documents drawn at random with the seed, {args.fewshot_steps} steps, no dev data"
+                    f"; frozen encoder, only the feature weights trained (pairwise ranking loss); {k} training "
+                    f"documents drawn at random with the seed, {args.fewshot_steps} steps of 4, no dev data"
                 )
             notes += f"; {dropped} train documents that also occur in validation/test removed first"
             started = time.perf_counter()
@@ -231,8 +229,9 @@ def main() -> None:
     parser.add_argument("--systems", nargs="+", default=["lead", "longest-3", "centrality", "oracle", "stage2"])
     parser.add_argument("--settings", nargs="+", default=["zero-shot", "10-shot", "100-shot", "full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    parser.add_argument("--fewshot-steps", type=int, default=100)
-    parser.add_argument("--full-epochs", type=float, default=1.0)
+    parser.add_argument("--fewshot-steps", type=int, default=200, help="optimizer steps of a few-shot run")
+    parser.add_argument("--full-epochs", type=float, default=3.0, help="epochs of the full-data run")
+    parser.add_argument("--full-evaluations", type=int, default=6, help="dev evaluations during the full run")
     parser.add_argument("--dev-docs", type=int, default=200, help="validation documents used for model selection")
     parser.add_argument("--save-model", default="", help="folder where each full-setting model is saved")
     parser.add_argument("--force", action="store_true")

@@ -36,6 +36,9 @@ class TrainingConfig:
     batch_size: int = field(default=16, metadata={"help": "examples (NER windows, documents) per step"})
     learning_rate: float = field(default=5e-5, metadata={"help": "encoder learning rate"})
     head_learning_rate: float = field(default=1e-3, metadata={"help": "learning rate of the layers on the encoder"})
+    feature_learning_rate: float = field(
+        default=1e-2, metadata={"help": "summariser: learning rate of the hand-made features' weights"}
+    )
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
@@ -88,6 +91,7 @@ def run_loop(
     metric: str = "f1",
     is_encoder: Callable[[str], bool] | None = None,
     fingerprint: str = "",
+    learning_rate_of: Callable[[str], float] | None = None,
 ) -> TrainResult:
     """Train ``model`` for ``steps`` steps; ``batch_loss(step, rng)`` returns the loss of step ``step``.
 
@@ -98,16 +102,20 @@ def run_loop(
     hyperparameters raises ValueError instead of silently continuing the old run (a changed step
     budget is allowed, with a warning).
     ``is_encoder(name)`` picks the parameters trained at ``cfg.learning_rate`` (default: names
-    starting with ``encoder.``); the rest train at ``cfg.head_learning_rate``.
+    starting with ``encoder.``); the rest train at ``cfg.head_learning_rate``. ``learning_rate_of(name)``,
+    when given, sets each parameter's learning rate instead. Parameters with ``requires_grad`` off
+    stay frozen.
     """
     torch.manual_seed(cfg.seed)  # dropout and any torch sampling: runs repeat for a seed
     eval_at = eval_at if evaluate is not None and eval_at else set()
     in_encoder = is_encoder or (lambda name: name.startswith("encoder."))
-    head = [p for n, p in model.named_parameters() if not in_encoder(n) and p.requires_grad]
-    enc = [p for n, p in model.named_parameters() if in_encoder(n) and p.requires_grad]
+    lr_of = learning_rate_of or (lambda name: cfg.learning_rate if in_encoder(name) else cfg.head_learning_rate)
+    groups: dict[float, list[torch.nn.Parameter]] = {cfg.learning_rate: [], cfg.head_learning_rate: []}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            groups.setdefault(lr_of(name), []).append(param)
     optimizer = torch.optim.AdamW(
-        [{"params": enc, "lr": cfg.learning_rate}, {"params": head, "lr": cfg.head_learning_rate}],
-        weight_decay=cfg.weight_decay,
+        [{"params": params, "lr": lr} for lr, params in groups.items()], weight_decay=cfg.weight_decay
     )
     warmup = int(cfg.warmup_ratio * steps)
 

@@ -229,6 +229,7 @@ def trained_summarizer(_summarizer):
         for p in model.mlp.parameters():
             p.normal_(0.0, 0.5)
         model.position_bias.weight.normal_(0.0, 0.5)
+        model.dialogue_prior.normal_(0.0, 2.0)
     return model
 
 

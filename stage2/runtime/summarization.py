@@ -11,20 +11,8 @@ from stage2.batching import length_batches
 from stage2.data import as_batch
 from stage2.runtime._base import RuntimeModel, pad
 from stage2.summarization.config import chunk_ids
+from stage2.summarization.features import FEATURES, static_features
 from stage2.summarization.selection import check_budget, summarize_document
-
-
-def lexrank(unit: np.ndarray, threshold: float = 0.1, damping: float = 0.85, iterations: int = 30) -> np.ndarray:
-    """LexRank scores (sum to 1) from unit sentence embeddings ``[n, H]`` (as the torch model)."""
-    n = unit.shape[0]
-    sim = np.clip(unit @ unit.T, 0.0, None) * (1.0 - np.eye(n, dtype=unit.dtype))
-    sim = np.where(sim >= threshold, sim, 0.0)
-    rows = sim.sum(axis=1, keepdims=True)
-    trans = np.where(rows > 0, sim / np.maximum(rows, 1e-9), 1.0 / n)
-    rank = np.full(n, 1.0 / n, dtype=unit.dtype)
-    for _ in range(iterations):
-        rank = (1.0 - damping) / n + damping * (trans.T @ rank)
-    return rank
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -47,6 +35,10 @@ class SummarizerRuntime(RuntimeModel):
 
     def __init__(self, folder: Any, threads: int | None = None, provider: str | None = None) -> None:
         super().__init__(folder, threads, provider)
+        from stage2.summarization.config import SummarizerConfig
+
+        self.config = SummarizerConfig.from_dict(self.config).to_dict()  # exports of older versions too
+        self.head.setdefault("dialogue_prior", self.head["prior"])
         self._prompt_cache: dict[str, np.ndarray] = {}
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -80,22 +72,23 @@ class SummarizerRuntime(RuntimeModel):
         return cached
 
     def score_embeddings(
-        self, emb: np.ndarray, prompt: np.ndarray, words: Sequence[int], extra_relevance: float = 0.0
+        self,
+        emb: np.ndarray,
+        prompt: np.ndarray,
+        sentences: Sequence[str],
+        extra_relevance: float = 0.0,
+        dialogue: bool = False,
     ) -> np.ndarray:
         """Sentence scores from embeddings ``[n, H]`` and the prompt embedding ``[H]`` (the torch head)."""
         h = self.head
         n = emb.shape[0]
+        names = list(self.config["features"])
         unit = _unit(emb)
-        feats = np.stack(
-            [
-                unit @ _unit(prompt),
-                lexrank(unit) * n - 1.0,
-                1.0 / np.sqrt(1.0 + np.arange(n, dtype=np.float32)),
-                np.log1p(np.asarray(words, dtype=np.float32)) / 4.0,
-            ],
-            axis=-1,
-        ).astype(np.float32)
-        base = feats @ h["prior"] + extra_relevance * feats[:, 0]
+        all_feats = np.concatenate([(unit @ _unit(prompt))[:, None], static_features(sentences, unit)], axis=-1)
+        feats = all_feats[:, [FEATURES.index(f) for f in names]].astype(np.float32)
+        base = feats @ h["dialogue_prior" if dialogue else "prior"]
+        if extra_relevance and "relevance" in names:
+            base = base + extra_relevance * feats[:, names.index("relevance")]
         buckets = int(self.config["position_buckets"])
         bucket = np.minimum(np.arange(n) * buckets // max(n, 1), buckets - 1)
         s = emb @ h["sentence_proj.weight"].T + h["sentence_proj.bias"]
@@ -108,14 +101,14 @@ class SummarizerRuntime(RuntimeModel):
         residual = (hidden @ h["mlp.2.weight"].T + h["mlp.2.bias"])[:, 0]
         return (base + h["position_bias.weight"][bucket, 0] + residual).astype(np.float32)
 
-    def score_sentences(self, sentences: Sequence[str], prompt: str, extra_relevance: float = 0.0) -> np.ndarray:
+    def score_sentences(
+        self, sentences: Sequence[str], prompt: str, extra_relevance: float = 0.0, dialogue: bool = False
+    ) -> np.ndarray:
         """One score per sentence (higher: belongs in the summary)."""
         if not sentences:
             return np.zeros(0, dtype=np.float32)
         emb = self.embed(sentences)
-        return self.score_embeddings(
-            emb, self._prompt_embedding(prompt), [len(s.split()) for s in sentences], extra_relevance
-        )
+        return self.score_embeddings(emb, self._prompt_embedding(prompt), sentences, extra_relevance, dialogue)
 
     def summarize(
         self,

@@ -5,11 +5,37 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from stage2.summarization.features import FEATURES
+
 CONFIG_NAME = "stage2_config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 DEFAULT_INTENT = "the main points and key facts of the text"
 DIALOGUE_INTENT = "what the people in the conversation decided, asked or plan to do"
+
+LEGACY_FEATURES = ("relevance", "centrality", "position", "length")
+"""The features of models saved before lexical salience was added (their configs name none)."""
+
+PROSE_PRIOR = {
+    "relevance": 0.0,
+    "centrality": 2.0,
+    "position": 0.5,
+    "length": 1.0,
+    "frequency": 8.0,
+    "coverage": 4.0,
+}
+"""Zero-shot weights for prose, chosen on BBC News validation by
+``evaluation/tune_zero_shot_prior.py`` (see ``evaluation/results/summarization_prior_search.json``)."""
+
+DIALOGUE_PRIOR = {
+    "relevance": 2.0,
+    "centrality": 0.0,
+    "position": 2.0,
+    "length": 4.0,
+    "frequency": 0.0,
+    "coverage": 1.0,
+}
+"""Zero-shot weights for dialogues, chosen on SAMSum validation by the same script."""
 
 
 @dataclass
@@ -22,12 +48,19 @@ class SummarizerConfig:
     dialogue_intent: str = field(default=DIALOGUE_INTENT, metadata={"help": "intent used for dialogues"})
     focus_template: str = field(default="{intent}, especially {focus}", metadata={"help": "intent + user focus"})
     max_length: int = field(default=128, metadata={"help": "subwords per encoder window (longer sentences: chunks)"})
-    redundancy: str = field(default="trigram", metadata={"help": "trigram, mmr or none"})
+    redundancy: str = field(default="none", metadata={"help": "trigram, mmr or none"})
     position_buckets: int = 32
     projection_dim: int = 384
+    features: list[str] = field(
+        default_factory=lambda: list(FEATURES), metadata={"help": "hand-made sentence features the model uses"}
+    )
     prior: dict[str, float] = field(
-        default_factory=lambda: {"relevance": 2.0, "centrality": 4.0, "position": 4.0, "length": 4.0},
-        metadata={"help": "zero-shot feature weights, chosen on validation data; learned when trained"},
+        default_factory=lambda: dict(PROSE_PRIOR),
+        metadata={"help": "feature weights for prose, chosen on validation data; learned when trained"},
+    )
+    dialogue_prior: dict[str, float] = field(
+        default_factory=lambda: dict(DIALOGUE_PRIOR),
+        metadata={"help": "feature weights for dialogues, chosen on validation data; learned when trained"},
     )
     focus_weight: float = field(default=4.0, metadata={"help": "extra weight of relevance when a focus is given"})
     encoder_config: dict[str, Any] = field(default_factory=dict)
@@ -39,6 +72,12 @@ class SummarizerConfig:
             raise ValueError(f"redundancy must be trigram, mmr or none, got {self.redundancy!r}")
         if self.max_length < 8:
             raise ValueError("max_length must be at least 8")
+        unknown = [f for f in self.features if f not in FEATURES]
+        if unknown or not self.features:
+            raise ValueError(f"features must be a non-empty subset of {FEATURES}, got {self.features}")
+        for name in ("prior", "dialogue_prior"):
+            weights = getattr(self, name)
+            setattr(self, name, {f: float(weights.get(f, 0.0)) for f in self.features})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -48,7 +87,12 @@ class SummarizerConfig:
     def from_dict(cls, data: dict[str, Any]) -> SummarizerConfig:
         """Build from a saved dict, ignoring unknown keys."""
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        kept = {k: v for k, v in data.items() if k in known}
+        if "features" not in kept:  # saved before lexical salience: the four original features
+            kept["features"] = list(LEGACY_FEATURES)
+            kept.setdefault("dialogue_prior", dict(kept.get("prior", {})))
+            kept.setdefault("redundancy", "trigram")
+        return cls(**kept)
 
 
 def intent_prompt(config: dict[str, Any], dialogue: bool, focus: str | None = None) -> str:

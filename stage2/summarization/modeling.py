@@ -1,10 +1,11 @@
 """Extractive summariser: sentences and the summary intent are encoded by the same encoder.
 
-Each sentence gets a score from four hand-made features with learnable weights, namely relevance
-to the intent (and the user's focus), LexRank centrality in the document, a lead-position prior and
-a length prior, plus a learned residual: a position-bucket bias and a small MLP over the
-sentence-intent and sentence-document interactions. The residual starts at zero, so an untrained
-model is a sensible zero-shot summariser and training refines it through one code path.
+Each sentence gets a score from hand-made features with learnable weights (one set for prose, one for
+dialogues; see :mod:`stage2.summarization.features`): relevance to the intent (and the user's focus),
+LexRank centrality, a lead-position prior, a length prior and two lexical-salience features; plus a
+learned residual: a position-bucket bias and a small MLP over the sentence-intent and
+sentence-document interactions. The residual starts at zero, so an untrained model is a sensible
+zero-shot summariser and training refines it through one code path.
 """
 
 from __future__ import annotations
@@ -24,26 +25,11 @@ from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
 from stage2.data import as_batch
 from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
+from stage2.summarization.features import FEATURES, static_features
 from stage2.summarization.segmenting import is_dialogue
 from stage2.summarization.selection import check_budget, summarize_document
 
 logger = logging.getLogger(__name__)
-
-FEATURES = ("relevance", "centrality", "position", "length")
-
-
-def lexrank(unit: torch.Tensor, threshold: float = 0.1, damping: float = 0.85, iterations: int = 30) -> torch.Tensor:
-    """LexRank scores (sum to 1) of sentences from their unit-length embeddings ``[n, H]``."""
-    n = unit.shape[0]
-    sim = torch.clamp(unit @ unit.T, min=0.0)
-    sim = sim * (1.0 - torch.eye(n, device=unit.device, dtype=unit.dtype))
-    sim = torch.where(sim >= threshold, sim, torch.zeros_like(sim))
-    rows = sim.sum(dim=1, keepdim=True)
-    trans = torch.where(rows > 0, sim / rows.clamp(min=1e-9), torch.full_like(sim, 1.0 / n))
-    rank = torch.full((n,), 1.0 / n, device=unit.device, dtype=unit.dtype)
-    for _ in range(iterations):
-        rank = (1.0 - damping) / n + damping * (trans.T @ rank)
-    return rank
 
 
 class Summarizer(nn.Module):
@@ -60,7 +46,9 @@ class Summarizer(nn.Module):
         self.tokenizer = tokenizer
         hidden = int(encoder.config.hidden_size)
         dim = config.projection_dim
-        self.prior = nn.Parameter(torch.tensor([float(config.prior[f]) for f in FEATURES]))
+        self.feature_index = [FEATURES.index(f) for f in config.features]
+        self.prior = nn.Parameter(torch.tensor([float(config.prior[f]) for f in config.features]))
+        self.dialogue_prior = nn.Parameter(torch.tensor([float(config.dialogue_prior[f]) for f in config.features]))
         self.position_bias = nn.Embedding(config.position_buckets, 1)
         nn.init.zeros_(self.position_bias.weight)
         self.sentence_proj = nn.Linear(hidden, dim)
@@ -68,7 +56,7 @@ class Summarizer(nn.Module):
         last = nn.Linear(128, 1)
         nn.init.zeros_(last.weight)  # the residual starts at zero: an untrained model is the zero-shot prior
         nn.init.zeros_(last.bias)
-        self.mlp = nn.Sequential(nn.Linear(2 * dim + len(FEATURES), 128), nn.GELU(), last)
+        self.mlp = nn.Sequential(nn.Linear(2 * dim + len(config.features), 128), nn.GELU(), last)
         self._prompt_cache: dict[str, torch.Tensor] = {}
 
     # ----------------------------------------------------------------- building and saving
@@ -110,7 +98,9 @@ class Summarizer(nn.Module):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.config.stage2_version = __version__
-        self.config.prior = {f: round(float(v), 6) for f, v in zip(FEATURES, self.prior.tolist(), strict=True)}
+        for name in ("prior", "dialogue_prior"):
+            weights = zip(self.config.features, getattr(self, name).tolist(), strict=True)
+            setattr(self.config, name, {f: round(float(v), 6) for f, v in weights})
         save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, str(path / WEIGHTS_NAME))
         (path / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2), encoding="utf-8")
         self.tokenizer.save_pretrained(str(path))
@@ -172,39 +162,46 @@ class Summarizer(nn.Module):
         return emb
 
     # ----------------------------------------------------------------- scoring
-    def score_sentences(self, sentences: Sequence[str], prompt: str, extra_relevance: float = 0.0) -> torch.Tensor:
+    def score_sentences(
+        self, sentences: Sequence[str], prompt: str, extra_relevance: float = 0.0, dialogue: bool = False
+    ) -> torch.Tensor:
         """One logit per sentence (higher: belongs in the summary); ``extra_relevance`` adds weight to
-        the relevance feature (used when the user gives a focus).
+        the relevance feature (used when the user gives a focus); ``dialogue`` picks the dialogue weights.
         """
-        n = len(sentences)
-        if n == 0:
+        if not sentences:
             return torch.zeros(0, device=self.device)
-        emb = self.embed(sentences)
         return self.score_embeddings(
-            emb, self._prompt_embedding(prompt), [len(s.split()) for s in sentences], extra_relevance
+            self.embed(sentences), self._prompt_embedding(prompt), sentences, extra_relevance, dialogue
         )
 
-    def features(self, emb: torch.Tensor, prompt: torch.Tensor, words: Sequence[int]) -> torch.Tensor:
-        """The hand-made features ``[n, 4]`` of :data:`FEATURES`: cosine relevance to the intent,
-        LexRank centrality (PageRank over the thresholded cosine graph, scaled to mean 0), a lead
-        prior ``1/sqrt(1 + position)`` and a length prior ``log(1 + words) / 4``.
+    def features(self, emb: torch.Tensor, prompt: torch.Tensor, sentences: Sequence[str]) -> torch.Tensor:
+        """The hand-made features ``[n, F]`` named by ``config.features``: cosine relevance to the
+        intent (differentiable) and :func:`~stage2.summarization.features.static_features`.
         """
-        n = emb.shape[0]
         unit = nn.functional.normalize(emb, dim=-1)
         relevance = unit @ nn.functional.normalize(prompt, dim=-1)
-        centrality = lexrank(unit.detach()) * n - 1.0
-        idx = torch.arange(n, device=emb.device, dtype=emb.dtype)
-        position = 1.0 / torch.sqrt(1.0 + idx)
-        length = torch.log1p(torch.tensor(list(words), device=emb.device, dtype=emb.dtype)) / 4.0
-        return torch.stack([relevance, centrality, position, length], dim=-1)
+        static = torch.from_numpy(static_features(sentences, unit.detach().float().cpu().numpy()))
+        feats = torch.cat([relevance[:, None], static.to(device=emb.device, dtype=emb.dtype)], dim=-1)
+        return feats[:, self.feature_index]
 
     def score_embeddings(
-        self, emb: torch.Tensor, prompt: torch.Tensor, words: Sequence[int], extra_relevance: float = 0.0
+        self,
+        emb: torch.Tensor,
+        prompt: torch.Tensor,
+        sentences: Sequence[str],
+        extra_relevance: float = 0.0,
+        dialogue: bool = False,
+        feats: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Scores from precomputed sentence embeddings ``[n, H]`` and the prompt embedding ``[H]``."""
+        """Scores from precomputed sentence embeddings ``[n, H]`` and the prompt embedding ``[H]``
+        (``feats``: the sentences' :meth:`features`, when already computed).
+        """
         n = emb.shape[0]
-        feats = self.features(emb, prompt, words)
-        base = feats @ self.prior + extra_relevance * feats[:, 0]
+        feats = self.features(emb, prompt, sentences) if feats is None else feats
+        weights = self.dialogue_prior if dialogue else self.prior
+        base = feats @ weights
+        if extra_relevance and "relevance" in self.config.features:
+            base = base + extra_relevance * feats[:, self.config.features.index("relevance")]
         idx = torch.arange(n, device=emb.device)
         bucket = torch.clamp(idx * self.config.position_buckets // max(n, 1), max=self.config.position_buckets - 1)
         s = self.sentence_proj(emb)
@@ -248,8 +245,8 @@ class Summarizer(nn.Module):
     ) -> list[dict[str, Any]]:
         config = self.config.to_dict()
 
-        def score(texts: list[str], prompt: str, boost: float) -> np.ndarray:
-            return self.score_sentences(texts, prompt, boost).float().cpu().numpy()
+        def score(texts: list[str], prompt: str, boost: float, dialogue: bool) -> np.ndarray:
+            return self.score_sentences(texts, prompt, boost, dialogue).float().cpu().numpy()
 
         def embed(texts: list[str]) -> np.ndarray:
             return self.embed(texts).float().cpu().numpy()

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME
-from stage2.summarization.modeling import Summarizer, lexrank
+from stage2.summarization.features import FEATURES, lexical_salience, lexrank
+from stage2.summarization.modeling import Summarizer
 from stage2.summarization.segmenting import split_sentences
 
 
@@ -86,11 +87,12 @@ def test_intent_prompt_prose_dialogue_and_focus(tiny_summarizer, summ_fixtures):
 
 def test_focus_changes_the_scores(tiny_summarizer, summ_fixtures):
     doc = summ_fixtures["news"]
-    texts = [s.text for s in split_sentences(doc)]
-    with torch.no_grad():
-        plain = tiny_summarizer.score_sentences(texts, tiny_summarizer.intent_prompt(doc))
-        focused = tiny_summarizer.score_sentences(texts, tiny_summarizer.intent_prompt(doc, focus="football"))
-    assert not torch.allclose(plain, focused)
+    n = len(split_sentences(doc))
+    plain = tiny_summarizer.summarize(doc, max_sentences=n)
+    focused = tiny_summarizer.summarize(doc, max_sentences=n, focus="football")
+    # the prose prior gives relevance no weight, so a focus acts through focus_weight alone
+    assert tiny_summarizer.config.prior["relevance"] == 0.0 and tiny_summarizer.config.focus_weight > 0
+    assert [s["score"] for s in plain["sentences"]] != [s["score"] for s in focused["sentences"]]
 
 
 def test_dialogue_is_scored_against_the_dialogue_intent(tiny_summarizer, summ_fixtures):
@@ -98,8 +100,8 @@ def test_dialogue_is_scored_against_the_dialogue_intent(tiny_summarizer, summ_fi
     texts = [s.text for s in split_sentences(doc)]
     result = tiny_summarizer.summarize(doc, max_sentences=len(texts))
     with torch.no_grad():
-        dialogue = tiny_summarizer.score_sentences(texts, tiny_summarizer.config.dialogue_intent)
-        prose = tiny_summarizer.score_sentences(texts, tiny_summarizer.config.intent)
+        dialogue = tiny_summarizer.score_sentences(texts, tiny_summarizer.config.dialogue_intent, dialogue=True)
+        prose = tiny_summarizer.score_sentences(texts, tiny_summarizer.config.intent, dialogue=True)
     got = torch.tensor([s["score"] for s in result["sentences"]])
     assert torch.allclose(got, dialogue, atol=1e-4)
     assert not torch.allclose(got, prose, atol=1e-4)
@@ -135,6 +137,7 @@ def test_embed_long_text_in_chunks(tiny_summarizer):
 
 def test_untrained_scores_are_the_prior_features(tiny_summarizer, summ_fixtures):
     model = tiny_summarizer
+    assert model.config.features == list(FEATURES)
     doc = summ_fixtures["news"]
     texts = [s.text for s in split_sentences(doc)]
     prompt = model.intent_prompt(doc)
@@ -143,24 +146,47 @@ def test_untrained_scores_are_the_prior_features(tiny_summarizer, summ_fixtures)
         unit = torch.nn.functional.normalize(model.embed(texts), dim=-1)
         q = torch.nn.functional.normalize(model.embed([prompt])[0], dim=-1)
         n = len(texts)
-        feats = torch.stack(
+        basic = torch.stack(
             [
                 unit @ q,
-                lexrank(unit) * n - 1.0,
+                torch.from_numpy(lexrank(unit.numpy().astype("float64"))).float() * n - 1.0,
                 1.0 / torch.sqrt(1.0 + torch.arange(n, dtype=torch.float)),
                 torch.log1p(torch.tensor([float(len(t.split())) for t in texts])) / 4.0,
             ],
             dim=-1,
         )
+        feats = torch.cat([basic, torch.from_numpy(lexical_salience(texts))], dim=-1)
         assert torch.allclose(scores, feats @ model.prior, atol=1e-5)
+        dialogue = model.score_sentences(texts, prompt, dialogue=True)
+        assert torch.allclose(dialogue, feats @ model.dialogue_prior, atol=1e-5)
+        assert not torch.allclose(dialogue, scores)
         focused = model.score_sentences(texts, prompt, extra_relevance=3.0)
         assert torch.allclose(focused, feats @ model.prior + 3.0 * feats[:, 0], atol=1e-5)
-        model.prior.copy_(torch.tensor([0.0, 0.0, 1.0, 0.0]))
+        model.prior.copy_(torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0, 0.0]))
         lead = model.score_sentences(texts, prompt)
     assert torch.allclose(lead, feats[:, 2], atol=1e-6)
     assert all(a > b for a, b in itertools.pairwise(lead.tolist()))
     model._prompt_cache.clear()
     assert [s["index"] for s in model.summarize(doc, max_sentences=2)["sentences"]] == [0, 1]
+
+
+def test_models_saved_with_the_four_original_features_still_load(tiny_summarizer, tmp_path, summ_fixtures):
+    from stage2.summarization.config import SummarizerConfig
+
+    data = tiny_summarizer.config.to_dict()
+    for key in ("features", "dialogue_prior"):
+        data.pop(key)
+    data["prior"] = {"relevance": 2.0, "centrality": 4.0, "position": 4.0, "length": 4.0}
+    data.pop("redundancy")
+    config = SummarizerConfig.from_dict(data)
+    assert config.features == ["relevance", "centrality", "position", "length"]
+    assert config.dialogue_prior == config.prior and config.redundancy == "trigram"
+    old = Summarizer(config, tiny_summarizer.encoder, tiny_summarizer.tokenizer).eval()
+    old.save_pretrained(tmp_path / "old")
+    again = Summarizer.from_pretrained(tmp_path / "old")
+    assert again.config.features == config.features and again.prior.shape == (4,)
+    news = summ_fixtures["news"]
+    assert again.summarize(news, max_sentences=2) == old.summarize(news, max_sentences=2)
 
 
 def test_summarize_restores_training_mode(tiny_summarizer):
@@ -179,7 +205,8 @@ def test_mmr_redundancy(tiny_summarizer, summ_fixtures):
 
 def test_save_and_load_round_trip(tiny_summarizer, summ_fixtures, tmp_path):
     with torch.no_grad():
-        tiny_summarizer.prior.copy_(torch.tensor([1.5, 2.0, 3.0, 0.5]))
+        tiny_summarizer.prior.copy_(torch.tensor([1.5, 2.0, 3.0, 0.5, 1.0, 0.0]))
+        tiny_summarizer.dialogue_prior.copy_(torch.tensor([0.5, 0.0, 1.0, 2.0, 0.0, 1.0]))
         tiny_summarizer.mlp[-1].bias.fill_(0.25)
     docs = [summ_fixtures["news"], summ_fixtures["dialogue"]]
     before = tiny_summarizer.summarize(docs, max_sentences=2, focus="money")
@@ -188,7 +215,8 @@ def test_save_and_load_round_trip(tiny_summarizer, summ_fixtures, tmp_path):
         assert (tmp_path / "m" / name).is_file()
     config = json.loads((tmp_path / "m" / CONFIG_NAME).read_text(encoding="utf-8"))
     assert config["task"] == "extractive-summarization"
-    assert config["prior"] == {"relevance": 1.5, "centrality": 2.0, "position": 3.0, "length": 0.5}
+    assert config["prior"] == dict(zip(FEATURES, [1.5, 2.0, 3.0, 0.5, 1.0, 0.0], strict=True))
+    assert config["dialogue_prior"] == dict(zip(FEATURES, [0.5, 0.0, 1.0, 2.0, 0.0, 1.0], strict=True))
     assert config["encoder_config"]["hidden_size"] == 32
     assert "extractive summariser" in (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
     loaded = Summarizer.from_pretrained(tmp_path / "m")

@@ -7,7 +7,7 @@ import torch
 
 from stage2.loop import TrainingConfig
 from stage2.summarization.data import SummaryExample, greedy_oracle
-from stage2.summarization.training import oracle_labels, train_summarizer
+from stage2.summarization.training import oracle_labels, ranking_loss, train_summarizer
 
 
 def fast(**kwargs):
@@ -32,16 +32,41 @@ def test_oracle_labels(summ_examples):
     assert labels[0] == [1, 0, 1, 0]  # the rate rise and the inflation figure
 
 
-def test_training_changes_parameters(tiny_summarizer, summ_examples):
+def test_ranking_loss():
+    logits = torch.tensor([2.0, -1.0, 0.5], requires_grad=True)
+    loss = ranking_loss(logits, [1, 0, 0])
+    expected = (torch.nn.functional.softplus(torch.tensor(-3.0)) + torch.nn.functional.softplus(torch.tensor(-1.5))) / 2
+    assert loss.item() == pytest.approx(expected.item())
+    loss.backward()
+    assert logits.grad[0] < 0 < logits.grad[1]  # raise the oracle sentence, lower the others
+    assert ranking_loss(logits, [1, 1, 1]).item() == 0.0  # no pair: zero, but still differentiable
+    assert ranking_loss(logits, [0, 0, 0]).requires_grad
+
+
+def test_few_documents_fit_only_the_feature_weights_of_their_kind(tiny_summarizer, summ_examples):
+    prose = [e for e in summ_examples if ":" not in e.document.split("\n")[0]]
     before = snapshot(tiny_summarizer)
-    result = train_summarizer(tiny_summarizer, summ_examples, config=fast())
+    result = train_summarizer(tiny_summarizer, prose, config=fast())
     assert result.steps == 3 and result.best_dev is None
+    assert changed(before, tiny_summarizer) == {"prior"}  # frozen encoder, no residual, no dialogue weights
+    assert all(p.requires_grad for p in tiny_summarizer.parameters())  # restored afterwards
+    assert not tiny_summarizer.training
+    run = tiny_summarizer.config.card["training"][-1]
+    assert run["documents"] == len(prose) and run["steps"] == 3 and run["oracle_sentences"] > 0
+    assert run["encoder"] == "frozen" and run["trained"] == "feature weights"
+
+
+def test_residual_and_encoder_training_on_request(tiny_summarizer, summ_examples):
+    before = snapshot(tiny_summarizer)
+    train_summarizer(tiny_summarizer, summ_examples, config=fast(), residual=True)
+    diff = changed(before, tiny_summarizer)
+    assert "mlp.2.weight" in diff and not any(k.startswith("encoder.") for k in diff)
+    before = snapshot(tiny_summarizer)
+    train_summarizer(tiny_summarizer, summ_examples, config=fast(), train_encoder=True, residual=True)
     diff = changed(before, tiny_summarizer)
     assert "prior" in diff and "mlp.2.weight" in diff
     assert any(k.startswith("encoder.") for k in diff)
-    assert not tiny_summarizer.training
-    run = tiny_summarizer.config.card["training"][-1]
-    assert run["documents"] == 4 and run["steps"] == 3 and run["oracle_sentences"] > 0
+    assert tiny_summarizer.config.card["training"][-1]["encoder"] == "fine-tuned"
     result = tiny_summarizer.summarize(summ_examples[0].document, max_sentences=2)
     assert len(result["sentences"]) == 2
 

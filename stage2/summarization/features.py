@@ -1,0 +1,85 @@
+"""Hand-made sentence features of the extractive summariser, in numpy, shared by the torch model
+and the ONNX runtime so both score a document identically.
+
+Besides relevance to the intent (computed by each backend from its own embeddings), a sentence is
+described by its LexRank centrality, its position, its length and two lexical-salience features in
+the spirit of Luhn (1958) and SumBasic: how frequent its content words are in the document
+(``frequency``, the mean document count of its content words) and how much of the document's
+frequent vocabulary it covers (``coverage``, the sum of those counts); both are scaled so that the
+document's best sentence scores 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+FEATURES = ("relevance", "centrality", "position", "length", "frequency", "coverage")
+"""The feature order of :func:`static_features` (after ``relevance``) and of the prior weights."""
+
+_STOPWORDS = """a about above after again against all also am an and any are aren't as at be because been before being
+    below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during
+    each few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers
+    herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself just let's me
+    more most mr mrs ms much must my myself no nor not now of off on once only or other ought our ours ourselves
+    out over own said same say says she she'd she'll she's should shouldn't so some such than that that's the
+    their theirs them themselves then there there's these they they'd they'll they're they've this those
+    through to too under until up us very was wasn't we we'd we'll we're we've were weren't what what's when
+    when's where where's which while who who's whom why why's will with won't would wouldn't yet you you'd
+    you'll you're you've your yours yourself yourselves one two three new"""
+STOPWORDS = frozenset(_STOPWORDS.split())
+"""English function words left out of the lexical-salience counts."""
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of ``text`` that are not stop words."""
+    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+def lexrank(unit: np.ndarray, threshold: float = 0.1, damping: float = 0.85, iterations: int = 30) -> np.ndarray:
+    """LexRank scores (sum to 1) of sentences from their unit-length embeddings ``[n, H]``."""
+    n = unit.shape[0]
+    sim = np.clip(unit @ unit.T, 0.0, None) * (1.0 - np.eye(n, dtype=unit.dtype))
+    sim = np.where(sim >= threshold, sim, 0.0)
+    rows = sim.sum(axis=1, keepdims=True)
+    trans = np.where(rows > 0, sim / np.maximum(rows, 1e-9), 1.0 / n)
+    rank = np.full(n, 1.0 / n, dtype=unit.dtype)
+    for _ in range(iterations):
+        rank = (1.0 - damping) / n + damping * (trans.T @ rank)
+    return rank
+
+
+def lexical_salience(sentences: Sequence[str]) -> np.ndarray:
+    """``[n, 2]``: the ``frequency`` and ``coverage`` features of each sentence (see the module doc).
+
+    >>> lexical_salience(["Rates rise.", "Rates rise again, banks say.", "Weather is fine."]).round(2).tolist()
+    [[1.0, 0.67], [0.67, 1.0], [0.5, 0.33]]
+    """
+    words = [content_words(s) for s in sentences]
+    counts = Counter(w for ws in words for w in ws)
+    frequency = np.array([np.mean([counts[w] for w in ws]) if ws else 0.0 for ws in words])
+    coverage = np.array([float(sum(counts[w] for w in ws)) for ws in words])
+    frequency = frequency / max(float(frequency.max(initial=0.0)), 1e-9)
+    coverage = coverage / max(float(coverage.max(initial=0.0)), 1e-9)
+    return np.stack([frequency, coverage], axis=-1).astype(np.float32)
+
+
+def static_features(sentences: Sequence[str], unit: np.ndarray) -> np.ndarray:
+    """``[n, 5]`` features of a document's sentences other than relevance, in :data:`FEATURES` order:
+    LexRank centrality (scaled to mean 0), a lead prior ``1/sqrt(1 + position)``, a length prior
+    ``log(1 + words) / 4`` and the two lexical-salience features. ``unit`` holds the sentences'
+    unit-length embeddings ``[n, H]``.
+    """
+    n = len(sentences)
+    if n == 0:
+        return np.zeros((0, len(FEATURES) - 1), dtype=np.float32)
+    centrality = lexrank(unit.astype(np.float64)) * n - 1.0
+    position = 1.0 / np.sqrt(1.0 + np.arange(n, dtype=np.float64))
+    length = np.log1p(np.array([len(s.split()) for s in sentences], dtype=np.float64)) / 4.0
+    basic = np.stack([centrality, position, length], axis=-1).astype(np.float32)
+    return np.concatenate([basic, lexical_salience(sentences)], axis=-1)

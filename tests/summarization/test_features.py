@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stage2.summarization.features import FEATURES, content_words, lexical_salience, lexrank, static_features
+
+
+def test_content_words_drop_stop_words():
+    assert content_words("The Bank of England's rates rose, it said.") == ["bank", "england's", "rates", "rose"]
+
+
+def test_lexical_salience_prefers_sentences_made_of_the_documents_frequent_words():
+    sents = ["Rates rise.", "Rates rise again, banks say.", "Weather is fine."]
+    feats = lexical_salience(sents)
+    assert feats.shape == (3, 2) and feats.dtype == np.float32
+    frequency, coverage = feats[:, 0], feats[:, 1]
+    assert frequency.argmax() == 0 and coverage.argmax() == 1  # mean count against summed counts
+    assert frequency.max() == pytest.approx(1.0) and coverage.max() == pytest.approx(1.0)
+    assert frequency[2] < frequency[1]
+    assert lexical_salience(["the a of", "it is"]).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_lexrank_is_a_distribution_that_favours_the_central_sentence():
+    unit = np.array([[1.0, 0.0], [0.8, 0.6], [0.6, 0.8], [0.0, 1.0]])
+    rank = lexrank(unit)
+    assert rank.sum() == pytest.approx(1.0)
+    assert rank[1] > rank[0] and rank[2] > rank[3]
+
+
+def test_static_features_shape_and_position_prior():
+    rng = np.random.default_rng(0)
+    unit = rng.normal(size=(4, 8)).astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    sents = ["One two three.", "Four five.", "Six.", "Seven eight nine ten."]
+    feats = static_features(sents, unit)
+    assert feats.shape == (4, len(FEATURES) - 1)
+    assert feats[:, 0].mean() == pytest.approx(0.0, abs=1e-6)  # centrality, scaled to mean 0
+    assert np.all(np.diff(feats[:, 1]) < 0)  # the lead prior falls with position
+    assert feats[3, 2] > feats[2, 2]  # longer sentences, larger length prior
+    assert static_features([], unit[:0]).shape == (0, len(FEATURES) - 1)
