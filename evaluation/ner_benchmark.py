@@ -1,7 +1,8 @@
 """NER benchmark on CoNLL-2003 and WNUT-17 (full test splits), resumable seed by seed.
 
 Rows: ``stage2`` (the ner-base pretrained label-semantic model, then fine-tuned), ``stage2-doc``
-(the same, each sentence read with its neighbouring sentences as unlabelled context), ``linear-head``
+(the same, each sentence read with its neighbouring sentences as unlabelled context), ``stage2-doc-3l``
+(stage2-doc on layers 0, 2 and 4 of the encoder only: half the encoder, for fast serving), ``linear-head``
 (plain token classifier on the same encoder, same steps and batch size), ``linear-head-case``
 (the same plus the case-shape embedding: what case recovery brings), ``spacy-sm`` (CoNLL only).
 Settings: ``zero-shot`` (label names and descriptions only), ``K-shot`` (greedy per-type sampling,
@@ -74,13 +75,23 @@ def load_split(dataset: str, split: str) -> list[NERExample]:
     return read_jsonl(DATA / dataset / f"{split}.jsonl.gz")
 
 
+DOC_SYSTEMS = ("stage2-doc", "stage2-doc-3l")
+"""Rows that read each sentence with its document context (full setting only)."""
+PRETRAINED_SYSTEMS = ("stage2", *DOC_SYSTEMS)
+
+
 def make_model(system: str, labels: LabelSet, base: Path) -> Any:
     from stage2.ner.modeling import NERModel
 
-    if system in ("stage2", "stage2-doc"):
+    if system in PRETRAINED_SYSTEMS:
         if not (base / "stage2_config.json").exists():
             raise SystemExit(f"{base}: no ner-base model; run python models/ner-base/recipe.py --out {base.parent}")
-        return NERModel.from_pretrained(base)
+        model = NERModel.from_pretrained(base)
+        if system == "stage2-doc-3l":
+            from stage2.backbone import keep_layers
+
+            keep_layers(model, [0, 2, 4])
+        return model
     if system == "stage2-scratch":
         return NERModel.from_pretrained(None, head="label-semantic")
     if system == "linear-head":
@@ -93,7 +104,7 @@ def make_model(system: str, labels: LabelSet, base: Path) -> Any:
 def training_config(system: str, setting: str, seed: int, args: argparse.Namespace) -> Any:
     from stage2.training import TrainingConfig
 
-    pretrained = system in ("stage2", "stage2-doc")
+    pretrained = system in PRETRAINED_SYSTEMS
     if setting == "full":
         return TrainingConfig(
             epochs=args.full_epochs,
@@ -137,10 +148,10 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
 
     labels = LABELS[dataset]
     test = load_split(dataset, "test")
-    doc = system == "stage2-doc"
+    doc = system in DOC_SYSTEMS
     if doc:
         if setting != "full":
-            raise SystemExit("stage2-doc is a full-setting row")
+            raise SystemExit(f"{system} is a full-setting row")
         test = add_document_context(test, args.context_words)
     k = int(setting.split("-")[0]) if setting.endswith("-shot") and setting != "zero-shot" else None
     extra: dict[str, Any] = {}
@@ -194,8 +205,10 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                     f"{args.fewshot_steps} steps, batch 8"
                 )
                 extra["train_sentences"] = len(sample)
-            if system in ("stage2", "stage2-doc"):
+            if system in PRETRAINED_SYSTEMS:
                 notes = PRETRAIN_NOTE + "; " + notes
+            if system == "stage2-doc-3l":
+                notes += "; encoder shrunk to layers 0, 2 and 4 of the ner-base model before fine-tuning"
             elif system == "linear-head-case":
                 notes += "; linear head plus the learned case-shape embedding (ablation)"
             cfg = training_config(system, setting, seed, args)
@@ -237,7 +250,8 @@ def main() -> None:
         "--systems",
         nargs="+",
         default=["stage2", "linear-head"],
-        help="stage2, stage2-doc, linear-head, linear-head-case, stage2-scratch, spacy-sm",
+        help="stage2, stage2-doc, stage2-doc-3l (3 of the 6 layers), linear-head, linear-head-case, "
+        "stage2-scratch, spacy-sm",
     )
     parser.add_argument("--settings", nargs="+", default=["zero-shot", "5-shot", "10-shot", "20-shot", "full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="seeds of K-shot rows")
@@ -260,7 +274,7 @@ def main() -> None:
                 continue
             if setting == "zero-shot" and system not in ("stage2", "spacy-sm"):
                 continue
-            if system == "stage2-doc" and setting != "full":
+            if system in DOC_SYSTEMS and setting != "full":
                 continue
             seeds = args.seeds if setting.endswith("-shot") and setting != "zero-shot" else [1]
             for seed in seeds:

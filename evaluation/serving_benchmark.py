@@ -1,10 +1,12 @@
 """Serving benchmark: NER on every CoNLL-2003 test sentence with torch eager, ONNX Runtime float32 and
-int8, and spaCy en_core_web_sm (NER only); extractive summarisation of the BBC News test articles with
-torch and ONNX Runtime; and a loopback load test of ``stage2 serve``. One process, same threads.
+int8 (and optionally the 3-layer ner-fast in int8), and spaCy en_core_web_sm (NER only); extractive
+summarisation of the BBC News test articles with torch and ONNX Runtime; and a loopback load test of
+``stage2 serve``. One process, same threads.
 
     python evaluation/serving_benchmark.py --ner-torch runs/models/ner-default --ner-fp32 runs/exports/ner-fp32 \\
         --ner-int8 exports/ner-default --sum-torch runs/models/summarizer-default \\
-        --sum-fp32 runs/exports/summarizer-fp32 --sum-int8 exports/summarizer-default
+        --sum-fp32 runs/exports/summarizer-fp32 --sum-int8 exports/summarizer-default \
+        --ner-int8-fast exports/ner-fast
 
 Rows (evaluation/results/serving.json, task "serving"): one per engine, task and batch size, with
 throughput (sentences or documents per second), p50/p95/p99 latency per call in ms, the task metric
@@ -118,6 +120,8 @@ def ner_engines(args: argparse.Namespace) -> dict[str, Callable[[], Any]]:
         engines["ort-fp32"] = ort_engine(args.ner_fp32)
     if args.ner_int8:
         engines["ort-int8"] = ort_engine(args.ner_int8)
+    if args.ner_int8_fast:
+        engines["ort-int8-fast"] = ort_engine(args.ner_int8_fast)
     engines["spacy-sm"] = spacy_engine
     return engines
 
@@ -319,6 +323,7 @@ def main() -> None:
     parser.add_argument("--ner-torch", help="saved torch NER model")
     parser.add_argument("--ner-fp32", help="float32 export of the same model")
     parser.add_argument("--ner-int8", help="int8 export of the same model")
+    parser.add_argument("--ner-int8-fast", help="int8 export of a smaller model (ner-fast): row ort-int8-fast")
     parser.add_argument("--sum-torch", help="saved torch summariser")
     parser.add_argument("--sum-fp32", help="float32 export of the summariser")
     parser.add_argument("--sum-int8", help="int8 export of the summariser")

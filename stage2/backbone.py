@@ -50,3 +50,25 @@ def load_encoder(name_or_path: str | None) -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(source, add_prefix_space=True)
     encoder = AutoModel.from_pretrained(source)
     return encoder, tokenizer
+
+
+def keep_layers(model: Any, layers: list[int]) -> None:
+    """Shrink a stage2 model's encoder (BERT-style ``encoder.encoder.layer``) to the given transformer
+    layers, in place, for a smaller and faster model to fine-tune (for example every other layer,
+    ``[0, 2, 4]``, of a 6-layer encoder, as DistilBERT initialises its student). The model's saved
+    encoder config follows, so ``save_pretrained``/``from_pretrained`` round-trip.
+    """
+    import torch
+
+    stack = getattr(getattr(model.encoder, "encoder", None), "layer", None)
+    if not isinstance(stack, torch.nn.ModuleList):
+        raise ValueError(f"{type(model.encoder).__name__} has no encoder.layer list; cannot drop layers")
+    if not layers or sorted(set(layers)) != list(layers) or layers[0] < 0 or layers[-1] >= len(stack):
+        raise ValueError(f"layers must be increasing indices in [0, {len(stack)}), got {layers}")
+    model.encoder.encoder.layer = torch.nn.ModuleList([stack[i] for i in layers])
+    model.encoder.config.num_hidden_layers = len(layers)
+    for new_index, layer in enumerate(model.encoder.encoder.layer):
+        attention = getattr(getattr(layer, "attention", None), "self", None)
+        if attention is not None and hasattr(attention, "layer_idx"):
+            attention.layer_idx = new_index
+    model.config.encoder_config = model.encoder.config.to_dict()

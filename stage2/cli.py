@@ -241,7 +241,16 @@ def cmd_summarize_train(args: argparse.Namespace) -> int:
         from stage2.summarization.training import train_summarizer
 
         model = _load_summarizer(args.model)
-        result = train_summarizer(model, train_data, dev_data, cfg, eval_budget=_budget(args) or None)
+        cfg.feature_learning_rate = args.feature_lr
+        result = train_summarizer(
+            model,
+            train_data,
+            dev_data,
+            cfg,
+            eval_budget=_budget(args) or None,
+            train_encoder=args.train_encoder,
+            residual=args.residual,
+        )
     model.save_pretrained(args.out)
     print(
         json.dumps(
@@ -433,14 +442,23 @@ def build_parser() -> argparse.ArgumentParser:
     st = ssub.add_parser(
         "train",
         help="fine-tune on documents with reference summaries",
-        description="Train the extractive summariser on greedy ROUGE-oracle labels, or a seq2seq "
-        "checkpoint given with --seq2seq; saves to --out.",
+        description="Train the extractive summariser on greedy ROUGE-oracle labels (pairwise ranking loss), "
+        "or a seq2seq checkpoint given with --seq2seq; saves to --out. The extractive encoder stays frozen "
+        "(each sentence is embedded once) unless --train-encoder; with fewer than 1000 documents only the "
+        "hand-made features' weights are fitted unless --residual.",
     )
     st.add_argument("--train", required=True, help=sdata_help)
     st.add_argument("--dev", help="dev data for model selection (" + sdata_help + ")")
     st.add_argument("--model", default=None, help="stage2 summariser folder or encoder (default: bundled MiniLM)")
     st.add_argument("--seq2seq", help="train this seq2seq checkpoint (hub id or path) instead: abstractive")
     add_training_args(st, min_steps=100, batch_size=4, batch_help="documents per step", lr=2e-5)
+    st.add_argument(
+        "--feature-lr", type=float, default=1e-2, help="learning rate of the feature weights (default 1e-2)"
+    )
+    st.add_argument("--train-encoder", action="store_true", help="fine-tune the encoder too (slow)")
+    residual = st.add_mutually_exclusive_group()
+    residual.add_argument("--residual", dest="residual", action="store_const", const=True, help="train the residual")
+    residual.add_argument("--no-residual", dest="residual", action="store_const", const=False, help="never train it")
     add_budget(st)
     st.set_defaults(func=cmd_summarize_train)
 

@@ -84,6 +84,7 @@ def test_train_writes_a_model(summ_dir, data_file, tmp_path, capsys):
     config = json.loads((out / "stage2_config.json").read_text(encoding="utf-8"))
     assert config["task"] == "extractive-summarization"
     assert config["card"]["training"][-1]["steps"] == 2
+    assert config["card"]["training"][-1]["trained"] == "feature weights"
     assert main(["summarize", "predict", "--model", str(out), NEWS]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]
 
@@ -135,6 +136,18 @@ def test_parser_defaults():
     args = build_parser().parse_args(["summarize", "train", "--train", "t.jsonl", "--out", "o"])
     assert (args.epochs, args.min_steps, args.batch_size, args.model, args.seq2seq) == (3.0, 100, 4, None, None)
     assert (args.max_sentences, args.max_words, args.ratio) == (None, None, None)
+    assert (args.feature_lr, args.train_encoder, args.residual) == (1e-2, False, None)
+    args = build_parser().parse_args(["summarize", "train", "--train", "t", "--out", "o", "--residual"])
+    assert args.residual is True
+
+
+def test_train_with_residual_and_encoder_flags(summ_dir, data_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["summarize", "train", "--model", str(summ_dir), "--train", str(data_file), "--out", str(out)]
+    argv += ["--min-steps", "2", "--epochs", "1", "--batch-size", "2", "--residual", "--train-encoder"]
+    assert main(argv) == 0
+    run = json.loads((out / "stage2_config.json").read_text(encoding="utf-8"))["card"]["training"][-1]
+    assert run["trained"] == "feature weights and residual" and run["encoder"] == "fine-tuned"
 
 
 def test_seq2seq_model_folder_is_dispatched(tiny_seq2seq, data_file, tmp_path, capsys):

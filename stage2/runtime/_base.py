@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from stage2.batching import length_batches
 from stage2.registry import EXPORT_CONFIG
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FORMAT_VERSION = 1
 
@@ -75,6 +79,8 @@ class RuntimeModel:
     task = ""
 
     def __init__(self, folder: str | Path, threads: int | None = None, provider: str | None = None) -> None:
+        import os
+
         import onnxruntime as ort
 
         self.folder = Path(folder)
@@ -87,24 +93,48 @@ class RuntimeModel:
         if self.meta.get("task") != self.task:
             raise ValueError(f"{self.folder} is a {self.meta.get('task')!r} export, not {self.task!r}")
         self.config: dict[str, Any] = self.meta["model_config"]
+        chosen = [provider] if provider else providers()
+        # Dynamic int8 quantises activations with one scale per batch, so a text's scores would depend on
+        # what it is batched with: int8 graphs run one input at a time (deterministic). On the CPU such
+        # small calls use one core each best, so ``threads`` calls run side by side instead of one call
+        # spreading over ``threads`` cores (1.6x the throughput on 2 cores, see serving.json).
+        int8 = self.meta.get("quantization") == "int8"
+        self.max_batch: int | None = 1 if int8 else None
+        cores = threads or os.cpu_count() or 1
+        self.workers = cores if int8 and chosen[0] == "CPUExecutionProvider" else 1
         options = ort.SessionOptions()
-        if threads:
+        if self.workers > 1:
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+        elif threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        chosen = [provider] if provider else providers()
         self.session = ort.InferenceSession(str(self.folder / self.meta["onnx"]), options, providers=chosen)
         self.output_names = [o.name for o in self.session.get_outputs()]
         with np.load(self.folder / self.meta["head"]) as head:
             self.head = {k: head[k].astype(np.float32) for k in head.files}
         self.tokens = Tokens(self.folder, self.meta["special"])
-        # Dynamic int8 quantises activations with one scale per batch, so a text's scores would depend on
-        # what it is batched with: int8 graphs run one input at a time (deterministic, and nearly as fast).
-        self.max_batch: int | None = 1 if self.meta.get("quantization") == "int8" else None
         self._lock = threading.Lock()  # guards caches; onnxruntime sessions are themselves thread-safe
+        self._pool: ThreadPoolExecutor | None = None
 
     def batch_limit(self, batch_size: int) -> int:
         """The batch size actually used: ``batch_size``, or 1 for an int8 graph."""
         return min(batch_size, self.max_batch or batch_size)
+
+    def map_batches(
+        self, lengths: Sequence[int], batch_size: int, fn: Callable[[list[int]], T]
+    ) -> list[tuple[list[int], T]]:
+        """``fn`` over length-sorted batches of the inputs (see :func:`~stage2.batching.length_batches`),
+        as ``(indices, result)`` pairs; with several workers (int8 on the CPU), batches run side by side.
+        """
+        parts = length_batches(lengths, self.batch_limit(batch_size))
+        if self.workers < 2 or len(parts) < 2:
+            return [(part, fn(part)) for part in parts]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="stage2-runtime")
+            pool = self._pool
+        return list(zip(parts, pool.map(fn, parts), strict=True))
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One session call; outputs by name, as float32."""

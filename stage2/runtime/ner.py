@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from stage2.batching import length_batches
 from stage2.labels import LabelSet, Span, resolve_label_set
 from stage2.ner.decoding import combine_label_scores, decode_sentences, predict_texts
 from stage2.ner.windows import Context, Window, sentence_windows
@@ -107,10 +106,13 @@ class NERRuntime(RuntimeModel):
             for w in self.make_windows(i, words, contexts[i] if contexts is not None else None)
         ]
         scores: list[np.ndarray] = [np.zeros(0)] * len(windows)
-        for part in length_batches(
-            [len(w.input_ids) for w in windows], self.batch_limit(batch_size)
-        ):  # similar lengths together
-            for i, s in zip(part, self.window_logits([windows[i] for i in part], label_set), strict=True):
+        batches = self.map_batches(
+            [len(w.input_ids) for w in windows],
+            batch_size,
+            lambda part: self.window_logits([windows[i] for i in part], label_set),
+        )
+        for part, logits in batches:
+            for i, s in zip(part, logits, strict=True):
                 scores[i] = s
         return decode_sentences(
             [len(words) for words in sentences], [(w.example, w.start, w.end) for w in windows], scores, label_set.keys

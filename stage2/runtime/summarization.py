@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from stage2.batching import length_batches
 from stage2.data import as_batch
 from stage2.runtime._base import RuntimeModel, pad
 from stage2.summarization.config import chunk_ids
@@ -50,10 +49,14 @@ class SummarizerRuntime(RuntimeModel):
         chunks, owner = chunk_ids(tok.ids(texts), self.config["max_length"] - 2, tok.cls_id, tok.sep_id, tok.unk_id)
         pooled = np.zeros((len(chunks), hidden), dtype=np.float32)
         weights = np.zeros(len(chunks), dtype=np.float32)
-        for part in length_batches([len(c) for c in chunks], self.batch_limit(batch_size)):
+
+        def encode(part: list[int]) -> tuple[np.ndarray, np.ndarray]:
             ids, mask = pad([chunks[c] for c in part], tok.pad_id)
-            pooled[part] = self.run({"input_ids": ids, "attention_mask": mask})["pooled"]
-            weights[part] = mask.sum(axis=1)
+            return self.run({"input_ids": ids, "attention_mask": mask})["pooled"], mask.sum(axis=1)
+
+        for part, (vectors, counts) in self.map_batches([len(c) for c in chunks], batch_size, encode):
+            pooled[part] = vectors
+            weights[part] = counts
         total = np.zeros((len(texts), hidden), dtype=np.float32)
         norm = np.zeros(len(texts), dtype=np.float32)
         np.add.at(total, owner, pooled * weights[:, None])

@@ -178,3 +178,19 @@ def test_int8_runs_one_window_at_a_time_so_batching_changes_nothing(_semantic_mo
     assert runtime.batch_limit(32) == 1
     texts = [t for t in TEXTS if t.strip()] * 3
     assert runtime.predict(texts, batch_size=32) == [runtime.predict(t) for t in texts]
+    # on the CPU, `threads` one-input calls run side by side, each on one core; results are unchanged
+    parallel, serial = rt.load(tmp_path / "q", threads=3), rt.load(tmp_path / "q", threads=1)
+    assert (parallel.workers, serial.workers) == (3, 1)
+    assert parallel.predict(texts, batch_size=32) == serial.predict(texts, batch_size=32)
+    calls: list[str] = []
+    original = parallel.run
+
+    def spy(feeds):
+        import threading
+
+        calls.append(threading.current_thread().name)
+        return original(feeds)
+
+    parallel.run = spy
+    parallel.predict(texts)
+    assert any(name.startswith("stage2-runtime") for name in calls)
