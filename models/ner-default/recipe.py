@@ -35,7 +35,7 @@ def train(out: Path, seed: int) -> None:
     train_split = add_document_context(load_split("conll2003", "train"), 64)
     dev = add_document_context(load_split("conll2003", "dev"), 64)
     cfg = TrainingConfig(
-        epochs=3.0, min_steps=0, batch_size=32, seed=seed, learning_rate=5e-5, head_learning_rate=2e-4, progress=True
+        epochs=3.0, min_steps=0, batch_size=32, seed=seed, learning_rate=1e-4, head_learning_rate=1e-3, progress=True
     )
     fit(model, train_split, dev, labels=LABELS["conll2003"], config=cfg)
     model.save_pretrained(out)
@@ -71,7 +71,7 @@ def main() -> None:
         )
     how = (
         "stage2-ner-base (models/ner-base: label-semantic pretraining on 15 corpora, no CoNLL/WNUT/OntoNotes) "
-        "fine-tuned on the whole CoNLL-2003 train split, 3 epochs, batch 32, encoder lr 5e-5, head lr 2e-4, seed "
+        "fine-tuned on the whole CoNLL-2003 train split, 3 epochs, batch 32, encoder lr 1e-4, head lr 1e-3, seed "
         f"{args.seed}, best of per-epoch CoNLL dev evaluations; every sentence read with up to 32 subwords of its "
         "neighbouring sentences a side. Labels PER/LOC/ORG/MISC with natural-language names and descriptions; "
         "other labels can be given at run time (label-semantic head)."
