@@ -97,7 +97,7 @@ class RuntimeModel:
         # Dynamic int8 quantises activations with one scale per batch, so a text's scores would depend on
         # what it is batched with: int8 graphs run one input at a time (deterministic). On the CPU such
         # small calls use one core each best, so ``threads`` calls run side by side instead of one call
-        # spreading over ``threads`` cores (1.6x the throughput on 2 cores, see serving.json).
+        # spreading over ``threads`` cores (about 1.5-1.7x the throughput on 2 cores for CoNLL sentences).
         int8 = self.meta.get("quantization") == "int8"
         self.max_batch: int | None = 1 if int8 else None
         cores = threads or os.cpu_count() or 1
