@@ -2,7 +2,8 @@
 
 Rows: ``stage2`` (the ner-base pretrained label-semantic model, then fine-tuned), ``stage2-doc``
 (the same, each sentence read with its neighbouring sentences as unlabelled context), ``stage2-doc-3l``
-(stage2-doc on layers 0, 2 and 4 of the encoder only: half the encoder, for fast serving), ``linear-head``
+(stage2-doc on layers 0, 2 and 4 of the encoder only: half the encoder, for fast serving), ``stage2-doc-cd``
+(stage2-doc trained with context dropout 0.5, so it also reads sentences alone well), ``linear-head``
 (plain token classifier on the same encoder, same steps and batch size), ``linear-head-case``
 (the same plus the case-shape embedding: what case recovery brings), ``spacy-sm`` (CoNLL only).
 Settings: ``zero-shot`` (label names and descriptions only), ``K-shot`` (greedy per-type sampling,
@@ -75,7 +76,7 @@ def load_split(dataset: str, split: str) -> list[NERExample]:
     return read_jsonl(DATA / dataset / f"{split}.jsonl.gz")
 
 
-DOC_SYSTEMS = ("stage2-doc", "stage2-doc-3l")
+DOC_SYSTEMS = ("stage2-doc", "stage2-doc-3l", "stage2-doc-cd")
 """Rows that read each sentence with its document context (full setting only)."""
 PRETRAINED_SYSTEMS = ("stage2", *DOC_SYSTEMS)
 
@@ -109,6 +110,7 @@ def training_config(system: str, setting: str, seed: int, args: argparse.Namespa
         return TrainingConfig(
             epochs=args.full_epochs,
             min_steps=0,
+            context_dropout=0.5 if system == "stage2-doc-cd" else 0.0,
             batch_size=32,
             seed=seed,
             learning_rate=args.full_lr or (1e-4 if not pretrained else 5e-5),
@@ -209,6 +211,8 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                 notes = PRETRAIN_NOTE + "; " + notes
             if system == "stage2-doc-3l":
                 notes += "; encoder shrunk to layers 0, 2 and 4 of the ner-base model before fine-tuning"
+            if system == "stage2-doc-cd":
+                notes += "; context dropout 0.5: each training window read without its context half the time"
             elif system == "linear-head-case":
                 notes += "; linear head plus the learned case-shape embedding (ablation)"
             cfg = training_config(system, setting, seed, args)
@@ -227,6 +231,8 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
         started = time.perf_counter()
         scores = model.evaluate(test, labels=labels)
         extra["predict_seconds"] = round(time.perf_counter() - started, 1)
+        if doc:  # the same model reading every test sentence alone, as a service given one sentence does
+            extra["f1_sentences_alone"] = model.evaluate(load_split(dataset, "test"), labels=labels)["f1"]
     extra["per_type_f1"] = scores["per_type"]
     logger.info("%s %s %s seed %d: F1 %.2f", dataset, system, setting, seed, scores["f1"])
     res.add_seed(
@@ -250,7 +256,8 @@ def main() -> None:
         "--systems",
         nargs="+",
         default=["stage2", "linear-head"],
-        help="stage2, stage2-doc, stage2-doc-3l (3 of the 6 layers), linear-head, linear-head-case, "
+        help="stage2, stage2-doc, stage2-doc-3l (3 of the 6 layers), stage2-doc-cd (context dropout), linear-head, "
+        "linear-head-case, "
         "stage2-scratch, spacy-sm",
     )
     parser.add_argument("--settings", nargs="+", default=["zero-shot", "5-shot", "10-shot", "20-shot", "full"])

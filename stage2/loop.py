@@ -44,6 +44,9 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     seed: int = 42
     label_dropout: float = field(default=0.0, metadata={"help": "NER: chance per step of a random label subset"})
+    context_dropout: float = field(
+        default=0.0, metadata={"help": "NER: chance per window of reading it without its document context"}
+    )
     description_dropout: float = field(default=0.0, metadata={"help": "NER: chance per step of no descriptions"})
     evaluations: int = field(default=0, metadata={"help": "dev evaluations during training (0: once per epoch)"})
     output_dir: str | None = field(default=None, metadata={"help": "checkpoints and the best model go here"})
@@ -56,7 +59,7 @@ class TrainingConfig:
             raise ValueError("batch_size must be >= 1")
         if self.epochs <= 0 and self.min_steps <= 0:
             raise ValueError("give epochs > 0 or min_steps > 0")
-        for name in ("label_dropout", "description_dropout"):
+        for name in ("label_dropout", "description_dropout", "context_dropout"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1]")
 
@@ -257,6 +260,7 @@ _RUN_KEYS = (
     "seed",
     "label_dropout",
     "description_dropout",
+    "context_dropout",
 )
 
 

@@ -56,6 +56,21 @@ def _task_windows(model: NERModel, task: NERTask) -> tuple[list[Window], list[li
     return windows, tags
 
 
+def _bare_windows(
+    model: Any, tasks: Sequence[NERTask], featurised: Sequence[tuple[list[Window], list[list[int]]]]
+) -> list[list[Window]]:
+    """Each task's windows built without document context, one for one with ``featurised`` (context is
+    only ever added to a sentence that fits one window, so the windows line up).
+    """
+    out = []
+    for task, (windows, _) in zip(tasks, featurised, strict=True):
+        plain = [w for i, ex in enumerate(task.examples) for w in model.make_windows(i, ex.tokens, None)]
+        if len(plain) != len(windows):  # cannot happen with stage2's windowing; guard the pairing anyway
+            raise RuntimeError("windows with and without context do not line up")
+        out.append(plain)
+    return out
+
+
 def _schedule(
     sizes: Sequence[int], task_weights: Sequence[float], steps: int, batch_size: int, seed: int
 ) -> list[tuple[int, list[int]]]:
@@ -158,6 +173,7 @@ def train(
         got = [t.labels.keys for t in tasks]
         raise ValueError(f"a linear-head model trains on its own label set {model.labels.keys}; got {got}")
     featurised = [_task_windows(model, t) for t in tasks]
+    bare = _bare_windows(model, tasks, featurised) if cfg.context_dropout else None
     sizes = [len(w) for w, _ in featurised]
     if not all(sizes):  # a task without windows would loop forever in the schedule (or get weight 0)
         empty = [t.name for t, s in zip(tasks, sizes, strict=True) if not s]
@@ -178,7 +194,10 @@ def train(
         label_set, batch_tags = tasks[t].labels, [tags[i] for i in idx]
         if cfg.label_dropout or cfg.description_dropout:
             label_set, batch_tags = _apply_label_dropout(label_set, batch_tags, rng, cfg)
-        batch = collate_windows([windows[i] for i in idx], pad_id, batch_tags)
+        chosen = [windows[i] for i in idx]
+        if bare is not None:  # read some windows as if the sentence stood alone
+            chosen = [bare[t][i] if rng.random() < cfg.context_dropout else w for i, w in zip(idx, chosen, strict=True)]
+        batch = collate_windows(chosen, pad_id, batch_tags)
         logits = model.logits_for(batch, label_set)
         return loss_fn(logits.reshape(-1, logits.shape[-1]), batch["labels"].to(logits.device).reshape(-1))
 

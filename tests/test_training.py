@@ -269,3 +269,31 @@ def test_training_and_evaluation_with_document_context(tiny_model, examples):
     assert result.steps == 6 and result.best_dev is not None
     scores = tiny_model.evaluate(with_context)
     assert 0.0 <= scores["f1"] <= 100.0
+
+
+def test_context_dropout_reads_some_windows_without_context(tiny_model, examples, monkeypatch):
+    import stage2.training as training
+    from stage2.data import add_document_context
+
+    tiny_model.config.max_context = 8
+    with_context = add_document_context(examples, words=8)
+    seen: list[int] = []
+    original = training.collate_windows
+
+    def spy(windows, pad_id, tags):
+        seen.extend(len(w.input_ids) for w in windows)
+        return original(windows, pad_id, tags)
+
+    monkeypatch.setattr(training, "collate_windows", spy)
+    plain = {len(w.input_ids) for i, e in enumerate(examples) for w in tiny_model.make_windows(i, e.tokens, None)}
+    framed = {
+        len(w.input_ids) for i, e in enumerate(with_context) for w in tiny_model.make_windows(i, e.tokens, e.context)
+    }
+    assert plain.isdisjoint(framed)  # the fixture's context always lengthens a window
+    train(tiny_model, with_context, config=quick(min_steps=6))
+    assert set(seen) <= framed  # no dropout: every window keeps its context
+    seen.clear()
+    train(tiny_model, with_context, config=quick(min_steps=12, context_dropout=0.5))
+    assert set(seen) & plain and set(seen) & framed  # some windows alone, some with context
+    with pytest.raises(ValueError, match="context_dropout"):
+        quick(context_dropout=1.5)
