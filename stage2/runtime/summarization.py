@@ -10,7 +10,7 @@ import numpy as np
 from stage2.data import as_batch
 from stage2.runtime._base import RuntimeModel, pad
 from stage2.summarization.config import chunk_ids
-from stage2.summarization.features import FEATURES, static_features
+from stage2.summarization.features import feature_columns, static_features
 from stage2.summarization.selection import check_budget, summarize_document
 
 
@@ -38,6 +38,7 @@ class SummarizerRuntime(RuntimeModel):
 
         self.config = SummarizerConfig.from_dict(self.config).to_dict()  # exports of older versions too
         self.head.setdefault("dialogue_prior", self.head["prior"])
+        self._columns = feature_columns(self.config["features"])
         self._prompt_cache: dict[str, np.ndarray] = {}
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -88,7 +89,7 @@ class SummarizerRuntime(RuntimeModel):
         names = list(self.config["features"])
         unit = _unit(emb)
         all_feats = np.concatenate([(unit @ _unit(prompt))[:, None], static_features(sentences, unit)], axis=-1)
-        feats = all_feats[:, [FEATURES.index(f) for f in names]].astype(np.float32)
+        feats = all_feats[:, self._columns].astype(np.float32)
         base = feats @ h["dialogue_prior" if dialogue else "prior"]
         if extra_relevance and "relevance" in names:
             base = base + extra_relevance * feats[:, names.index("relevance")]

@@ -36,6 +36,11 @@ STOPWORDS = frozenset(_STOPWORDS.split())
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
+def feature_columns(names: Sequence[str]) -> list[int]:
+    """Columns of ``names`` in the full feature matrix (relevance, then :func:`static_features`)."""
+    return [FEATURES.index(name) for name in names]
+
+
 def content_words(text: str) -> list[str]:
     """Lower-cased words of ``text`` that are not stop words."""
     return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]

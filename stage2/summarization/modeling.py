@@ -25,7 +25,7 @@ from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
 from stage2.data import as_batch
 from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
-from stage2.summarization.features import FEATURES, static_features
+from stage2.summarization.features import feature_columns, static_features
 from stage2.summarization.segmenting import is_dialogue
 from stage2.summarization.selection import check_budget, summarize_document
 
@@ -46,7 +46,7 @@ class Summarizer(nn.Module):
         self.tokenizer = tokenizer
         hidden = int(encoder.config.hidden_size)
         dim = config.projection_dim
-        self.feature_index = [FEATURES.index(f) for f in config.features]
+        self.feature_index = feature_columns(config.features)
         self.prior = nn.Parameter(torch.tensor([float(config.prior[f]) for f in config.features]))
         self.dialogue_prior = nn.Parameter(torch.tensor([float(config.dialogue_prior[f]) for f in config.features]))
         self.position_bias = nn.Embedding(config.position_buckets, 1)
