@@ -3,7 +3,8 @@
 Rows: ``stage2`` (the ner-base pretrained label-semantic model, then fine-tuned), ``stage2-doc``
 (the same, each sentence read with its neighbouring sentences as unlabelled context), ``stage2-doc-3l``
 (stage2-doc on layers 0, 2 and 4 of the encoder only: half the encoder, for fast serving), ``stage2-doc-cd``
-(stage2-doc trained with context dropout 0.5, so it also reads sentences alone well), ``linear-head``
+(stage2-doc trained with context dropout 0.5, so it also reads sentences alone well), ``stage2-doc-3l-cd``
+(both: the fast-serving model that also reads sentences alone well), ``linear-head``
 (plain token classifier on the same encoder, same steps and batch size), ``linear-head-case``
 (the same plus the case-shape embedding: what case recovery brings), ``spacy-sm`` (CoNLL only).
 Settings: ``zero-shot`` (label names and descriptions only), ``K-shot`` (greedy per-type sampling,
@@ -76,7 +77,7 @@ def load_split(dataset: str, split: str) -> list[NERExample]:
     return read_jsonl(DATA / dataset / f"{split}.jsonl.gz")
 
 
-DOC_SYSTEMS = ("stage2-doc", "stage2-doc-3l", "stage2-doc-cd")
+DOC_SYSTEMS = ("stage2-doc", "stage2-doc-3l", "stage2-doc-cd", "stage2-doc-3l-cd")
 """Rows that read each sentence with its document context (full setting only)."""
 PRETRAINED_SYSTEMS = ("stage2", *DOC_SYSTEMS)
 
@@ -88,7 +89,7 @@ def make_model(system: str, labels: LabelSet, base: Path) -> Any:
         if not (base / "stage2_config.json").exists():
             raise SystemExit(f"{base}: no ner-base model; run python models/ner-base/recipe.py --out {base.parent}")
         model = NERModel.from_pretrained(base)
-        if system == "stage2-doc-3l":
+        if system in ("stage2-doc-3l", "stage2-doc-3l-cd"):
             from stage2.backbone import keep_layers
 
             keep_layers(model, [0, 2, 4])
@@ -110,7 +111,7 @@ def training_config(system: str, setting: str, seed: int, args: argparse.Namespa
         return TrainingConfig(
             epochs=args.full_epochs,
             min_steps=0,
-            context_dropout=0.5 if system == "stage2-doc-cd" else 0.0,
+            context_dropout=0.5 if system in ("stage2-doc-cd", "stage2-doc-3l-cd") else 0.0,
             batch_size=32,
             seed=seed,
             learning_rate=args.full_lr or (1e-4 if not pretrained else 5e-5),
@@ -210,9 +211,9 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                 extra["train_sentences"] = len(sample)
             if system in PRETRAINED_SYSTEMS:
                 notes = PRETRAIN_NOTE + "; " + notes
-            if system == "stage2-doc-3l":
+            if system in ("stage2-doc-3l", "stage2-doc-3l-cd"):
                 notes += "; encoder shrunk to layers 0, 2 and 4 of the ner-base model before fine-tuning"
-            if system == "stage2-doc-cd":
+            if system in ("stage2-doc-cd", "stage2-doc-3l-cd"):
                 notes += "; context dropout 0.5: each training window read without its context half the time"
             elif system == "linear-head-case":
                 notes += "; linear head plus the learned case-shape embedding (ablation)"
@@ -257,7 +258,7 @@ def main() -> None:
         "--systems",
         nargs="+",
         default=["stage2", "linear-head"],
-        help="stage2, stage2-doc, stage2-doc-3l (3 of the 6 layers), stage2-doc-cd (context dropout), linear-head, "
+        help="stage2, stage2-doc, stage2-doc-3l (3 of the 6 layers), stage2-doc-cd (context dropout), stage2-doc-3l-cd (both), linear-head, "
         "linear-head-case, "
         "stage2-scratch, spacy-sm",
     )
