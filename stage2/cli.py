@@ -319,6 +319,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         labels=parse_labels(args.labels),
         budget=budget,
         allow_degraded=args.allow_degraded,
+        smoothing=None if args.smoothing <= 0 else args.smoothing,
     )
     if report.get("flagged"):
         print(f"warning: {report['flagged']}", file=sys.stderr)
@@ -503,6 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--dev-limit", type=int, default=500, help="first N dev examples (default 500)")
     x.add_argument("--labels", help="NER labels for the parity check of a model without labels of its own")
     x.add_argument("--allow-degraded", action="store_true", help="keep an int8 export that costs more than allowed")
+    x.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.5,
+        metavar="ALPHA",
+        help="int8 only: SmoothQuant strength in (0, 1], calibrated on --dev (default 0.5; 0 turns it off)",
+    )
     add_budget(x)
     x.set_defaults(func=cmd_export)
 
