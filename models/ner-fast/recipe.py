@@ -1,11 +1,12 @@
 """Recipe of the shipped ``ner-fast``: ``ner-default``'s recipe on half the encoder. stage2-ner-base is
 shrunk to its transformer layers 0, 2 and 4 (DistilBERT-style initialisation) and fine-tuned on the
-CoNLL-2003 train split with document context (the benchmark's ``stage2-doc-3l`` full row), then
-exported to ONNX Runtime int8. About 1.6x the throughput of ner-default for about a point of F1.
+CoNLL-2003 train split with document context (the benchmark's ``stage2-doc-3l`` full row, or with
+context dropout 0.5 its ``stage2-doc-3l-cd`` row), then exported to ONNX Runtime int8. About 1.6x the
+throughput of ner-default.
 
-    python evaluation/ner_benchmark.py --dataset conll2003 --systems stage2-doc-3l --settings full \\
+    python evaluation/ner_benchmark.py --dataset conll2003 --systems stage2-doc-3l-cd --settings full \\
         --full-lr 1e-4 --full-head-lr 1e-3 --save-model runs/models
-    python models/ner-fast/recipe.py --model runs/models/conll2003-stage2-doc-3l-full
+    python models/ner-fast/recipe.py --system stage2-doc-3l-cd --model runs/models/conll2003-stage2-doc-3l-cd-full
 
 Writes runs/models/ner-fast (torch), exports/ner-fast (int8, shipped), runs/exports/ner-fast-fp32
 (float32) and models/ner-fast/MODEL_CARD.md.
@@ -27,7 +28,13 @@ from shipping import ROOT, copy_model, results_row, ship, write_card  # noqa: E4
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="the benchmark's stage2-doc-3l full model")
+    parser.add_argument("--model", required=True, help="the benchmark's full model of the --system row")
+    parser.add_argument(
+        "--system",
+        default="stage2-doc-3l",
+        choices=["stage2-doc-3l", "stage2-doc-3l-cd"],
+        help="the benchmark row this model is (stage2-doc-3l-cd: trained with context dropout 0.5)",
+    )
     parser.add_argument("--out", default=str(ROOT / "runs" / "models" / "ner-fast"))
     parser.add_argument("--dev-limit", type=int, default=3250, help="CoNLL dev sentences for the export check")
     args = parser.parse_args()
@@ -38,22 +45,25 @@ def main() -> None:
     copy_model(Path(args.model), out)
     dev = load_split("conll2003", "dev")[: args.dev_limit]
     report = ship(out, "ner-fast", ROOT / "runs" / "exports" / "ner-fast-fp32", dev)
-    row = results_row("ner_conll2003", "stage2-doc-3l", "full")
+    row = results_row("ner_conll2003", args.system, "full")
     scores = [
-        f"CoNLL-2003 test F1 (benchmark row stage2-doc-3l/full, read with document context): {row['scores']['f1']:.2f}"
+        f"CoNLL-2003 test F1 (benchmark row {args.system}/full, read with document context): {row['scores']['f1']:.2f}"
         if row
-        else "CoNLL-2003 benchmark row stage2-doc-3l/full: not run yet",
+        else f"CoNLL-2003 benchmark row {args.system}/full: not run yet",
     ]
     serving = results_row("serving", "ort-int8-fast", "ner")
     if serving:
         scores.append(
             f"int8 export on the CoNLL-2003 test (sentences alone, no context): F1 {serving['scores']['f1']:.2f}"
         )
+    cd = args.system == "stage2-doc-3l-cd"
     how = (
         "stage2-ner-base (models/ner-base) shrunk to transformer layers 0, 2 and 4 (3 of 6; 18.0M parameters), "
         "then fine-tuned like ner-default on the whole CoNLL-2003 train split: 3 epochs, batch 32, encoder lr "
         "1e-4, head lr 1e-3, seed 1, best of per-epoch CoNLL dev evaluations; every sentence read with up to 32 "
-        "subwords of its neighbouring sentences a side. Labels PER/LOC/ORG/MISC; other labels at run time."
+        "subwords of its neighbouring sentences a side"
+        + ("; context dropout 0.5 (each training window read without its context half the time)" if cd else "")
+        + ". Labels PER/LOC/ORG/MISC; other labels at run time."
     )
     write_card(HERE, "ner-fast", how, scores, report)
 
