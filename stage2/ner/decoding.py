@@ -6,6 +6,7 @@ Tag layout for a label set of size L: index 0 is ``O``; label j has ``B`` at 1 +
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ NUM_SHAPES = 7
 """Word shape classes: 0 none (special tokens, labels), 1 lower, 2 Title, 3 UPPER, 4 mIxed, 5 digit, 6 symbol."""
 
 
+@functools.lru_cache(maxsize=1 << 16)  # words repeat a lot; a serving process sees the same ones again
 def word_shape(word: str) -> int:
     """The case-shape class of a word (see :data:`NUM_SHAPES`).
 
@@ -86,6 +88,7 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
 
+@functools.lru_cache(maxsize=64)
 def _transitions(n_labels: int) -> tuple[np.ndarray, np.ndarray]:
     t = num_tags(n_labels)
     allowed = np.ones((t, t), dtype=bool)  # [previous, current]
@@ -98,6 +101,8 @@ def _transitions(n_labels: int) -> tuple[np.ndarray, np.ndarray]:
         start_ok[inside] = False
     trans = np.where(allowed, 0.0, -np.inf).astype(np.float32)
     start = np.where(start_ok, 0.0, -np.inf).astype(np.float32)
+    trans.flags.writeable = False  # cached and shared
+    start.flags.writeable = False
     return trans, start
 
 
