@@ -4,7 +4,8 @@ Rows: ``stage2`` (the ner-base pretrained label-semantic model, then fine-tuned)
 (the same, each sentence read with its neighbouring sentences as unlabelled context), ``stage2-doc-3l``
 (stage2-doc on layers 0, 2 and 4 of the encoder only: half the encoder, for fast serving), ``stage2-doc-cd``
 (stage2-doc trained with context dropout 0.5, so it also reads sentences alone well), ``stage2-doc-3l-cd``
-(both: the fast-serving model that also reads sentences alone well), ``linear-head``
+(both: the fast-serving model that also reads sentences alone well), ``stage2-doc-3l-kd`` (the same,
+distilled from the stage2-doc-cd model given by ``--teacher``), ``linear-head``
 (plain token classifier on the same encoder, same steps and batch size), ``linear-head-case``
 (the same plus the case-shape embedding: what case recovery brings), ``spacy-sm`` (CoNLL only).
 Settings: ``zero-shot`` (label names and descriptions only), ``K-shot`` (greedy per-type sampling,
@@ -77,8 +78,12 @@ def load_split(dataset: str, split: str) -> list[NERExample]:
     return read_jsonl(DATA / dataset / f"{split}.jsonl.gz")
 
 
-DOC_SYSTEMS = ("stage2-doc", "stage2-doc-3l", "stage2-doc-cd", "stage2-doc-3l-cd")
+DOC_SYSTEMS = ("stage2-doc", "stage2-doc-3l", "stage2-doc-cd", "stage2-doc-3l-cd", "stage2-doc-3l-kd")
 """Rows that read each sentence with its document context (full setting only)."""
+SHRUNK = ("stage2-doc-3l", "stage2-doc-3l-cd", "stage2-doc-3l-kd")
+"""Rows on layers 0, 2 and 4 of the encoder only."""
+CONTEXT_DROPOUT = ("stage2-doc-cd", "stage2-doc-3l-cd", "stage2-doc-3l-kd")
+"""Rows trained with context dropout 0.5."""
 PRETRAINED_SYSTEMS = ("stage2", *DOC_SYSTEMS)
 
 
@@ -89,7 +94,7 @@ def make_model(system: str, labels: LabelSet, base: Path) -> Any:
         if not (base / "stage2_config.json").exists():
             raise SystemExit(f"{base}: no ner-base model; run python models/ner-base/recipe.py --out {base.parent}")
         model = NERModel.from_pretrained(base)
-        if system in ("stage2-doc-3l", "stage2-doc-3l-cd"):
+        if system in SHRUNK:
             from stage2.backbone import keep_layers
 
             keep_layers(model, [0, 2, 4])
@@ -111,7 +116,7 @@ def training_config(system: str, setting: str, seed: int, args: argparse.Namespa
         return TrainingConfig(
             epochs=args.full_epochs,
             min_steps=0,
-            context_dropout=0.5 if system in ("stage2-doc-cd", "stage2-doc-3l-cd") else 0.0,
+            context_dropout=0.5 if system in CONTEXT_DROPOUT else 0.0,
             batch_size=32,
             seed=seed,
             learning_rate=args.full_lr or (1e-4 if not pretrained else 5e-5),
@@ -211,9 +216,9 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                 extra["train_sentences"] = len(sample)
             if system in PRETRAINED_SYSTEMS:
                 notes = PRETRAIN_NOTE + "; " + notes
-            if system in ("stage2-doc-3l", "stage2-doc-3l-cd"):
+            if system in SHRUNK:
                 notes += "; encoder shrunk to layers 0, 2 and 4 of the ner-base model before fine-tuning"
-            if system in ("stage2-doc-cd", "stage2-doc-3l-cd"):
+            if system in CONTEXT_DROPOUT:
                 notes += "; context dropout 0.5: each training window read without its context half the time"
             elif system == "linear-head-case":
                 notes += "; linear head plus the learned case-shape embedding (ablation)"
@@ -221,7 +226,18 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
             if setting == "full":
                 notes += f"; encoder lr {cfg.learning_rate:g}, head lr {cfg.head_learning_rate:g}"
             started = time.perf_counter()
-            result = train(model, sample, dev, labels=labels, config=cfg)
+            teacher = None
+            if system == "stage2-doc-3l-kd":
+                from stage2.ner.modeling import NERModel
+
+                teacher = NERModel.from_pretrained(args.teacher)
+                teacher.config.max_context = args.max_context
+                notes += (
+                    f"; distilled from {Path(args.teacher).name} (loss: {1 - cfg.distill_weight:g} gold tags + "
+                    f"{cfg.distill_weight:g} teacher tags at temperature {cfg.distill_temperature:g})"
+                )
+                extra["teacher"] = Path(args.teacher).name
+            result = train(model, sample, dev, labels=labels, config=cfg, teacher=teacher)
             train_seconds = round(time.perf_counter() - started, 1)
             extra["steps"] = result.steps
             if result.best_dev:
@@ -258,7 +274,9 @@ def main() -> None:
         "--systems",
         nargs="+",
         default=["stage2", "linear-head"],
-        help="stage2, stage2-doc, stage2-doc-3l (3 of the 6 layers), stage2-doc-cd (context dropout), stage2-doc-3l-cd (both), linear-head, "
+        help="stage2, stage2-doc, stage2-doc-3l (3 of the 6 layers), stage2-doc-cd (context dropout), "
+        "stage2-doc-3l-cd (both), stage2-doc-3l-kd (distilled), "
+        "linear-head, "
         "linear-head-case, "
         "stage2-scratch, spacy-sm",
     )
@@ -272,6 +290,11 @@ def main() -> None:
     parser.add_argument("--context-words", type=int, default=64, help="stage2-doc: neighbouring words kept a side")
     parser.add_argument("--max-context", type=int, default=32, help="stage2-doc: context subwords a side")
     parser.add_argument("--save-model", default="", help="folder where each full-setting model is saved")
+    parser.add_argument(
+        "--teacher",
+        default=str(ROOT / "runs" / "models" / "conll2003-stage2-doc-cd-full"),
+        help="stage2-doc-3l-kd: the trained model it learns from",
+    )
     parser.add_argument("--force", action="store_true", help="redo finished cells")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     args = parser.parse_args()

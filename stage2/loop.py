@@ -48,6 +48,10 @@ class TrainingConfig:
         default=0.0, metadata={"help": "NER: chance per window of reading it without its document context"}
     )
     description_dropout: float = field(default=0.0, metadata={"help": "NER: chance per step of no descriptions"})
+    distill_weight: float = field(
+        default=0.5, metadata={"help": "NER with a teacher: weight of the teacher's soft tags in the loss"}
+    )
+    distill_temperature: float = field(default=2.0, metadata={"help": "NER with a teacher: softmax temperature"})
     evaluations: int = field(default=0, metadata={"help": "dev evaluations during training (0: once per epoch)"})
     output_dir: str | None = field(default=None, metadata={"help": "checkpoints and the best model go here"})
     save_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: evaluations and end)"})
@@ -59,9 +63,11 @@ class TrainingConfig:
             raise ValueError("batch_size must be >= 1")
         if self.epochs <= 0 and self.min_steps <= 0:
             raise ValueError("give epochs > 0 or min_steps > 0")
-        for name in ("label_dropout", "description_dropout", "context_dropout"):
+        for name in ("label_dropout", "description_dropout", "context_dropout", "distill_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1]")
+        if self.distill_temperature <= 0:
+            raise ValueError("distill_temperature must be > 0")
 
     def total_steps(self, batches_per_epoch: int) -> int:
         """Optimizer steps for a data set of ``batches_per_epoch`` batches."""
@@ -261,6 +267,8 @@ _RUN_KEYS = (
     "label_dropout",
     "description_dropout",
     "context_dropout",
+    "distill_weight",
+    "distill_temperature",
 )
 
 

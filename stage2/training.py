@@ -137,8 +137,13 @@ def train(
     dev_data: Sequence[NERExample] | None = None,
     labels: LabelSet | dict[str, str] | Sequence[str] | None = None,
     config: TrainingConfig | None = None,
+    teacher: NERModel | None = None,
 ) -> TrainResult:
     """Fine-tune ``model`` in place on examples (or several :class:`NERTask` corpora).
+
+    With a ``teacher`` (a trained NER model with the same tokenizer, e.g. a deeper one), the loss
+    mixes the gold tags with the teacher's tag distribution on the same windows (knowledge
+    distillation, Hinton et al. 2015; ``config.distill_weight`` and ``distill_temperature``).
 
     ``labels`` (names and descriptions) defaults to the model's own labels when they cover the
     data, else to the entity types found in it. With ``dev_data`` the best dev-F1 weights are kept.
@@ -187,6 +192,9 @@ def train(
         schedule = _schedule(sizes, [t.weight for t in tasks], steps, cfg.batch_size, cfg.seed)
     pad_id = model.tokenizer.pad_token_id or 0
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    if teacher is not None:
+        _check_teacher(model, teacher)
+        teacher.eval()
 
     def batch_loss(step: int, rng: random.Random) -> torch.Tensor:
         t, idx = schedule[step]
@@ -199,7 +207,15 @@ def train(
             chosen = [bare[t][i] if rng.random() < cfg.context_dropout else w for i, w in zip(idx, chosen, strict=True)]
         batch = collate_windows(chosen, pad_id, batch_tags)
         logits = model.logits_for(batch, label_set)
-        return loss_fn(logits.reshape(-1, logits.shape[-1]), batch["labels"].to(logits.device).reshape(-1))
+        gold = batch["labels"].to(logits.device)
+        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), gold.reshape(-1))
+        if teacher is None:
+            return loss
+        with torch.no_grad():
+            soft = teacher.logits_for(batch, label_set).to(logits.device)
+        return (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * distillation_loss(
+            logits, soft, gold != -100, cfg.distill_temperature
+        )
 
     def evaluate() -> dict[str, Any]:
         assert dev_data is not None
@@ -243,6 +259,28 @@ def train(
     if result.best_dev is not None:
         card.setdefault("scores", {})["dev"] = {k: result.best_dev[k] for k in ("precision", "recall", "f1")}
     return result
+
+
+def distillation_loss(
+    student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """``T^2 * KL(teacher || student)`` of the tag distributions at temperature ``T``, averaged over
+    the positions in ``mask`` (the words' first subwords).
+    """
+    t = temperature
+    log_student = torch.log_softmax(student[mask].float() / t, dim=-1)
+    log_teacher = torch.log_softmax(teacher[mask].float() / t, dim=-1)
+    kl = (log_teacher.exp() * (log_teacher - log_student)).sum(-1)
+    return kl.mean() * t * t if kl.numel() else student.sum() * 0.0
+
+
+def _check_teacher(model: NERModel, teacher: NERModel) -> None:
+    probe = ["Distillation", "needs", "one", "tokenizer"]
+    if (
+        teacher.tokenizer(probe, is_split_into_words=True)["input_ids"]
+        != model.tokenizer(probe, is_split_into_words=True)["input_ids"]
+    ):
+        raise ValueError("the teacher's tokenizer differs from the student's: their windows would not match")
 
 
 def _mention_counts(task: NERTask) -> dict[str, int]:

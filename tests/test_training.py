@@ -93,7 +93,16 @@ def test_examples_without_words_raise_instead_of_hanging(tiny_model, examples):
         train(tiny_model, tasks, config=quick())
 
 
-@pytest.mark.parametrize("kwargs", [{"batch_size": 0}, {"epochs": 0, "min_steps": 0}, {"label_dropout": 1.5}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"batch_size": 0},
+        {"epochs": 0, "min_steps": 0},
+        {"label_dropout": 1.5},
+        {"distill_weight": -0.1},
+        {"distill_temperature": 0.0},
+    ],
+)
 def test_training_config_validation(kwargs):
     with pytest.raises(ValueError):
         TrainingConfig(**kwargs)
@@ -297,3 +306,57 @@ def test_context_dropout_reads_some_windows_without_context(tiny_model, examples
     assert set(seen) & plain and set(seen) & framed  # some windows alone, some with context
     with pytest.raises(ValueError, match="context_dropout"):
         quick(context_dropout=1.5)
+
+
+def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
+    from stage2.training import distillation_loss
+
+    teacher = torch.randn(2, 5, 3)
+    mask = torch.tensor([[True, True, False, True, False], [True, False, False, False, False]])
+    assert distillation_loss(teacher.clone(), teacher, mask, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    student = teacher.clone()
+    student[0, 2] += 10.0  # a masked position: ignored
+    assert distillation_loss(student, teacher, mask, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    student[0, 0] = torch.tensor([5.0, -5.0, 0.0])
+    assert distillation_loss(student, teacher, mask, 2.0).item() > 0.01
+
+
+def test_training_with_a_teacher_pulls_the_student_towards_it(tiny_model, examples):
+    from tests.conftest import _copy
+
+    teacher = _copy(tiny_model)
+    train(teacher, examples, config=quick(min_steps=30, learning_rate=1e-3, head_learning_rate=1e-2))
+    student, plain = _copy(tiny_model), _copy(tiny_model)
+    cfg = quick(min_steps=10, learning_rate=1e-3, head_learning_rate=1e-2, distill_weight=1.0)
+    train(student, examples, config=cfg, teacher=teacher)
+    train(plain, examples, config=quick(min_steps=10, learning_rate=1e-3, head_learning_rate=1e-2))
+
+    def gap(model) -> float:  # how far the model's tag distributions are from the teacher's
+        from stage2.training import distillation_loss
+
+        label_set = teacher.resolve_labels(None)
+        windows = [w for i, ex in enumerate(examples) for w in teacher.make_windows(i, ex.tokens)]
+        batch = collate_windows(windows, 0)
+        with torch.no_grad():
+            return distillation_loss(
+                model.logits_for(batch, label_set),
+                teacher.logits_for(batch, label_set),
+                batch["attention_mask"] > 0,
+                1.0,
+            ).item()
+
+    assert gap(student) < gap(plain)
+
+
+def test_a_teacher_with_another_tokenizer_is_refused(tiny_model, examples):
+    from transformers import BertTokenizerFast
+
+    from tests.conftest import _copy
+
+    teacher = _copy(tiny_model)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "dist", "##illation"]
+    teacher.tokenizer = BertTokenizerFast(
+        vocab_file=None, tokenizer_object=None, vocab={t: i for i, t in enumerate(vocab)}
+    )
+    with pytest.raises(ValueError, match="tokenizer"):
+        train(tiny_model, examples, config=quick(), teacher=teacher)
