@@ -1,11 +1,12 @@
 """Serving benchmark: NER on every CoNLL-2003 test sentence with torch eager, ONNX Runtime float32 and
 int8 (and optionally the 3-layer ner-fast in int8), and spaCy en_core_web_sm (NER only); extractive
 summarisation of the BBC News test articles with torch and ONNX Runtime; and a loopback load test of
-``stage2 serve``. One process, same threads.
+``stage2 serve``. One process, same threads (spaCy's ``nlp.pipe`` runs in this one process: it uses one
+core for its network, where the ONNX Runtime engines use ``--threads``).
 
     python evaluation/serving_benchmark.py --ner-torch runs/models/ner-default --ner-fp32 runs/exports/ner-fp32 \\
         --ner-int8 exports/ner-default --sum-torch runs/models/summarizer-default \\
-        --sum-fp32 runs/exports/summarizer-fp32 --sum-int8 exports/summarizer-default \
+        --sum-fp32 runs/exports/summarizer-fp32 --sum-int8 exports/summarizer-default \\
         --ner-int8-fast exports/ner-fast
 
 Rows (evaluation/results/serving.json, task "serving"): one per engine, task and batch size, with

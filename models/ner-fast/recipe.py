@@ -1,12 +1,13 @@
 """Recipe of the shipped ``ner-fast``: ``ner-default``'s recipe on half the encoder. stage2-ner-base is
 shrunk to its transformer layers 0, 2 and 4 (DistilBERT-style initialisation) and fine-tuned on the
 CoNLL-2003 train split with document context (the benchmark's ``stage2-doc-3l`` full row, or with
-context dropout 0.5 its ``stage2-doc-3l-cd`` row), then exported to ONNX Runtime int8. About 1.6x the
+context dropout 0.5 its ``stage2-doc-3l-cd`` row, or distilled from the 6-layer model as well:
+``stage2-doc-3l-kd``), then exported to ONNX Runtime int8. About 1.6x the
 throughput of ner-default.
 
-    python evaluation/ner_benchmark.py --dataset conll2003 --systems stage2-doc-3l-cd --settings full \\
-        --full-lr 1e-4 --full-head-lr 1e-3 --save-model runs/models
-    python models/ner-fast/recipe.py --system stage2-doc-3l-cd --model runs/models/conll2003-stage2-doc-3l-cd-full
+    python evaluation/ner_benchmark.py --dataset conll2003 --systems stage2-doc-3l-kd --settings full \\
+      --full-lr 1e-4 --full-head-lr 1e-3 --save-model runs/models  # teacher: runs/models/conll2003-stage2-doc-cd-full
+    python models/ner-fast/recipe.py --system stage2-doc-3l-kd --model runs/models/conll2003-stage2-doc-3l-kd-full
 
 Writes runs/models/ner-fast (torch), exports/ner-fast (int8, shipped), runs/exports/ner-fast-fp32
 (float32) and models/ner-fast/MODEL_CARD.md.
@@ -32,8 +33,9 @@ def main() -> None:
     parser.add_argument(
         "--system",
         default="stage2-doc-3l",
-        choices=["stage2-doc-3l", "stage2-doc-3l-cd"],
-        help="the benchmark row this model is (stage2-doc-3l-cd: trained with context dropout 0.5)",
+        choices=["stage2-doc-3l", "stage2-doc-3l-cd", "stage2-doc-3l-kd"],
+        help="the benchmark row this model is (-cd: trained with context dropout 0.5; -kd: also distilled from "
+        "the stage2-doc-cd model)",
     )
     parser.add_argument("--out", default=str(ROOT / "runs" / "models" / "ner-fast"))
     parser.add_argument("--dev-limit", type=int, default=3250, help="CoNLL dev sentences for the export check")
@@ -56,13 +58,20 @@ def main() -> None:
         scores.append(
             f"int8 export on the CoNLL-2003 test (sentences alone, no context): F1 {serving['scores']['f1']:.2f}"
         )
-    cd = args.system == "stage2-doc-3l-cd"
+    cd = args.system in ("stage2-doc-3l-cd", "stage2-doc-3l-kd")
+    kd = args.system == "stage2-doc-3l-kd"
     how = (
         "stage2-ner-base (models/ner-base) shrunk to transformer layers 0, 2 and 4 (3 of 6; 18.0M parameters), "
         "then fine-tuned like ner-default on the whole CoNLL-2003 train split: 3 epochs, batch 32, encoder lr "
         "1e-4, head lr 1e-3, seed 1, best of per-epoch CoNLL dev evaluations; every sentence read with up to 32 "
         "subwords of its neighbouring sentences a side"
         + ("; context dropout 0.5 (each training window read without its context half the time)" if cd else "")
+        + (
+            "; distilled from the 6-layer stage2-doc-cd model (ner-default's torch model): loss 0.5 gold tags + "
+            "0.5 KL to the teacher's tag distribution at temperature 2"
+            if kd
+            else ""
+        )
         + ". Labels PER/LOC/ORG/MISC; other labels at run time."
     )
     write_card(HERE, "ner-fast", how, scores, report)
