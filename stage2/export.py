@@ -53,6 +53,8 @@ PARITY_DOCUMENT = (
 )
 
 
+SMOOTHING_TOLERANCE = 1e-3
+"""Smoothing must leave the float32 outputs this close (max abs difference) or it is not used."""
 CALIBRATION_SIZE = 200
 """Dev items (sentences, or documents' sentences) whose activations calibrate int8 smoothing."""
 
@@ -296,9 +298,13 @@ def export(
         inputs = {"input_ids": example["input_ids"], "attention_mask": example["attention_mask"]}
         examples = _load_dev(task, dev, dev_limit) if dev is not None else None
         source, smoothed = model, None
-        if quantize == "int8" and smoothing is not None:
+        if quantize == "int8" and smoothing:
             source = copy.deepcopy(model)
             smoothed = smooth_encoder(source.encoder, _calibration(task, source, examples, labels), smoothing)
+            gap = _smoothing_gap(task, model, source)
+            if gap > SMOOTHING_TOLERANCE:  # an architecture whose hooked module uses its input elsewhere too
+                logger.warning("smoothing changed this encoder's outputs by %.2e: int8 export without it", gap)
+                source, smoothed = model, {**smoothed, "smoothed": [], "skipped": f"not exact ({gap:.2e})"}
         if task == "ner":
             inputs["shape_ids"] = torch.zeros_like(example["input_ids"])
             graph: nn.Module = _NERGraph(source)
@@ -432,9 +438,28 @@ def _eager_attention(model: Any) -> None:
         logger.debug("keeping the encoder's attention implementation: %s", err)
 
 
+def _smoothing_gap(task: str, model: Any, smoothed: Any) -> float:
+    """Max abs difference of the float32 graph outputs of ``model`` and its smoothed copy on the parity texts."""
+    texts = PARITY_TEXTS if task == "ner" else [PARITY_DOCUMENT]
+    batch = model.tokenizer(list(texts), padding=True, truncation=True, max_length=64, return_tensors="pt")
+    inputs = [batch["input_ids"], batch["attention_mask"]]
+    graphs: list[nn.Module]
+    if task == "ner":
+        inputs.append(torch.zeros_like(batch["input_ids"]))
+        graphs = [_NERGraph(model), _NERGraph(smoothed)]
+    else:
+        graphs = [_SentenceGraph(model.encoder), _SentenceGraph(smoothed.encoder)]
+    with torch.no_grad():
+        mine, theirs = (g(*inputs) for g in graphs)
+    mine = mine if isinstance(mine, tuple) else (mine,)
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+    return max(float((a - b).abs().max()) for a, b in zip(mine, theirs, strict=True))
+
+
 def _calibration(task: str, model: Any, examples: Sequence[Any] | None, labels: Any) -> Callable[[], Any]:
     """What runs ``model`` on typical inputs for smoothing: dev items (or the parity sample), one at a
-    time so that no padding enters the statistics, plus the label or intent prompts the graph encodes.
+    time so that no padding enters their statistics, plus the label or intent prompts the graph encodes
+    (the label prompts as one padded batch: a handful of short texts).
     """
     from stage2.data import tokenize_words
     from stage2.summarization.segmenting import split_sentences

@@ -267,8 +267,6 @@ _RUN_KEYS = (
     "label_dropout",
     "description_dropout",
     "context_dropout",
-    "distill_weight",
-    "distill_temperature",
 )
 
 

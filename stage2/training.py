@@ -193,7 +193,7 @@ def train(
     pad_id = model.tokenizer.pad_token_id or 0
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
     if teacher is not None:
-        _check_teacher(model, teacher)
+        _check_teacher(model, teacher, tasks)
         teacher.eval()
 
     def batch_loss(step: int, rng: random.Random) -> torch.Tensor:
@@ -243,6 +243,8 @@ def train(
                 ]
                 for t in tasks
             ]
+            # a distilled run resumes only with a teacher and the same distillation settings
+            + ([["teacher", teacher.config.to_dict(), cfg.distill_weight, cfg.distill_temperature]] if teacher else [])
         ),
     )
     summary = {
@@ -274,7 +276,9 @@ def distillation_loss(
     return kl.mean() * t * t if kl.numel() else student.sum() * 0.0
 
 
-def _check_teacher(model: NERModel, teacher: NERModel) -> None:
+def _check_teacher(model: NERModel, teacher: NERModel, tasks: Sequence[NERTask]) -> None:
+    for task in tasks:
+        teacher.resolve_labels(task.labels)  # a linear-head teacher must know every label
     probe = ["Distillation", "needs", "one", "tokenizer"]
     if (
         teacher.tokenizer(probe, is_split_into_words=True)["input_ids"]

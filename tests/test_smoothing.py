@@ -105,3 +105,36 @@ def test_int8_export_records_smoothing(_semantic_model, tmp_path):
     smooth = ex.export(_copy(_semantic_model), tmp_path / "smooth", quantize="int8")
     assert "smoothing" not in plain and len(smooth["smoothing"]["smoothed"]) == 8
     assert smooth["parity"]["max_abs_diff"] <= 1e-4  # smoothing is exact in float32
+
+
+def test_export_leaves_the_callers_model_alone(_semantic_model, tmp_path):
+    import stage2.export as ex
+    from tests.conftest import _copy
+
+    model = _copy(_semantic_model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    attention = model.encoder.config._attn_implementation
+    ex.export(model, tmp_path / "q", quantize="int8")
+    after = model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert model.encoder.config._attn_implementation == attention
+    assert not any(m._forward_pre_hooks or m._forward_hooks for m in model.modules())
+
+
+def test_smoothing_that_is_not_exact_is_not_used(_semantic_model, tmp_path, monkeypatch, caplog):
+    """An architecture whose hooked module also uses its input elsewhere would change the model: the
+    exporter compares the smoothed copy with the model and exports without smoothing."""
+    import stage2.export as ex
+    from tests.conftest import _copy
+
+    def broken(encoder, calibrate, alpha):
+        with torch.no_grad():
+            encoder.encoder.layer[0].intermediate.dense.weight.mul_(2.0)
+        return {"method": "SmoothQuant", "alpha": alpha, "smoothed": ["encoder.layer.0.intermediate.dense"]}
+
+    monkeypatch.setattr(ex, "smooth_encoder", broken)
+    with caplog.at_level(logging.WARNING, logger="stage2.export"):
+        report = ex.export(_copy(_semantic_model), tmp_path / "q", quantize="int8")
+    assert report["smoothing"]["smoothed"] == [] and "not exact" in report["smoothing"]["skipped"]
+    assert report["parity"]["max_abs_diff"] <= 1e-4
+    assert "without it" in caplog.text

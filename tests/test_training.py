@@ -360,3 +360,9 @@ def test_a_teacher_with_another_tokenizer_is_refused(tiny_model, examples):
     )
     with pytest.raises(ValueError, match="tokenizer"):
         train(tiny_model, examples, config=quick(), teacher=teacher)
+
+
+def test_a_linear_teacher_must_know_every_label(tiny_model, tiny_linear_model, examples):
+    labels = {"person": "a human being", "city": "a town or a city", "country": "a nation"}
+    with pytest.raises(ValueError, match="country"):
+        train(tiny_model, examples, labels=labels, config=quick(), teacher=tiny_linear_model)
