@@ -43,6 +43,24 @@ def results_row(benchmark: str, system: str, setting: str) -> dict[str, Any] | N
     return None
 
 
+def ner_scores(system: str, serving_engine: str) -> list[str]:
+    """The model card's score lines of a shipped NER model: its CoNLL-2003 benchmark row (read with
+    document context) and its int8 export's serving-benchmark F1 (sentences read alone).
+    """
+    row = results_row("ner_conll2003", system, "full")
+    scores = [
+        f"CoNLL-2003 test F1 (benchmark row {system}/full, read with document context): {row['scores']['f1']:.2f}"
+        if row
+        else f"CoNLL-2003 benchmark row {system}/full: not run yet",
+    ]
+    serving = results_row("serving", serving_engine, "ner")
+    if serving:
+        scores.append(
+            f"int8 export on the CoNLL-2003 test (sentences alone, no context): F1 {serving['scores']['f1']:.2f}"
+        )
+    return scores
+
+
 def write_card(folder: Path, title: str, how: str, scores: list[str], report: dict[str, Any]) -> None:
     """``MODEL_CARD.md`` from the recipe's description, benchmark rows and the export report."""
     metric = report.get("metric") or {}

@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1] / "evaluation"))
 
-from shipping import ROOT, copy_model, results_row, ship, write_card  # noqa: E402
+from shipping import ROOT, copy_model, ner_scores, ship, write_card  # noqa: E402
 
 
 def train(out: Path, seed: int, context_dropout: float) -> None:
@@ -72,17 +72,7 @@ def main() -> None:
         train(out, args.seed, 0.5 if args.system == "stage2-doc-cd" else 0.0)
     dev = load_split("conll2003", "dev")[: args.dev_limit]
     report = ship(out, "ner-default", ROOT / "runs" / "exports" / "ner-fp32", dev)
-    row = results_row("ner_conll2003", args.system, "full")
-    scores = [
-        f"CoNLL-2003 test F1 (benchmark row {args.system}/full, read with document context): {row['scores']['f1']:.2f}"
-        if row
-        else f"CoNLL-2003 benchmark row {args.system}/full: not run yet",
-    ]
-    serving = results_row("serving", "ort-int8", "ner")
-    if serving:
-        scores.append(
-            f"int8 export on the CoNLL-2003 test (sentences alone, no context): F1 {serving['scores']['f1']:.2f}"
-        )
+    scores = ner_scores(args.system, "ort-int8")
     cd = args.system == "stage2-doc-cd"
     how = (
         "stage2-ner-base (models/ner-base: label-semantic pretraining on 15 corpora, no CoNLL/WNUT/OntoNotes) "

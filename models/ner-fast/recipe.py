@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1] / "evaluation"))
 
-from shipping import ROOT, copy_model, results_row, ship, write_card  # noqa: E402
+from shipping import ROOT, copy_model, ner_scores, ship, write_card  # noqa: E402
 
 
 def main() -> None:
@@ -47,17 +47,7 @@ def main() -> None:
     copy_model(Path(args.model), out)
     dev = load_split("conll2003", "dev")[: args.dev_limit]
     report = ship(out, "ner-fast", ROOT / "runs" / "exports" / "ner-fast-fp32", dev)
-    row = results_row("ner_conll2003", args.system, "full")
-    scores = [
-        f"CoNLL-2003 test F1 (benchmark row {args.system}/full, read with document context): {row['scores']['f1']:.2f}"
-        if row
-        else f"CoNLL-2003 benchmark row {args.system}/full: not run yet",
-    ]
-    serving = results_row("serving", "ort-int8-fast", "ner")
-    if serving:
-        scores.append(
-            f"int8 export on the CoNLL-2003 test (sentences alone, no context): F1 {serving['scores']['f1']:.2f}"
-        )
+    scores = ner_scores(args.system, "ort-int8-fast")
     cd = args.system in ("stage2-doc-3l-cd", "stage2-doc-3l-kd")
     kd = args.system == "stage2-doc-3l-kd"
     how = (
