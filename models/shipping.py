@@ -18,18 +18,27 @@ def copy_model(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("work"))
 
 
-def ship(model_dir: Path, name: str, fp32_dir: Path | None, dev: Any, budget: dict[str, Any] | None = None) -> dict:
+def ship(
+    model_dir: Path,
+    name: str,
+    fp32_dir: Path | None,
+    dev: Any,
+    budget: dict[str, Any] | None = None,
+    labels: Any = None,
+) -> dict:
     """Export ``model_dir`` as int8 to ``exports/NAME`` (refused if the dev metric drops too much)
     and, for the serving benchmark, as float32 to ``fp32_dir``.
     """
     from stage2.export import export
 
-    report = export(model_dir, ROOT / "exports" / name, quantize="int8", dev=dev, dev_limit=len(dev), budget=budget)
+    report = export(
+        model_dir, ROOT / "exports" / name, quantize="int8", dev=dev, dev_limit=len(dev), budget=budget, labels=labels
+    )
     size = report["onnx_megabytes"]
     if size > 30:
         raise SystemExit(f"exports/{name}: {size} MB, over the 30 MB a shipped model may take")
     if fp32_dir is not None:
-        export(model_dir, fp32_dir, dev=None, budget=budget)
+        export(model_dir, fp32_dir, dev=None, budget=budget, labels=labels)
     return report
 
 

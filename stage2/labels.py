@@ -229,15 +229,32 @@ def spans_to_tags(spans: Iterable[Span], length: int) -> list[str]:
     return tags
 
 
-def resolve_label_set(labels: Any, own: LabelSet, fixed: bool) -> LabelSet:
+MAX_LABELS = 50
+"""Default cap on the entity types one prediction may ask for (a model's ``max_labels``): every label
+costs an encoder pass and a column of scores per word, so an unbounded set is unbounded memory."""
+
+MAX_LABEL_CHARS = 1000
+"""Longest label prompt (name plus description) accepted at predict time, in characters."""
+
+
+def resolve_label_set(labels: Any, own: LabelSet, fixed: bool, max_labels: int = MAX_LABELS) -> LabelSet:
     """The label set a prediction uses: ``labels`` validated, or the model's ``own`` when None.
-    A ``fixed`` (linear-head) model accepts only a subset of its own labels.
+    A ``fixed`` (linear-head) model accepts only a subset of its own labels; more than
+    ``max_labels`` labels, or a label prompt over :data:`MAX_LABEL_CHARS` characters, is a ValueError.
     """
     if labels is None:
         if not len(own):
             raise ValueError("this model has no labels of its own yet: pass labels=... to predict")
         return own
     label_set = LabelSet.from_user(labels)
+    if len(label_set) > max_labels:
+        raise ValueError(
+            f"{len(label_set)} labels given; this model takes at most {max_labels} per call "
+            "(its config's max_labels): split the label set over several calls"
+        )
+    long = [lb.key for lb in label_set if len(lb.prompt()) > MAX_LABEL_CHARS]
+    if long:
+        raise ValueError(f"label(s) {long[:3]} have a name plus description over {MAX_LABEL_CHARS} characters")
     if fixed:
         unknown = [k for k in label_set.keys if k not in own.keys]
         if unknown:

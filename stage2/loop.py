@@ -48,6 +48,10 @@ class TrainingConfig:
         default=0.0, metadata={"help": "NER: chance per window of reading it without its document context"}
     )
     description_dropout: float = field(default=0.0, metadata={"help": "NER: chance per step of no descriptions"})
+    negative_labels: int = field(
+        default=0,
+        metadata={"help": "NER: add up to this many absent entity types per step, drawn from each task's negatives"},
+    )
     distill_weight: float = field(
         default=0.5, metadata={"help": "NER with a teacher: weight of the teacher's soft tags in the loss"}
     )
@@ -66,6 +70,8 @@ class TrainingConfig:
         for name in ("label_dropout", "description_dropout", "context_dropout", "distill_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1]")
+        if self.negative_labels < 0:
+            raise ValueError("negative_labels must be >= 0")
         if self.distill_temperature <= 0:
             raise ValueError("distill_temperature must be > 0")
 
@@ -267,6 +273,7 @@ _RUN_KEYS = (
     "label_dropout",
     "description_dropout",
     "context_dropout",
+    "negative_labels",
 )
 
 

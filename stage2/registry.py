@@ -27,7 +27,8 @@ def installed_models() -> dict[str, str]:
 def find_model(name_or_path: str | Path, marker: str | None = None) -> Path:
     """The folder of a model given as a path or a name.
 
-    Names are looked up in the installed model packages, then in ``exports/NAME`` and
+    Names are looked up in the installed model packages, then in ``exports/NAME`` (and, for a torch
+    model, ``exports/NAME/torch``: the shipped weights that few-shot training starts from) and
     ``runs/NAME`` of a source checkout. ``marker`` (a config file name) restricts the match to
     folders that contain it. Raises ``FileNotFoundError`` listing where it looked.
     """
@@ -47,8 +48,10 @@ def find_model(name_or_path: str | Path, marker: str | None = None) -> Path:
                 return folder
             looked.append(f"installed package {ep.value} ({folder} has no {marker})")
     if "/" not in name and "\\" not in name:
-        for base in ("exports", "runs"):
-            folder = CHECKOUT / base / name
+        candidates = [CHECKOUT / "exports" / name, CHECKOUT / "runs" / name]
+        if marker == TORCH_CONFIG:
+            candidates.insert(1, CHECKOUT / "exports" / name / "torch")
+        for folder in candidates:
             if folder.is_dir() and (marker is None or (folder / marker).exists()):
                 return folder
             looked.append(str(folder))

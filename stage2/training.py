@@ -8,7 +8,7 @@ import logging
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -17,7 +17,7 @@ from stage2.data import NERExample, entity_types
 from stage2.labels import Label, LabelSet
 from stage2.loop import CHECKPOINT_DIR, TrainingConfig, TrainResult, data_fingerprint, run_loop
 from stage2.ner.collator import collate_windows
-from stage2.ner.config import HeadType
+from stage2.ner.config import HeadType, Scoring
 from stage2.ner.modeling import NERModel
 from stage2.ner.windows import Window
 
@@ -28,12 +28,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class NERTask:
-    """A training corpus and the label set its tags use."""
+    """A training corpus and the label set its tags use.
+
+    ``negatives`` are entity types known to be absent from the corpus's text (e.g. types of another
+    domain); with ``TrainingConfig.negative_labels`` some are added to each step's label set with
+    no mentions, so the model learns to say nothing for a type that is asked for but not there.
+    """
 
     examples: list[NERExample]
     labels: LabelSet
     name: str = "train"
     weight: float = 1.0
+    negatives: list[Label] = field(default_factory=list)
 
 
 def _task_windows(model: NERModel, task: NERTask) -> tuple[list[Window], list[list[int]]]:
@@ -131,6 +137,40 @@ def _apply_label_dropout(
     return LabelSet([items[j] for j in keep]), [[remap[t] for t in row] for row in tags]
 
 
+def _add_negatives(labels: LabelSet, pool: Sequence[Label], rng: random.Random, most: int) -> LabelSet:
+    """``labels`` plus up to ``most`` labels of ``pool`` whose names it lacks (appended: tags keep their indices)."""
+    if not pool or most <= 0:
+        return labels
+    names = {lb.name.lower() for lb in labels} | {lb.key.lower() for lb in labels}
+    free = [lb for lb in pool if lb.name.lower() not in names and lb.key.lower() not in names]
+    chosen = rng.sample(free, min(len(free), rng.randint(0, most)))
+    seen: set[str] = set()
+    extra: list[Label] = []
+    for lb in chosen:
+        if lb.name.lower() not in seen:
+            seen.add(lb.name.lower())
+            extra.append(Label(f"__negative_{len(extra)}", lb.name, lb.description))
+    return LabelSet([*labels, *extra])
+
+
+def tag_loss(logits: torch.Tensor, gold: torch.Tensor, scoring: str) -> torch.Tensor:
+    """Training loss of tag logits ``[B, T, 1 + 2L]`` against gold tags ``[B, T]`` (-100: ignored).
+
+    ``softmax``: cross-entropy over all tags. ``sigmoid``: every B/I column is a yes/no question of
+    its own (binary cross-entropy, summed over the columns, averaged over the words); O is no column.
+    """
+    flat, target = logits.reshape(-1, logits.shape[-1]), gold.reshape(-1)
+    if scoring != Scoring.SIGMOID.value:
+        return torch.nn.functional.cross_entropy(flat, target, ignore_index=-100)
+    keep = target != -100
+    if not bool(keep.any()):
+        return flat.sum() * 0.0
+    flat, target = flat[keep], target[keep]
+    onehot = torch.nn.functional.one_hot(target, flat.shape[-1]).to(flat.dtype)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(flat[:, 1:], onehot[:, 1:], reduction="none")
+    return bce.sum(-1).mean()
+
+
 def train(
     model: NERModel,
     train_data: Sequence[NERExample] | Sequence[NERTask],
@@ -191,7 +231,7 @@ def train(
     else:
         schedule = _schedule(sizes, [t.weight for t in tasks], steps, cfg.batch_size, cfg.seed)
     pad_id = model.tokenizer.pad_token_id or 0
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    scoring = model.config.scoring if not linear else Scoring.SOFTMAX.value
     if teacher is not None:
         _check_teacher(model, teacher, tasks)
         teacher.eval()
@@ -202,13 +242,15 @@ def train(
         label_set, batch_tags = tasks[t].labels, [tags[i] for i in idx]
         if cfg.label_dropout or cfg.description_dropout:
             label_set, batch_tags = _apply_label_dropout(label_set, batch_tags, rng, cfg)
+        if cfg.negative_labels and not linear:
+            label_set = _add_negatives(label_set, tasks[t].negatives, rng, cfg.negative_labels)
         chosen = [windows[i] for i in idx]
         if bare is not None:  # read some windows as if the sentence stood alone
             chosen = [bare[t][i] if rng.random() < cfg.context_dropout else w for i, w in zip(idx, chosen, strict=True)]
         batch = collate_windows(chosen, pad_id, batch_tags)
         logits = model.logits_for(batch, label_set)
         gold = batch["labels"].to(logits.device)
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), gold.reshape(-1))
+        loss = tag_loss(logits, gold, scoring)
         if teacher is None:
             return loss
         with torch.no_grad():
@@ -241,6 +283,8 @@ def train(
                         for e in t.examples
                     ],
                 ]
+                # negatives only enter when there are some, so older runs keep their fingerprint
+                + ([[[lb.name, lb.description] for lb in t.negatives]] if t.negatives else [])
                 for t in tasks
             ]
             # a distilled run resumes only with a teacher and the same distillation settings

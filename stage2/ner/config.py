@@ -6,10 +6,17 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from stage2.labels import DEFAULT_TEMPLATE
+from stage2.labels import DEFAULT_TEMPLATE, MAX_LABELS
 
 CONFIG_NAME = "stage2_config.json"
 WEIGHTS_NAME = "model.safetensors"
+
+
+class Scoring(str, Enum):
+    """How the label-semantic head turns token-label matches into tags."""
+
+    SOFTMAX = "softmax"  # O scored from the token alone by an MLP; one softmax over O and every B/I
+    SIGMOID = "sigmoid"  # each (token, label, B/I) scored alone against a fixed threshold (O logit 0)
 
 
 class HeadType(str, Enum):
@@ -28,10 +35,17 @@ class NERConfig:
     labels: list[dict[str, str]] = field(default_factory=list, metadata={"help": "default label set"})
     template: str = field(default=DEFAULT_TEMPLATE, metadata={"help": "how a label with a description is written"})
     case_embedding: bool = field(default=True, metadata={"help": "add a learned word-shape embedding"})
+    max_labels: int = field(default=MAX_LABELS, metadata={"help": "most entity types one prediction may ask for"})
     max_length: int = field(default=256, metadata={"help": "subwords per window, specials included"})
     window_overlap: int = field(default=32, metadata={"help": "words shared by consecutive windows"})
     max_context: int = field(
         default=64, metadata={"help": "subwords of neighbouring text a side, when the input has any"}
+    )
+    scoring: str = field(
+        default=Scoring.SOFTMAX.value,
+        metadata={
+            "help": "softmax (O from the token alone) or sigmoid (each label decided on its own: label-conditioned O)"
+        },
     )
     projection_dim: int = field(default=384, metadata={"help": "width of the token/label matching space"})
     encoder_config: dict[str, Any] = field(default_factory=dict, metadata={"help": "the encoder's HF config"})
@@ -43,8 +57,14 @@ class NERConfig:
             HeadType(self.head)
         except ValueError:
             raise ValueError(f"head must be 'label-semantic' or 'linear', got {self.head!r}") from None
+        try:
+            Scoring(self.scoring)
+        except ValueError:
+            raise ValueError(f"scoring must be 'softmax' or 'sigmoid', got {self.scoring!r}") from None
         if self.max_length < 8:
             raise ValueError(f"max_length must be at least 8 subwords, got {self.max_length}")
+        if self.max_labels < 1:
+            raise ValueError(f"max_labels must be at least 1, got {self.max_labels}")
         if self.window_overlap < 0:
             raise ValueError("window_overlap must be >= 0")
         if self.max_context < 0:

@@ -2,8 +2,10 @@
 
 The label-semantic head encodes each entity type's name and description with the same encoder
 (mean pooling) and scores every word's first subword against every label, so the label set can
-change at predict time without new weights. ``O`` is scored from the token alone by a small MLP,
-so the decision "is this an entity at all" does not depend on the label set's size.
+change at predict time without new weights. Two scorings: ``softmax`` scores ``O`` from the token
+alone by a small MLP (the decision "is this an entity at all" ignores what was asked for), and
+``sigmoid`` decides every (word, label) pair on its own against a fixed threshold, so whether a word
+is an entity depends on the labels the user gave (what zero-shot NER on unseen types needs).
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
 from stage2.data import NERExample
 from stage2.labels import Label, LabelSet, resolve_label_set
-from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig
+from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig, Scoring
 from stage2.ner.decoding import NUM_SHAPES, decode_sentences, predict_texts
 from stage2.ner.windows import Context, Window, sentence_windows
 
 logger = logging.getLogger(__name__)
+
+SIGMOID_START_BIAS = -8.0
+"""Initial B/I bias of sigmoid scoring, in logits: with scale 20, a bare encoder's largest token-label
+cosines (about 0.4) start near the threshold and the rest well below it."""
 
 LabelsArg = LabelSet | dict[str, str] | dict[str, str | None] | Sequence[str] | None
 
@@ -63,9 +69,13 @@ class NERModel(nn.Module):
                 for layer in (self.begin_proj, self.inside_proj, self.label_proj):
                     nn.init.eye_(layer.weight)
                     nn.init.zeros_(layer.bias)
-            self.outside = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
+            self.outside: nn.Module | None = None
+            if config.scoring == Scoring.SOFTMAX.value:
+                self.outside = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
             self.logit_scale = nn.Parameter(torch.tensor(math.log(20.0)))
-            self.tag_bias = nn.Parameter(torch.zeros(2))
+            # sigmoid: start below the threshold (a bare encoder's token-label cosines are mostly positive)
+            start = SIGMOID_START_BIAS if config.scoring == Scoring.SIGMOID.value else 0.0
+            self.tag_bias = nn.Parameter(torch.full((2,), start))
         else:
             if not config.labels:
                 raise ValueError("a linear-head model needs its label set at construction")
@@ -142,7 +152,8 @@ class NERModel(nn.Module):
 
     def resolve_labels(self, labels: LabelsArg) -> LabelSet:
         """The label set to use: the given one (validated) or the model's own."""
-        return resolve_label_set(labels, self.labels, self.config.head == HeadType.LINEAR.value)
+        linear = self.config.head == HeadType.LINEAR.value
+        return resolve_label_set(labels, self.labels, linear, self.config.max_labels)
 
     def encode_labels(self, label_set: LabelSet) -> torch.Tensor:
         """Mean-pooled encoder embeddings ``[L, hidden]`` of the label prompts."""
@@ -216,6 +227,8 @@ class NERModel(nn.Module):
         """Label-semantic head, token side: O logit ``[B, T]`` and unit begin/inside vectors ``[B, T, D]``."""
         begin = nn.functional.normalize(self.begin_proj(hidden), dim=-1)
         inside = nn.functional.normalize(self.inside_proj(hidden), dim=-1)
+        if self.outside is None:  # sigmoid scoring: O is the fixed threshold, logit 0
+            return hidden.new_zeros(hidden.shape[:-1]), begin, inside
         return self.outside(hidden).squeeze(-1), begin, inside
 
     def label_vectors(self, label_embeddings: torch.Tensor) -> torch.Tensor:
@@ -356,6 +369,13 @@ def _find_stage2_folder(name_or_path: str | Path | None) -> Path | None:
     if path.exists():
         raise ValueError(f"{path} is a file; expected a model folder or a hub id")
     name = str(name_or_path)
+    from stage2.registry import TORCH_CONFIG, find_model
+
+    if "/" not in name:  # a shipped or installed model's name ("ner-zero")
+        try:
+            return find_model(name, TORCH_CONFIG)
+        except FileNotFoundError:
+            pass
     from stage2.backbone import resolve_encoder
 
     if name.count("/") != 1 or resolve_encoder(name) != name:  # not a hub id, or the bundled encoder's alias

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from stage2.labels import LabelSet, Span, resolve_label_set
+from stage2.labels import MAX_LABELS, LabelSet, Span, resolve_label_set
 from stage2.ner.decoding import combine_label_scores, decode_sentences, predict_texts
 from stage2.ner.windows import Context, Window, sentence_windows
 from stage2.runtime._base import RuntimeModel, pad
@@ -26,7 +26,7 @@ class NERRuntime(RuntimeModel):
 
     def resolve_labels(self, labels: Any) -> LabelSet:
         """The label set to use: the given one (validated) or the model's own."""
-        return resolve_label_set(labels, self.labels, self.linear)
+        return resolve_label_set(labels, self.labels, self.linear, int(self.config.get("max_labels", MAX_LABELS)))
 
     def label_vectors(self, label_set: LabelSet) -> np.ndarray:
         """Unit label vectors ``[L, D]`` of the label-semantic head (cached per label set)."""
