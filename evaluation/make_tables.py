@@ -59,6 +59,44 @@ def ner_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+ZERO_SHOT_SETS = ["conll2003", "wnut17", "fewnerd-inter", "multinerd", "wikineural"]
+
+
+def zero_shot_table(path: Path) -> str:
+    """One line per (system, label variant): F1 per set and the mean over the sets it has."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = data["rows"]
+    keys = sorted({(r["system"], r["labels"]) for r in rows})
+    lines = [
+        "**Zero-shot NER** (test splits, entity types given by name at predict time; seqeval strict micro-F1; "
+        "*italic*: the model trained on that set, so not zero-shot)",
+        "",
+        "| system | labels | " + " | ".join(ZERO_SHOT_SETS) + " | mean |",
+        "|---|---|" + "---|" * (len(ZERO_SHOT_SETS) + 1),
+    ]
+    for system, variant in keys:
+        by = {r["dataset"]: r for r in rows if (r["system"], r["labels"]) == (system, variant)}
+        cells = []
+        for d in ZERO_SHOT_SETS:
+            r = by.get(d)
+            if r is None:
+                cells.append("–")
+            else:
+                f1 = f"{r['scores']['f1']:.2f}"
+                cells.append(f1 if r["setting"] == "zero-shot" else f"*{f1}*")
+        mean = f"{sum(r['scores']['f1'] for r in by.values()) / len(by):.2f}" if len(by) == len(ZERO_SHOT_SETS) else "–"
+        lines.append(f"| {system} | {variant} | " + " | ".join(cells) + f" | {mean} |")
+    lines += [
+        "",
+        "Few-NERD INTER: the 17 test types, disjoint from the 36 INTER train types some models trained on. "
+        "spacy-sm: OntoNotes types mapped onto a set's types where they have a counterpart (none for Few-NERD).",
+        "",
+        f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 SUMM_SETTINGS = ["zero-shot", "10-shot", "100-shot", "full"]
 
 
@@ -147,6 +185,9 @@ def render() -> str:
             found = True
     if not found:
         parts.append("No NER results yet.")
+    zero = RESULTS / "ner_zero_shot.json"
+    if zero.exists():
+        parts.append(zero_shot_table(zero))
     parts += ["", "### Summarisation (extractive)", ""]
     found = False
     for name in ("summarization_bbc_news", "summarization_samsum"):

@@ -1,6 +1,7 @@
 """NER benchmark on CoNLL-2003 and WNUT-17 (full test splits), resumable seed by seed.
 
-Rows: ``stage2`` (the ner-base pretrained label-semantic model, then fine-tuned), ``stage2-doc``
+Rows: ``stage2`` (the ner-base pretrained label-semantic model, then fine-tuned), ``stage2-zero`` (the same
+from the shipped ner-zero weights, ``exports/ner-zero/torch``: what a user fine-tunes offline), ``stage2-doc``
 (the same, each sentence read with its neighbouring sentences as unlabelled context), ``stage2-doc-3l``
 (stage2-doc on layers 0, 2 and 4 of the encoder only: half the encoder, for fast serving), ``stage2-doc-cd``
 (stage2-doc trained with context dropout 0.5, so it also reads sentences alone well), ``stage2-doc-3l-cd``
@@ -20,6 +21,7 @@ Finished (system, setting, seed) cells are kept; rerunning skips them (``--force
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from pathlib import Path
@@ -84,7 +86,25 @@ SHRUNK = ("stage2-doc-3l", "stage2-doc-3l-cd", "stage2-doc-3l-kd")
 """Rows on layers 0, 2 and 4 of the encoder only."""
 CONTEXT_DROPOUT = ("stage2-doc-cd", "stage2-doc-3l-cd", "stage2-doc-3l-kd")
 """Rows trained with context dropout 0.5."""
-PRETRAINED_SYSTEMS = ("stage2", *DOC_SYSTEMS)
+PRETRAINED_SYSTEMS = ("stage2", "stage2-zero", *DOC_SYSTEMS)
+ZERO_NOTE = (
+    "starts from the shipped ner-zero torch weights (exports/ner-zero/torch, float16; models/ner-zero/recipe.py: "
+    "sigmoid scoring, negative types, trained on {corpora}); no CoNLL-2003, WNUT-16/17, MultiNERD, WikiNEuRal or "
+    "OntoNotes data"
+)
+
+
+def base_path(system: str, args: argparse.Namespace) -> Path:
+    """The pretrained model a row starts from."""
+    return Path(args.zero_base if system == "stage2-zero" else args.base)
+
+
+def pretrain_note(system: str, args: argparse.Namespace) -> str:
+    if system != "stage2-zero":
+        return PRETRAIN_NOTE
+    config = json.loads((base_path(system, args) / "stage2_config.json").read_text(encoding="utf-8"))
+    corpora = [c for run in config.get("card", {}).get("training", []) for c in run.get("corpora", [])]
+    return ZERO_NOTE.format(corpora=", ".join(dict.fromkeys(corpora)))
 
 
 def make_model(system: str, labels: LabelSet, base: Path) -> Any:
@@ -181,14 +201,14 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
     else:
         from stage2.training import train
 
-        model = make_model(system, labels, Path(args.base))
+        model = make_model(system, labels, base_path(system, args))
         if doc:
             model.config.max_context = args.max_context
         params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
         if setting == "zero-shot":
-            if system != "stage2":
-                raise SystemExit("zero-shot needs the label-semantic stage2 model")
-            notes = PRETRAIN_NOTE + "; no training on this dataset; label names and descriptions only"
+            if system not in ("stage2", "stage2-zero"):
+                raise SystemExit("zero-shot needs a pretrained label-semantic model (stage2, stage2-zero)")
+            notes = pretrain_note(system, args) + "; no training on this dataset; label names and descriptions only"
         else:
             train_split = load_split(dataset, "train")
             dev = None
@@ -215,7 +235,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                 )
                 extra["train_sentences"] = len(sample)
             if system in PRETRAINED_SYSTEMS:
-                notes = PRETRAIN_NOTE + "; " + notes
+                notes = pretrain_note(system, args) + "; " + notes
             if system in SHRUNK:
                 notes += "; encoder shrunk to layers 0, 2 and 4 of the ner-base model before fine-tuning"
             if system in CONTEXT_DROPOUT:
@@ -274,7 +294,8 @@ def main() -> None:
         "--systems",
         nargs="+",
         default=["stage2", "linear-head"],
-        help="stage2, stage2-doc, stage2-doc-3l (3 of the 6 layers), stage2-doc-cd (context dropout), "
+        help="stage2 (from ner-base), stage2-zero (from the shipped ner-zero), stage2-doc, "
+        "stage2-doc-3l (3 of the 6 layers), stage2-doc-cd (context dropout), "
         "stage2-doc-3l-cd (both), stage2-doc-3l-kd (distilled), "
         "linear-head, "
         "linear-head-case, "
@@ -283,6 +304,9 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=["zero-shot", "5-shot", "10-shot", "20-shot", "full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="seeds of K-shot rows")
     parser.add_argument("--base", default=str(ROOT / "runs" / "ner-base" / "final"), help="the ner-base model")
+    parser.add_argument(
+        "--zero-base", default=str(ROOT / "exports" / "ner-zero" / "torch"), help="stage2-zero rows: ner-zero weights"
+    )
     parser.add_argument("--fewshot-steps", type=int, default=150)
     parser.add_argument("--full-epochs", type=float, default=3.0)
     parser.add_argument("--full-lr", type=float, default=None, help="full rows: encoder lr (default by system)")
@@ -304,7 +328,7 @@ def main() -> None:
         for system in args.systems:
             if system == "spacy-sm" and setting != "zero-shot":
                 continue
-            if setting == "zero-shot" and system not in ("stage2", "spacy-sm"):
+            if setting == "zero-shot" and system not in ("stage2", "stage2-zero", "spacy-sm"):
                 continue
             if system in DOC_SYSTEMS and setting != "full":
                 continue

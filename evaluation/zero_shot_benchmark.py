@@ -206,12 +206,12 @@ def spacy_spans(dataset: str, examples: list[NERExample]) -> list[list[Any]]:
     ]
 
 
-def load_system(path: Path) -> Any:
+def load_system(path: Path, threads: int | None = None) -> Any:
     """A torch model or an ONNX Runtime export."""
     if (path / "stage2_export.json").exists():
         import stage2.runtime as rt
 
-        return rt.load(path)
+        return rt.load(path, threads=threads)
     from stage2.ner.modeling import NERModel
 
     return NERModel.from_pretrained(path)
@@ -234,7 +234,7 @@ def run_row(
         corpora: list[str] = ["OntoNotes 5.0 (spaCy's training)"]
         params = None
     else:
-        model = load_system(path)
+        model = load_system(path, args.threads)
         found = model.predict_words([e.tokens for e in examples], labels, batch_size=args.batch_size)
         preds = [[s for s, _ in p] for p in found]
         corpora = trained_on(path) + [c for c in args.trained_on.get(system, []) if c not in trained_on(path)]
@@ -284,6 +284,7 @@ def main() -> None:
     parser.add_argument("--split", choices=["test", "dev"], default="test", help="dev: for choosing designs")
     parser.add_argument("--limit", type=int, default=None, help="first N sentences per set (dev checks only)")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=None, help="threads (torch and ONNX Runtime; default: all)")
     parser.add_argument(
         "--trained-on",
         nargs="*",
@@ -297,6 +298,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.split == "test" and args.limit:
         raise SystemExit("--limit is for dev checks; test rows are scored on whole splits")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     name = "ner_zero_shot" if args.split == "test" else "ner_zero_shot_dev"
     res = ZeroShotResults(name, args.split)
     for spec in args.systems:
