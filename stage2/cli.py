@@ -53,6 +53,7 @@ def parse_labels(value: str | None) -> Any:
 
 
 DEFAULT_NER = "ner-default"
+DEFAULT_ZERO_SHOT = "ner-zero"
 DEFAULT_SUMMARIZER = "summarizer-default"
 
 
@@ -159,7 +160,10 @@ def _read_texts(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    model = _load_model(args.model, exports=True)
+    name = args.model
+    if name is None:  # run-time labels go to the zero-shot model when it ships, else to ner-default
+        name = DEFAULT_ZERO_SHOT if args.labels and _export_folder(DEFAULT_ZERO_SHOT) is not None else DEFAULT_NER
+    model = _load_model(name, exports=True)
     texts = _read_texts(args)
     labels = parse_labels(args.labels)
     from tqdm.auto import tqdm
@@ -403,8 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="*", help="texts to tag")
     p.add_argument(
         "--model",
-        default=DEFAULT_NER,
-        help=f"stage2 model or export: folder, installed model name or hub id (default: {DEFAULT_NER})",
+        default=None,
+        help="stage2 model or export: folder, installed model name or hub id (default: "
+        f"{DEFAULT_NER}, its CoNLL-2003 types; with --labels, {DEFAULT_ZERO_SHOT}, trained to read any type's name)",
     )
     p.add_argument("--input", help="file with one text per line, or JSON lines with 'text'; '-' for stdin")
     p.add_argument("--labels", help=labels_help + " (default: the model's own)")

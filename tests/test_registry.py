@@ -34,3 +34,27 @@ def test_main_job_without_shipped_model_names_the_problem(monkeypatch, tmp_path,
     monkeypatch.setattr(registry, "CHECKOUT", tmp_path)  # a checkout without exports/
     assert main(["ner", "Angela Merkel met Emmanuel Macron in Paris."]) == 2
     assert "no ner-default export found" in capsys.readouterr().err
+
+
+def test_shipped_torch_weights_are_found_by_name(tmp_path, monkeypatch, tiny_model):
+    from stage2.ner.modeling import NERModel
+
+    tiny_model.save_pretrained(tmp_path / "exports" / "my-ner" / "torch")
+    (tmp_path / "exports" / "my-ner" / registry.EXPORT_CONFIG).write_text("{}")
+    monkeypatch.setattr(registry, "CHECKOUT", tmp_path)
+    assert registry.find_model("my-ner", registry.TORCH_CONFIG) == tmp_path / "exports" / "my-ner" / "torch"
+    assert registry.find_model("my-ner", registry.EXPORT_CONFIG) == tmp_path / "exports" / "my-ner"
+    loaded = NERModel.from_pretrained("my-ner")
+    assert loaded.labels.keys == tiny_model.labels.keys
+
+
+def test_run_time_labels_go_to_the_zero_shot_export(monkeypatch, tmp_path, ner_export, capsys):
+    import shutil
+
+    out, model, _ = ner_export
+    shutil.copytree(out, tmp_path / "exports" / "ner-zero")
+    monkeypatch.setattr(registry, "CHECKOUT", tmp_path)  # no ner-default here: only ner-zero
+    assert main(["ner", "Ada Lovelace met Charles Babbage in London.", "--labels", "person,city"]) == 0
+    capsys.readouterr()
+    assert main(["ner", "Ada Lovelace met Charles Babbage in London."]) == 2
+    assert "no ner-default export found" in capsys.readouterr().err
