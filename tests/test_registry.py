@@ -51,7 +51,7 @@ def test_shipped_torch_weights_are_found_by_name(tmp_path, monkeypatch, tiny_mod
 def test_run_time_labels_go_to_the_zero_shot_export(monkeypatch, tmp_path, ner_export, capsys):
     import shutil
 
-    out, model, _ = ner_export
+    out = ner_export[0]
     shutil.copytree(out, tmp_path / "exports" / "ner-zero")
     monkeypatch.setattr(registry, "CHECKOUT", tmp_path)  # no ner-default here: only ner-zero
     assert main(["ner", "Ada Lovelace met Charles Babbage in London.", "--labels", "person,city"]) == 0
