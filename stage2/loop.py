@@ -48,6 +48,14 @@ class TrainingConfig:
         default=0.0, metadata={"help": "NER: chance per window of reading it without its document context"}
     )
     description_dropout: float = field(default=0.0, metadata={"help": "NER: chance per step of no descriptions"})
+    coarse_labels: float = field(
+        default=0.0,
+        metadata={"help": "NER: chance per step of reading a task with its coarse types (NERTask.parents) instead"},
+    )
+    case_augmentation: float = field(
+        default=0.0,
+        metadata={"help": "NER: chance per window of reading it all upper-case or all lower-case (uncased encoders)"},
+    )
     negative_labels: int = field(
         default=0,
         metadata={"help": "NER: add up to this many absent entity types per step, drawn from each task's negatives"},
@@ -67,7 +75,14 @@ class TrainingConfig:
             raise ValueError("batch_size must be >= 1")
         if self.epochs <= 0 and self.min_steps <= 0:
             raise ValueError("give epochs > 0 or min_steps > 0")
-        for name in ("label_dropout", "description_dropout", "context_dropout", "distill_weight"):
+        for name in (
+            "label_dropout",
+            "description_dropout",
+            "context_dropout",
+            "distill_weight",
+            "coarse_labels",
+            "case_augmentation",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1]")
         if self.negative_labels < 0:
@@ -274,6 +289,8 @@ _RUN_KEYS = (
     "description_dropout",
     "context_dropout",
     "negative_labels",
+    "coarse_labels",
+    "case_augmentation",
 )
 
 

@@ -33,6 +33,8 @@ class NERTask:
     ``negatives`` are entity types known to be absent from the corpus's text (e.g. types of another
     domain); with ``TrainingConfig.negative_labels`` some are added to each step's label set with
     no mentions, so the model learns to say nothing for a type that is asked for but not there.
+    ``parents`` maps a fine type's key to a coarser type (``actor`` -> ``person``); with
+    ``TrainingConfig.coarse_labels`` some steps read the task with those coarse types instead.
     """
 
     examples: list[NERExample]
@@ -40,6 +42,7 @@ class NERTask:
     name: str = "train"
     weight: float = 1.0
     negatives: list[Label] = field(default_factory=list)
+    parents: dict[str, Label] = field(default_factory=dict)
 
 
 def _task_windows(model: NERModel, task: NERTask) -> tuple[list[Window], list[list[int]]]:
@@ -153,6 +156,44 @@ def _add_negatives(labels: LabelSet, pool: Sequence[Label], rng: random.Random, 
     return LabelSet([*labels, *extra])
 
 
+def _coarsen(labels: LabelSet, parents: dict[str, Label], tags: list[list[int]]) -> tuple[LabelSet, list[list[int]]]:
+    """The task read with its coarse types: each fine type with a parent becomes that parent (fine
+    types sharing a parent merge into one); types without a parent stay as they are.
+    """
+    merged: list[Label] = []
+    index: dict[str, int] = {}
+    remap = [0] * (1 + 2 * len(labels))
+    for j, lb in enumerate(labels):
+        target = parents.get(lb.key, lb)
+        if target.name.lower() not in index:
+            index[target.name.lower()] = len(merged)
+            merged.append(
+                Label(f"__coarse_{len(merged)}" if lb.key in parents else lb.key, target.name, target.description)
+            )
+        new = index[target.name.lower()]
+        remap[1 + 2 * j], remap[2 + 2 * j] = 1 + 2 * new, 2 + 2 * new
+    return LabelSet(merged), [[remap[t] for t in row] for row in tags]
+
+
+_UPPER_SHAPE, _LOWER_SHAPE = 3, 1
+_CASED_SHAPES = (1, 2, 3, 4)  # lower, Title, UPPER, mIxed: the shapes a case change rewrites
+
+
+def _recase(window: Window, shape: int) -> Window:
+    """``window`` as if its text were all upper- (or lower-) case: for an uncased encoder only the
+    case-shape ids change."""
+    shapes = [shape if s in _CASED_SHAPES else s for s in window.shape_ids]
+    return Window(window.example, window.start, window.end, window.input_ids, shapes, window.first_subword)
+
+
+def _is_uncased(tokenizer: Any) -> bool:
+    probe = ["Paris", "NASA", "iPhone"]
+    return bool(
+        tokenizer(probe, is_split_into_words=True)["input_ids"]
+        == tokenizer([w.lower() for w in probe], is_split_into_words=True)["input_ids"]
+    )
+
+
 def tag_loss(logits: torch.Tensor, gold: torch.Tensor, scoring: str) -> torch.Tensor:
     """Training loss of tag logits ``[B, T, 1 + 2L]`` against gold tags ``[B, T]`` (-100: ignored).
 
@@ -232,6 +273,9 @@ def train(
         schedule = _schedule(sizes, [t.weight for t in tasks], steps, cfg.batch_size, cfg.seed)
     pad_id = model.tokenizer.pad_token_id or 0
     scoring = model.config.scoring if not linear else Scoring.SOFTMAX.value
+    recase = cfg.case_augmentation if cfg.case_augmentation and _is_uncased(model.tokenizer) else 0.0
+    if cfg.case_augmentation and not recase:
+        logger.warning("case_augmentation needs an uncased encoder (it rewrites case-shape ids only): skipped")
     if teacher is not None:
         _check_teacher(model, teacher, tasks)
         teacher.eval()
@@ -240,6 +284,8 @@ def train(
         t, idx = schedule[step]
         windows, tags = featurised[t]
         label_set, batch_tags = tasks[t].labels, [tags[i] for i in idx]
+        if cfg.coarse_labels and tasks[t].parents and rng.random() < cfg.coarse_labels:
+            label_set, batch_tags = _coarsen(label_set, tasks[t].parents, batch_tags)
         if cfg.label_dropout or cfg.description_dropout:
             label_set, batch_tags = _apply_label_dropout(label_set, batch_tags, rng, cfg)
         if cfg.negative_labels and not linear:
@@ -247,6 +293,11 @@ def train(
         chosen = [windows[i] for i in idx]
         if bare is not None:  # read some windows as if the sentence stood alone
             chosen = [bare[t][i] if rng.random() < cfg.context_dropout else w for i, w in zip(idx, chosen, strict=True)]
+        if recase:
+            chosen = [
+                _recase(w, _UPPER_SHAPE if rng.random() < 0.5 else _LOWER_SHAPE) if rng.random() < recase else w
+                for w in chosen
+            ]
         batch = collate_windows(chosen, pad_id, batch_tags)
         logits = model.logits_for(batch, label_set)
         gold = batch["labels"].to(logits.device)
@@ -283,8 +334,9 @@ def train(
                         for e in t.examples
                     ],
                 ]
-                # negatives only enter when there are some, so older runs keep their fingerprint
+                # negatives and parents only enter when there are some, so older runs keep their fingerprint
                 + ([[[lb.name, lb.description] for lb in t.negatives]] if t.negatives else [])
+                + ([sorted((k, v.name, v.description) for k, v in t.parents.items())] if t.parents else [])
                 for t in tasks
             ]
             # a distilled run resumes only with a teacher and the same distillation settings

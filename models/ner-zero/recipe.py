@@ -8,6 +8,10 @@ one corpus with its own label set (label and description dropout), plus up to ``
 entity types of *another* domain that the text cannot contain, so the model learns to say nothing
 for a type that is asked for but absent.
 
+Some steps read a corpus with coarse types instead of its fine ones (``--coarse``: Few-NERD's own coarse
+level, named as a user would, e.g. ``actor`` -> ``person``; HarveyNER's four location kinds -> ``location``),
+and some windows are read all upper- or lower-case (``--case``: headlines, queries).
+
 Left out: CoNLL-2003, WNUT-17, MultiNERD and WikiNEuRal (zero-shot benchmark sets), WNUT-16 (its
 text overlaps WNUT-17), OntoNotes 5.0 (LDC licence), GUM (pronoun and common-noun mentions; part
 non-commercial). Few-NERD INTER train (36 fine types) is in: its 17 test types are disjoint (the
@@ -70,6 +74,30 @@ CORPORA: dict[str, tuple[str, float]] = {
 }
 
 
+_COARSE = {  # Few-NERD's own coarse types, named as a user would
+    "person": Label("person", "person", "the name of a person"),
+    "location": Label("location", "location", "the name of a place"),
+    "organization": Label("organization", "organization", "the name of a company, institution or other organization"),
+    "building": Label("building", "building", "a named building or facility"),
+    "art": Label("art", "work of art", "the title of a film, book, song or other work"),
+    "product": Label("product", "product", "a named product"),
+    "event": Label("event", "event", "a named event"),
+    "other": Label("other", "miscellaneous", "another named thing: an award, language, law, disease, ..."),
+}
+PARENTS: dict[str, dict[str, Label]] = {  # fine type -> coarse type, read instead on some steps
+    "harveyner": {k: _COARSE["location"] for k in ("AREA", "POINT", "RIVER", "ROAD")},
+    "snips_slots": {k: _COARSE["location"] for k in ("city", "country", "state", "geographic_poi")},
+    "tweetner7": {"corporation": _COARSE["organization"], "group": _COARSE["organization"]},
+}
+
+
+def parents_of(corpus: str, types: list[str]) -> dict[str, Label]:
+    """Coarse types of a corpus's fine types (Few-NERD: its own coarse level)."""
+    if corpus.startswith("fewnerd"):
+        return {t: _COARSE[t.split("-", 1)[0]] for t in types if t.split("-", 1)[0] in _COARSE}
+    return {t: lb for t, lb in PARENTS.get(corpus, {}).items() if t in types}
+
+
 def load_tasks(data_dir: Path = DATA, corpora: dict[str, tuple[str, float]] | None = None) -> list[NERTask]:
     """The training corpora as tasks, each with its negatives (types of the other domains)."""
     corpora = corpora or CORPORA
@@ -96,7 +124,8 @@ def load_tasks(data_dir: Path = DATA, corpora: dict[str, tuple[str, float]] | No
             for lb in loaded[other][1]
             if lb.name.lower() not in shared  # a name used in two domains is no safe negative
         ]
-        tasks.append(NERTask(examples, labels, corpus, weight, negatives=pool))
+        parents = parents_of(corpus, labels.keys)
+        tasks.append(NERTask(examples, labels, corpus, weight, negatives=pool, parents=parents))
     return tasks
 
 
@@ -175,6 +204,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scoring", choices=["softmax", "sigmoid"], default="sigmoid", help="the head's scoring")
     parser.add_argument("--negatives", type=int, default=8, help="absent types added per step, at most (0: none)")
+    parser.add_argument("--coarse", type=float, default=0.5, help="chance per step of a task's coarse types")
+    parser.add_argument("--case", type=float, default=0.2, help="chance per window of all upper- or lower-case")
     parser.add_argument("--data", default=str(DATA), help="folder holding the corpora")
     parser.add_argument("--ship", metavar="MODEL", help="ship this trained model as exports/ner-zero (no training)")
     parser.add_argument("--dev-limit", type=int, default=1000, help="CoNLL dev sentences for the int8 check")
@@ -193,6 +224,8 @@ def main() -> None:
         label_dropout=0.5,
         description_dropout=0.5,
         negative_labels=args.negatives,
+        coarse_labels=args.coarse,
+        case_augmentation=args.case,
         seed=args.seed,
         save_every=250,
         output_dir=str(Path(args.out) / "work"),

@@ -131,3 +131,30 @@ def test_sigmoid_export_matches_torch(sigmoid_model, examples, tmp_path):
         ]
     with pytest.raises(ValueError, match="at most"):
         runtime.predict(text, labels=[f"t{i}" for i in range(MAX_LABELS + 1)])
+
+
+def test_coarse_labels_merge_fine_types_and_remap_tags():
+    from stage2.training import _coarsen
+
+    labels = LabelSet([Label("actor", "actor"), Label("gpe", "country or city"), Label("athlete", "athlete")])
+    parents = {"actor": Label("P", "person"), "athlete": Label("P", "person")}
+    # O, B-actor, I-actor, B-gpe, B-athlete, I-athlete
+    coarse, tags = _coarsen(labels, parents, [[0, 1, 2, 3, 5, 6]])
+    assert [lb.name for lb in coarse] == ["person", "country or city"]
+    assert tags == [[0, 1, 2, 3, 1, 2]]
+
+
+def test_case_augmentation_rewrites_only_case_shapes(tiny_model):
+    from stage2.training import _is_uncased, _recase
+
+    (window,) = tiny_model.make_windows(0, ["Ada", "met", "NASA", "in", "2024", "."])
+    upper = _recase(window, 3)
+    assert upper.input_ids == window.input_ids
+    assert [upper.shape_ids[i] for i in upper.first_subword] == [3, 3, 3, 3, 5, 6]
+    assert _is_uncased(tiny_model.tokenizer)
+
+
+def test_training_with_coarse_labels_and_case_augmentation_runs(tiny_model, examples):
+    task = NERTask(examples, LabelSet.from_user(LABELS), "toy", parents={"city": Label("LOC", "location")})
+    cfg = TrainingConfig(min_steps=6, epochs=1, batch_size=2, progress=False, coarse_labels=0.5, case_augmentation=0.5)
+    assert train(tiny_model, [task], config=cfg).steps == 6
