@@ -45,6 +45,7 @@ def test_health_and_answers_match_the_runtime(client, models):
         ("/ner", b"{}", 422, "exactly one"),
         ("/ner", b'{"text": 5}', 422, "must be a string"),
         ("/ner", b'{"text": "a", "labels": []}', 422, ""),
+        ("/ner", b'{"text": "a", "labels": [' + b",".join(b'"t%d"' % i for i in range(51)) + b"]}", 422, "at most 50"),
         ("/ner", b'{"texts": ["a","a","a","a","a","a","a","a","a"]}', 413, "limit is 8"),
         ("/ner", b'{"text": "' + b"a" * 600 + b'"}', 413, "characters"),
         ("/ner", b'{"text": "' + b"a" * 3000 + b'"}', 413, "limit"),
