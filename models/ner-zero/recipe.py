@@ -172,17 +172,30 @@ def ship(model_dir: Path, dev_limit: int) -> None:
     report = ship_int8(work, "ner-zero", ROOT / "runs" / "exports" / "ner-zero-fp32", dev, labels=conll)
     save_float16(model, ROOT / "exports" / "ner-zero" / "torch")
     training = model.config.card.get("training", [{}])[-1]
+    recipe = model.config.card.get("recipe") or trainer_settings(model_dir)
     how = (
         f"all-MiniLM-L6-v2 with the case-shape embedding and the label-semantic head ({model.config.scoring} "
-        f"scoring), trained {training.get('steps')} steps (batch 16, {training.get('seconds')} s on the machine in "
-        "the benchmark files) on the train splits of: "
+        f"scoring), trained {training.get('steps')} steps ({training.get('seconds')} s on 2 CPU cores) on the "
+        "train splits of: "
         + ", ".join(training.get("corpora", []))
-        + ". Each step reads one corpus with its own label set (label and description dropout 0.5) plus up to "
-        "8 entity types of other domains as negatives. No CoNLL-2003, WNUT-16/17, MultiNERD, WikiNEuRal, "
+        + ". Each step reads one corpus with its own label set (label and description dropout 0.5), plus "
+        "entity types of other domains as negatives, some steps with coarse types and some windows re-cased; "
+        f"recipe settings: {json.dumps(recipe)}. No CoNLL-2003, WNUT-16/17, MultiNERD, WikiNEuRal, "
         "OntoNotes or GUM data. Licences: each corpus's SOURCE.md in shared/data (several state none). "
         "Default labels: " + ", ".join(DEFAULT_LABELS) + "; give any others at run time."
     )
     write_card(HERE, "ner-zero", how, zero_shot_scores(ROOT / "evaluation" / "results" / "ner_zero_shot.json"), report)
+
+
+def trainer_settings(model_dir: Path) -> dict:
+    """The training settings from the run's last checkpoint (``OUT/work`` beside ``OUT/final``)."""
+    state = model_dir.parent / "work" / "checkpoint-last" / "trainer_state.json"
+    if not state.exists():
+        return {"note": "training settings not found"}
+    cfg = json.loads(state.read_text(encoding="utf-8"))["config"]
+    keys = ("batch_size", "seed", "learning_rate", "head_learning_rate", "label_dropout", "description_dropout")
+    keys += ("negative_labels", "coarse_labels", "case_augmentation")
+    return {k: cfg.get(k) for k in keys}
 
 
 def zero_shot_scores(path: Path) -> list[str]:
@@ -232,6 +245,9 @@ def main() -> None:
     )
     result = train(model, tasks, config=cfg)
     model.config.card.setdefault("licences", "see each corpus's SOURCE.md in shared/data")
+    model.config.card["recipe"] = {
+        k: getattr(args, k) for k in ("steps", "batch_size", "seed", "scoring", "negatives", "coarse", "case")
+    }
     model.save_pretrained(Path(args.out) / "final")
     logging.info("done: %d steps in %.0f s", result.steps, result.seconds)
 
