@@ -170,7 +170,9 @@ def ship(model_dir: Path, dev_limit: int) -> None:
     dev = load_set("conll2003", "dev", dev_limit)
     conll = label_set("conll2003", "names")
     report = ship_int8(work, "ner-zero", ROOT / "runs" / "exports" / "ner-zero-fp32", dev, labels=conll)
-    save_float16(model, ROOT / "exports" / "ner-zero" / "torch")
+    torch_dir = ROOT / "exports" / "ner-zero" / "torch"
+    save_float16(model, torch_dir)
+    torch_mb = sum(f.stat().st_size for f in torch_dir.iterdir()) / 1e6
     training = model.config.card.get("training", [{}])[-1]
     recipe = model.config.card.get("recipe") or trainer_settings(model_dir)
     how = (
@@ -182,7 +184,9 @@ def ship(model_dir: Path, dev_limit: int) -> None:
         "entity types of other domains as negatives, some steps with coarse types and some windows re-cased; "
         f"recipe settings: {json.dumps(recipe)}. No CoNLL-2003, WNUT-16/17, MultiNERD, WikiNEuRal, "
         "OntoNotes or GUM data. Licences: each corpus's SOURCE.md in shared/data (several state none). "
-        "Default labels: " + ", ".join(DEFAULT_LABELS) + "; give any others at run time."
+        "Default labels: " + ", ".join(DEFAULT_LABELS) + "; give any others at run time. "
+        f"Torch weights for fine-tuning: `exports/ner-zero/torch` (float16 safetensors, {torch_mb:.1f} MB with "
+        "its tokenizer: the size cost of few-shot training from the shipped model offline)."
     )
     write_card(HERE, "ner-zero", how, zero_shot_scores(ROOT / "evaluation" / "results" / "ner_zero_shot.json"), report)
 
