@@ -62,30 +62,34 @@ def ner_table(path: Path) -> str:
 ZERO_SHOT_SETS = ["conll2003", "wnut17", "fewnerd-inter", "multinerd", "wikineural"]
 
 
-def zero_shot_table(path: Path) -> str:
-    """One line per (system, label variant): F1 per set and the mean over the sets it has."""
+def zero_shot_table(path: Path, sets: list[str] | None = None, title: str = "") -> str:
+    """One line per (system, label variant): F1 per set and the mean over the sets (when it has all)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     rows = data["rows"]
+    sets = sets or ZERO_SHOT_SETS
     keys = sorted({(r["system"], r["labels"]) for r in rows})
+    design = {r["system"]: r.get("design", "") for r in rows}
     lines = [
-        "**Zero-shot NER** (test splits, entity types given by name at predict time; seqeval strict micro-F1; "
+        title
+        or "**Zero-shot NER** (test splits, entity types given by name at predict time; seqeval strict micro-F1; "
         "*italic*: the model trained on that set, so not zero-shot)",
         "",
-        "| system | labels | " + " | ".join(ZERO_SHOT_SETS) + " | mean |",
-        "|---|---|" + "---|" * (len(ZERO_SHOT_SETS) + 1),
+        "| system | labels | " + " | ".join(sets) + " | mean |" + (" design |" if any(design.values()) else ""),
+        "|---|---|" + "---|" * (len(sets) + 1 + any(design.values())),
     ]
     for system, variant in keys:
         by = {r["dataset"]: r for r in rows if (r["system"], r["labels"]) == (system, variant)}
         cells = []
-        for d in ZERO_SHOT_SETS:
+        for d in sets:
             r = by.get(d)
             if r is None:
                 cells.append("–")
             else:
                 f1 = f"{r['scores']['f1']:.2f}"
                 cells.append(f1 if r["setting"] == "zero-shot" else f"*{f1}*")
-        mean = f"{sum(r['scores']['f1'] for r in by.values()) / len(by):.2f}" if len(by) == len(ZERO_SHOT_SETS) else "–"
-        lines.append(f"| {system} | {variant} | " + " | ".join(cells) + f" | {mean} |")
+        mean = f"{sum(r['scores']['f1'] for r in by.values()) / len(by):.2f}" if len(by) == len(sets) else "–"
+        extra = f" {design[system]} |" if any(design.values()) else ""
+        lines.append(f"| {system} | {variant} | " + " | ".join(cells) + f" | {mean} |" + extra)
     lines += [
         "",
         "Few-NERD INTER: the 17 test types, disjoint from the 36 INTER train types some models trained on. "
@@ -188,6 +192,13 @@ def render() -> str:
     zero = RESULTS / "ner_zero_shot.json"
     if zero.exists():
         parts.append(zero_shot_table(zero))
+    dev = RESULTS / "ner_zero_shot_dev.json"
+    if dev.exists():
+        title = (
+            "**Zero-shot design choices** (dev splits, first 1000 sentences a set: what the designs were chosen on; "
+            "Few-NERD INTER has no dev split)"
+        )
+        parts.append(zero_shot_table(dev, [s for s in ZERO_SHOT_SETS if s != "fewnerd-inter"], title))
     parts += ["", "### Summarisation (extractive)", ""]
     found = False
     for name in ("summarization_bbc_news", "summarization_samsum"):

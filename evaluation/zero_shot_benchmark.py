@@ -267,6 +267,7 @@ def run_row(
         "train_seconds": None,
         "predict_seconds": round(seconds, 1),
         "trained_on": corpora,
+        "design": args.design.get(system, ""),
         "notes": notes,
         "git_commit": git_commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -292,8 +293,12 @@ def main() -> None:
         help="SYSTEM=corpus,corpus: corpora a system trained on that its config does not name (e.g. a "
         "single-corpus fine-tune, recorded as 'train')",
     )
+    parser.add_argument(
+        "--design", nargs="*", default=[], help="SYSTEM=text: what distinguishes a candidate (kept on its rows)"
+    )
     parser.add_argument("--force", action="store_true", help="redo finished rows")
     args = parser.parse_args()
+    args.design = dict(s.partition("=")[::2] for s in args.design)
     args.trained_on = {k: v.split(",") for k, _, v in (s.partition("=") for s in args.trained_on)}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.split == "test" and args.limit:
