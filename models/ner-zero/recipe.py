@@ -219,7 +219,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4000, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--scoring", choices=["softmax", "sigmoid"], default="sigmoid", help="the head's scoring")
+    parser.add_argument(
+        "--scoring",
+        choices=["softmax", "sigmoid"],
+        default="softmax",
+        help="the head's scoring (softmax ships: on the zero-shot dev rows it beat sigmoid, 63.06 vs 61.77 mean F1)",
+    )
     parser.add_argument("--negatives", type=int, default=8, help="absent types added per step, at most (0: none)")
     parser.add_argument("--coarse", type=float, default=0.5, help="chance per step of a task's coarse types")
     parser.add_argument("--case", type=float, default=0.2, help="chance per window of all upper- or lower-case")
