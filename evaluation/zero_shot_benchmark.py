@@ -18,16 +18,15 @@ Finished (system, dataset, labels) rows are kept; rerunning skips them (``--forc
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from common import DATA, RESULTS, git_commit, machine
+from common import DATA, ResultsFile, git_commit, machine
+from ner_benchmark import SPACY_MAP
 
 from stage2.data import NERExample, read_jsonl
 from stage2.labels import Label, LabelSet
@@ -110,19 +109,7 @@ SETS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
 }
 
 SPACY_MAPS: dict[str, dict[str, str]] = {
-    "conll2003": {
-        "PERSON": "PER",
-        "GPE": "LOC",
-        "LOC": "LOC",
-        "FAC": "LOC",
-        "ORG": "ORG",
-        "NORP": "MISC",
-        "EVENT": "MISC",
-        "WORK_OF_ART": "MISC",
-        "PRODUCT": "MISC",
-        "LANGUAGE": "MISC",
-        "LAW": "MISC",
-    },
+    "conll2003": SPACY_MAP,
     "wnut17": {"PERSON": "person", "GPE": "location", "LOC": "location", "FAC": "location", "ORG": "corporation"},
     "multinerd": {"PERSON": "PER", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC", "ORG": "ORG", "EVENT": "EVE"},
 }
@@ -162,15 +149,11 @@ def trained_on(path: Path) -> list[str]:
     return corpora
 
 
-class ZeroShotResults:
+class ZeroShotResults(ResultsFile):
     """``evaluation/results/<name>.json``: one row per (system, dataset, labels), saved atomically."""
 
     def __init__(self, name: str, split: str) -> None:
-        self.path = RESULTS / f"{name}.json"
-        if self.path.exists():
-            self.data = json.loads(self.path.read_text(encoding="utf-8"))
-        else:
-            self.data = {"benchmark": name, "task": "ner", "dataset": "several", "split": split, "rows": []}
+        super().__init__(name, "ner", "several", split)
 
     def has(self, system: str, dataset: str, labels: str) -> bool:
         return any((r["system"], r["dataset"], r["labels"]) == (system, dataset, labels) for r in self.data["rows"])
@@ -181,14 +164,7 @@ class ZeroShotResults:
         rows.append(row)
         rows.sort(key=lambda r: (r["system"], list(SETS).index(r["dataset"]), r["labels"]))
         self.data["rows"] = rows
-        self.data["git_commit"] = git_commit()
-        self.data["command"] = " ".join([Path(sys.executable).name, *sys.argv])
-        self.data["machine"] = machine()
-        self.data["date"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        self.save()
 
 
 def spacy_spans(dataset: str, examples: list[NERExample]) -> list[list[Any]]:
@@ -237,7 +213,8 @@ def run_row(
         model = load_system(path, args.threads)
         found = model.predict_words([e.tokens for e in examples], labels, batch_size=args.batch_size)
         preds = [[s for s, _ in p] for p in found]
-        corpora = trained_on(path) + [c for c in args.trained_on.get(system, []) if c not in trained_on(path)]
+        corpora = trained_on(path)
+        corpora += [c for c in args.trained_on.get(system, []) if c not in corpora]
         params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1) if hasattr(model, "parameters") else None
         engine = "ONNX Runtime export" if (path / "stage2_export.json").exists() else "torch"
         notes = f"{engine} ({path.name}); label {variant} given at predict time"
