@@ -11,6 +11,7 @@ import gzip
 import json
 import random
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,13 +50,34 @@ _WORD_RE = re.compile(
 )
 
 
+_JOINERS = frozenset("\u200c\u200d")  # zero-width non-joiner / joiner: inside Persian, Indic words
+
+
+def _is_mark(ch: str) -> bool:
+    """A combining mark (accents in NFD text, Indic vowel signs) or a zero-width joiner."""
+    return ch in _JOINERS or unicodedata.category(ch).startswith("M")
+
+
 def tokenize_words(text: str) -> list[tuple[str, int, int]]:
     """Split text into words with character offsets ``(word, start, end)``.
+
+    Combining marks stay inside their word, so NFD text (``Montre\u0301al``) and Indic scripts
+    (``मुंबई``) give whole words.
 
     >>> tokenize_words("Ada met Bob.")
     [('Ada', 0, 3), ('met', 4, 7), ('Bob', 8, 11), ('.', 11, 12)]
     """
-    return [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+    out: list[tuple[str, int, int]] = []
+    for m in _WORD_RE.finditer(text):
+        start, end = m.start(), m.end()
+        if out and out[-1][2] == start:
+            prev_start = out[-1][1]
+            # "Montre" + "\u0301" + "al": a mark joins the word before it, and a word joins a mark before it
+            if _is_mark(text[start]) or (_is_mark(text[start - 1]) and text[start].isalnum()):
+                out[-1] = (text[prev_start:end], prev_start, end)
+                continue
+        out.append((m.group(), start, end))
+    return out
 
 
 def _open_text(path: Path) -> Iterator[str]:

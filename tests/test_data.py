@@ -226,6 +226,7 @@ def test_from_dataset_plain_rows():
         "Ada met Bob.",
         "The U.S. spent $1,000.50 at 12:30 on e.g. well-known don't-stop items!",
         "  Zoë   visited  São Paulo\tand\nKraków (Poland) — naïve café ",
+        "\u0301lone mark . \u0301 and Montre\u0301al",
         "",
         "   ",
     ],
@@ -238,6 +239,26 @@ def test_tokenize_words_offsets(text):
     # Every non-space character belongs to exactly one word.
     covered = sorted(i for _, s, e in words for i in range(s, e))
     assert covered == [i for i, ch in enumerate(text) if not ch.isspace()]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Zoe\u0308 Salda\u0303na met Franc\u0327ois Hollande in Montre\u0301al.",
+            ["Zoe\u0308", "Salda\u0303na", "met", "Franc\u0327ois", "Hollande", "in", "Montre\u0301al", "."],
+        ),
+        (
+            "Angela Merkel visited \u092e\u0941\u0902\u092c\u0908.",
+            ["Angela", "Merkel", "visited", "\u092e\u0941\u0902\u092c\u0908", "."],
+        ),
+        ("\u06a9\u062a\u0627\u0628\u200c\u0647\u0627 x", ["\u06a9\u062a\u0627\u0628\u200c\u0647\u0627", "x"]),
+    ],
+)
+def test_tokenize_words_keeps_combining_marks_inside_words(text, expected):
+    """NFD accents, Indic vowel signs and zero-width joiners never cut a word."""
+    assert [w for w, _, _ in tokenize_words(text)] == expected
+    assert all(text[s:e] == w for w, s, e in tokenize_words(text))
 
 
 def test_tokenize_words_keeps_abbreviations_and_numbers():
