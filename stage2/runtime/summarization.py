@@ -125,7 +125,7 @@ class SummarizerRuntime(RuntimeModel):
         """Summarise one document (a dict) or a batch (a list of dicts); see
         :meth:`stage2.Summarizer.summarize` for the fields.
         """
-        check_budget(max_sentences, max_words, ratio)
+        check_budget(max_sentences, max_words, ratio, focus)
         docs, single = as_batch(document, "document")
         results = [
             summarize_document(

@@ -225,7 +225,7 @@ class Summarizer(nn.Module):
         ``max_words`` or ``ratio`` (of the document's words). Empty documents give an empty summary;
         a document with fewer sentences than asked gives all of them.
         """
-        check_budget(max_sentences, max_words, ratio)
+        check_budget(max_sentences, max_words, ratio, focus)
         docs, single = as_batch(document, "document")
         was_training = self.training
         self.eval()

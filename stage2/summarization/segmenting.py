@@ -157,8 +157,11 @@ REPORTING_VERBS = frozenset(
 
 _TURN_RE = re.compile(r"^\s*[^\s:][^:\n]{0,40}:\s+\S")  # "Speaker: text" (speaker up to 40 chars)
 _BULLET_RE = re.compile(r"^\s*(?:[-*•·‣◦]|\d{1,3}[.)])\s+\S")
-_END_RE = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?=\s+)")
-_NEXT_START_RE = re.compile(r"\s+[\"'“‘(\[]?[A-Z0-9]")
+_END_RE = re.compile(
+    r"(?:[.!?]+|…|[؟۔।॥]+)[\"'”’»)\]]*(?=\s)"  # Latin, Arabic, Urdu, Devanagari: a space follows
+    r"|[。！？]+[」』”’）)]*"  # Chinese and Japanese: no space between sentences
+)
+_NEXT_START_RE = re.compile(r"\s*[\"'“‘«(\[「『]?(\w)")
 _NUMBERED_RE = re.compile(r"\s*\d{1,3}[.)]\s+")  # "1. " / "2) " opening a list item: no sentence end
 
 
@@ -184,11 +187,12 @@ def _split_line(line: str, offset: int) -> list[Sentence]:
     out: list[Sentence] = []
     begin = 0
     marker = _NUMBERED_RE.match(line)
+    cased = any(ch.isupper() for ch in line)  # all lower-case text, Arabic, Hindi, Chinese: not cased
     for match in _END_RE.finditer(line, marker.end() if marker else 0):
         end = match.end()
         nxt = _NEXT_START_RE.match(line, end)
-        if nxt is None:
-            continue
+        if nxt is None or (cased and nxt.group(1).islower()):
+            continue  # in cased text a sentence starts with a capital, a digit or an uncased letter
         punct = match.group()
         if punct.startswith("."):
             before = line[begin : match.start()].split()

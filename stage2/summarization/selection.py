@@ -4,6 +4,7 @@ Pure Python + numpy, shared by the torch model and the ONNX runtime.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,8 +20,17 @@ def _trigrams(text: str) -> set[tuple[str, ...]]:
     return {tuple(toks[i : i + 3]) for i in range(len(toks) - 2)}
 
 
-def check_budget(max_sentences: int | None, max_words: int | None, ratio: float | None) -> None:
-    """Validate length arguments: at most one of them, each positive (ratio in (0, 1])."""
+def check_budget(
+    max_sentences: int | None, max_words: int | None, ratio: float | None, focus: str | None = None
+) -> None:
+    """Validate length arguments (at most one of them, each positive, ratio in (0, 1]) and ``focus``."""
+    for name, value in (("max_sentences", max_sentences), ("max_words", max_words)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise TypeError(f"{name} must be an int or None, got {type(value).__name__} {value!r}")
+    if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, numbers.Real)):
+        raise TypeError(f"ratio must be a number or None, got {type(ratio).__name__} {ratio!r}")
+    if focus is not None and not isinstance(focus, str):
+        raise TypeError(f"focus must be a string or None, got {type(focus).__name__} {focus!r}")
     given = [x for x in (max_sentences, max_words, ratio) if x is not None]
     if len(given) > 1:
         raise ValueError("give only one of max_sentences, max_words and ratio")

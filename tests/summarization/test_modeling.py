@@ -74,6 +74,28 @@ def test_bad_arguments(tiny_summarizer):
         tiny_summarizer.summarize("A b. C d.", ratio=2.0)
     with pytest.raises(TypeError, match="document 1"):
         tiny_summarizer.summarize(["A b.", 3])
+    with pytest.raises(TypeError, match="max_sentences must be an int"):
+        tiny_summarizer.summarize("A b. C d.", max_sentences="3")
+    with pytest.raises(TypeError, match="max_words must be an int"):
+        tiny_summarizer.summarize("A b. C d.", max_words=2.5)
+    with pytest.raises(TypeError, match="focus must be a string"):
+        tiny_summarizer.summarize("A b. C d.", focus=5)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "the first point is here. the second point follows. a third one ends it.",
+        "هذه الجملة الأولى. هذه الجملة الثانية. هذه الجملة الثالثة.",
+        "这是第一句话。这是第二句话。这是第三句话。",
+    ],
+)
+def test_budget_holds_on_text_without_capitals(tiny_summarizer, doc):
+    """Lower-case, Arabic and Chinese documents split into sentences, so max_sentences=1 gives one."""
+    result = tiny_summarizer.summarize(doc, max_sentences=1)
+    assert len(result["sentences"]) == 1
+    assert result["summary"] != doc
+    check_result(result, doc)
 
 
 def test_intent_prompt_prose_dialogue_and_focus(tiny_summarizer, summ_fixtures):

@@ -49,7 +49,13 @@ def test_news_abbreviations_numbers_and_quotes(summ_fixtures):
         ("She asked: “Why?” Nobody knew.", ["She asked: “Why?”", "Nobody knew."]),
         ("Stop (now.) Go.", ["Stop (now.)", "Go."]),
         ("What? Really! Fine… Yes.", ["What?", "Really!", "Fine…", "Yes."]),
-        ("lower case follows. so no split here.", ["lower case follows. so no split here."]),
+        ("Cased text: lower case follows. so no split here.", ["Cased text: lower case follows. so no split here."]),
+        # text without capitals (lower-cased, Arabic, Hindi, Chinese) still splits at its sentence ends
+        ("all lower case. so split here! and here? yes.", ["all lower case.", "so split here!", "and here?", "yes."]),
+        ("هذه جملة. هذه جملة أخرى؟ نعم.", ["هذه جملة.", "هذه جملة أخرى؟", "نعم."]),
+        ("यह एक वाक्य है। यह दूसरा है।", ["यह एक वाक्य है।", "यह दूसरा है।"]),
+        ("这是第一句。这是第二句！第三句？", ["这是第一句。", "这是第二句！", "第三句？"]),
+        ("He met Émile. Éric came.", ["He met Émile.", "Éric came."]),
     ],
 )
 def test_sentence_ends(doc, expected):
