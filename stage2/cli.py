@@ -334,7 +334,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_package(args: argparse.Namespace) -> int:
     from stage2.package import build_wheel
 
-    wheel = build_wheel(args.model, args.name, args.version, args.out, args.description)
+    wheel = build_wheel(args.model, args.name, args.version, args.out, args.description, args.follow_symlinks)
     print(json.dumps({"wheel": str(wheel), "install": f"pip install {wheel}"}))
     return 0
 
@@ -529,6 +529,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--version", required=True, help="package version, e.g. 1.0.0")
     k.add_argument("--out", default="dist", help="where the wheel goes (default dist/)")
     k.add_argument("--description", default="", help="one-line summary for the package metadata")
+    k.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="pack the files that symlinks pointing outside the model folder lead to (default: refuse them)",
+    )
     k.set_defaults(func=cmd_package)
 
     v = tasks.add_parser(

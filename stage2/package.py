@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -32,13 +33,49 @@ def _record_line(path: str, data: bytes) -> str:
     return f"{path},sha256={digest},{len(data)}"
 
 
+def _model_files(model_dir: Path, follow_symlinks: bool) -> list[tuple[str, Path]]:
+    """``(relative path, file)`` for every file to pack. A symlink whose target lies outside the
+    folder (``/etc/passwd``) is refused unless ``follow_symlinks``; a symlinked folder always is."""
+    root = model_dir.resolve()
+    out: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(model_dir, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP and not d.startswith("."))
+        for d in dirnames:
+            if (here / d).is_symlink():
+                raise ValueError(f"{here / d}: is a symlink to a folder ({os.readlink(here / d)}); copy it in instead")
+        for f in sorted(filenames):
+            path = here / f
+            if f.startswith("."):
+                continue
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_file():
+                    raise ValueError(f"{path}: symlink to {os.readlink(path)}, which is not a file")
+                if not target.is_relative_to(root) and not follow_symlinks:
+                    raise ValueError(
+                        f"{path}: symlink to {target}, outside the model folder; copy the file in, or pass "
+                        "--follow-symlinks to pack what it points to"
+                    )
+            elif not path.is_file():
+                continue
+            out.append((path.relative_to(model_dir).as_posix(), path))
+    return out
+
+
 def build_wheel(
-    model_dir: str | Path, name: str, version: str, out_dir: str | Path = "dist", description: str = ""
+    model_dir: str | Path,
+    name: str,
+    version: str,
+    out_dir: str | Path = "dist",
+    description: str = "",
+    follow_symlinks: bool = False,
 ) -> Path:
     """Write ``stage2_model_<name>-<version>-py3-none-any.whl`` to ``out_dir`` and return its path.
 
     ``model_dir`` is a saved torch model (``stage2_config.json``) or an export (``stage2_export.json``);
-    training checkpoints (``work/``) are left out.
+    training checkpoints (``work/``) and hidden files are left out. Symlinks pointing outside the
+    folder are an error unless ``follow_symlinks`` (then the files they point to are packed).
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -62,10 +99,8 @@ def build_wheel(
             '    return str(Path(__file__).parent / "model")\n'
         ).encode()
     }
-    for path in sorted(model_dir.rglob("*")):
-        rel = path.relative_to(model_dir)
-        if path.is_file() and not (_SKIP & set(rel.parts)) and not rel.name.startswith("."):
-            files[f"{module}/model/{rel.as_posix()}"] = path.read_bytes()
+    for rel, path in _model_files(model_dir, follow_symlinks):
+        files[f"{module}/model/{rel}"] = path.read_bytes()
     summary = description or f"stage2 {kind} model '{name}'"
     requires = "stage2" if kind == "export" else "stage2[train]"
     files[f"{info}/METADATA"] = (

@@ -56,3 +56,27 @@ def test_package_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match="--version"):
         build_wheel(tmp_path / "plain", "ok", "one", tmp_path)
     assert module_name("NER.News-v2") == "stage2_model_ner_news_v2"
+
+
+def test_package_refuses_symlinks_leading_outside(tmp_path):
+    """A symlink to a file outside the model folder (/etc/passwd) is refused, not packed."""
+    model = tmp_path / "plain"
+    model.mkdir()
+    (model / "stage2_export.json").write_text("{}")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0")
+    (model / "notes.txt").symlink_to(secret)
+    with pytest.raises(ValueError, match=r"notes\.txt: symlink to .*outside the model folder"):
+        build_wheel(model, "ok", "1.0.0", tmp_path / "dist")
+    assert not list((tmp_path / "dist").glob("*.whl"))
+    wheel = build_wheel(model, "ok", "1.0.0", tmp_path / "dist", follow_symlinks=True)
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read("stage2_model_ok/model/notes.txt") == b"root:x:0:0"
+    (model / "notes.txt").unlink()
+    (model / "inside.json").symlink_to(model / "stage2_export.json")  # inside the folder: fine
+    (model / "linked").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(ValueError, match="symlink to a folder"):
+        build_wheel(model, "ok", "1.0.0", tmp_path / "dist")
+    (model / "linked").unlink()
+    with zipfile.ZipFile(build_wheel(model, "ok", "1.0.0", tmp_path / "dist")) as zf:
+        assert zf.read("stage2_model_ok/model/inside.json") == b"{}"
