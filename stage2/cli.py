@@ -16,10 +16,19 @@ from typing import Any
 logger = logging.getLogger("stage2")
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise ValueError(f"duplicated key(s) {dupes}")
+    return dict(pairs)
+
+
 def parse_labels(value: str | None) -> Any:
     """``--labels`` as a JSON file, a JSON string, or comma-separated names.
 
-    A JSON object maps each key to a description or to ``{"name": ..., "description": ...}``.
+    JSON is a list of names, or an object mapping each key to a description or to
+    ``{"name": ..., "description": ...}``. Anything else exits with an error that names the input.
 
     >>> parse_labels("person, location")
     ['person', 'location']
@@ -28,28 +37,57 @@ def parse_labels(value: str | None) -> Any:
         return None
     from stage2.labels import Label, LabelSet
 
-    text = value
+    where = "--labels"
     # os.path.isfile, not Path.is_file: a long JSON string is no valid file name and must not raise OSError.
     if os.path.isfile(value):
-        text = Path(value).read_text(encoding="utf-8")
+        where = value
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise SystemExit(f"error: {value}: not valid JSON ({err.msg}, line {err.lineno})") from None
+            text = Path(value).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SystemExit(f"error: {value}: --labels file is not UTF-8 text") from None
+    elif os.path.isdir(value):
+        raise SystemExit(f"error: {value}: --labels is a folder; expected a JSON file, JSON or comma-separated names")
     elif value.lstrip().startswith(("{", "[")):
-        try:
-            data = json.loads(value)
-        except json.JSONDecodeError as err:
-            raise SystemExit(f"error: --labels is not valid JSON ({err.msg})") from None
+        text = value
+    elif value.endswith(".json") or os.sep in value:
+        raise SystemExit(f"error: {value}: --labels file not found (or give names: --labels person,city)")
     else:
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(data, dict) and any(isinstance(v, dict) for v in data.values()):
-        items = []
-        for key, entry in data.items():
-            entry = entry if isinstance(entry, dict) else {"description": entry or ""}
-            items.append(Label(key, entry.get("name") or key, entry.get("description") or ""))
-        return LabelSet(items)
-    return data
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        if not names:
+            raise SystemExit(f"error: --labels {value!r}: no label names (e.g. --labels person,city)")
+        return names
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"error: {where}: not valid JSON ({err.msg}, line {err.lineno})") from None
+    except RecursionError:
+        raise SystemExit(f"error: {where}: JSON nested too deeply") from None
+    except ValueError as err:
+        raise SystemExit(f"error: {where}: {err}") from None
+    expected = 'a list of names or an object {"name": "description" or {"name": ..., "description": ...}}'
+    if isinstance(data, list):
+        bad = [x for x in data if not isinstance(x, str) or not x.strip()]
+        if bad or not data:
+            raise SystemExit(f"error: {where}: expected {expected}; got the list item {bad[0] if bad else '[]'!r}")
+        return data
+    if not isinstance(data, dict) or not data:
+        raise SystemExit(f"error: {where}: expected {expected}; got {json.dumps(data)[:80]}")
+    if all(v is None or isinstance(v, str) for v in data.values()) and all(k.strip() for k in data):
+        return {k: v or "" for k, v in data.items()}
+    items = []
+    for key, entry in data.items():
+        if entry is None or isinstance(entry, str):
+            entry = {"description": entry or ""}
+        if not isinstance(entry, dict) or not key.strip():
+            raise SystemExit(
+                f"error: {where}: label {key!r}: expected a description string or an object; got {entry!r}"
+            )
+        name, desc = entry.get("name") or key, entry.get("description") or ""
+        unknown = set(entry) - {"name", "description"}
+        if not isinstance(name, str) or not isinstance(desc, str) or unknown:
+            raise SystemExit(f"error: {where}: label {key!r}: expected string 'name' and 'description'; got {entry!r}")
+        items.append(Label(key.strip(), name.strip() or key.strip(), desc.strip()))
+    return LabelSet(items)
 
 
 DEFAULT_NER = "ner-default"

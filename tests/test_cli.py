@@ -149,6 +149,37 @@ def test_parse_labels_bad_json(tmp_path):
         parse_labels(str(path))
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("5", "expected a list of names"),
+        ('"person"', "expected a list of names"),
+        ('{"person": 5}', "label 'person': expected a description"),
+        ("[1, 2]", "got the list item 1"),
+        ("[]", "expected a list of names"),
+        ('{"person": "a", "person": "b"}', r"duplicated key\(s\) \['person'\]"),
+        ('{"PER": {"name": 3}}', "expected string 'name'"),
+        ("[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_parse_labels_bad_files_name_the_file(tmp_path, content, message):
+    """Wrong JSON shapes in a --labels file exit with a message naming the file, never a traceback."""
+    path = tmp_path / "labels.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SystemExit, match=message) as err:
+        parse_labels(str(path))
+    assert "labels.json" in str(err.value)
+
+
+def test_parse_labels_missing_file_or_folder(tmp_path):
+    with pytest.raises(SystemExit, match="file not found"):
+        parse_labels(str(tmp_path / "missing.json"))
+    with pytest.raises(SystemExit, match="is a folder"):
+        parse_labels(str(tmp_path))
+    with pytest.raises(SystemExit, match="no label names"):
+        parse_labels(" , ,")
+
+
 def test_parser_defaults():
     args = build_parser().parse_args(["ner", "train", "--train", "t.conll", "--out", "o"])
     assert (args.epochs, args.min_steps, args.batch_size, args.scheme, args.model) == (3.0, 150, 16, "iob2", None)
