@@ -218,6 +218,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from stage2.data import load_ner_data
+    from stage2.labels import LabelSet
     from stage2.metrics import ner_scores
 
     model = _load_model(args.model, exports=True)
@@ -227,9 +228,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from stage2.data import add_document_context
 
         contexts = [e.context for e in add_document_context(data, args.document_context)]
-    preds = model.predict_words(
-        [e.tokens for e in data], labels=parse_labels(args.labels), batch_size=args.batch_size, contexts=contexts
-    )
+    labels = parse_labels(args.labels)
+    keys = LabelSet.from_user(labels).keys if labels is not None else model.labels.keys
+    gold = sorted({s.label for e in data for s in e.spans})
+    if gold and not set(gold) & set(keys):
+        print(
+            f"warning: none of the data's entity types {gold} is a label key of the model {keys}: every F1 will "
+            "be 0. Give --labels with the data's keys, e.g. " + json.dumps({g: "a description" for g in gold[:2]}),
+            file=sys.stderr,
+        )
+    elif missing := [g for g in gold if g not in keys]:
+        print(f"warning: entity types {missing} of the data are not label keys of the model {keys}", file=sys.stderr)
+    preds = model.predict_words([e.tokens for e in data], labels=labels, batch_size=args.batch_size, contexts=contexts)
     scores = ner_scores(data, [[span for span, _ in p] for p in preds])
     print(json.dumps(scores, indent=2))
     return 0

@@ -67,6 +67,17 @@ def test_evaluate_prints_scores(model_dir, fixtures_dir, capsys):
     assert scores["sentences"] == 2
 
 
+def test_evaluate_warns_when_label_keys_do_not_match(model_dir, tmp_path, capsys):
+    """Data whose entity types are not the model's keys gives F1 0: say so instead of printing it silently."""
+    data = tmp_path / "other.jsonl"
+    data.write_text(json.dumps({"tokens": ["Ada", "left"], "tags": ["B-PER", "O"]}) + "\n")
+    assert main(["ner", "evaluate", "--model", str(model_dir), "--data", str(data)]) == 0
+    err = capsys.readouterr().err
+    assert "none of the data's entity types ['PER']" in err and "--labels" in err
+    assert main(["ner", "evaluate", "--model", str(model_dir), "--data", str(data), "--labels", "PER"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_train_writes_a_model(model_dir, fixtures_dir, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["ner", "train", "--model", str(model_dir), "--train", str(fixtures_dir / "tiny.jsonl"), "--out", str(out)]
