@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 SIGMOID_START_BIAS = -8.0
 """Initial B/I bias of sigmoid scoring, in logits: with scale 20, a bare encoder's largest token-label
 cosines (about 0.4) start near the threshold and the rest well below it."""
+HEAD_INIT_SEED = 0
+"""Seed of a fresh head's initialisation (independent of the global RNG)."""
 
 LabelsArg = LabelSet | dict[str, str] | dict[str, str | None] | Sequence[str] | None
 
@@ -55,6 +57,15 @@ class NERModel(nn.Module):
         self.encoder = encoder
         self.tokenizer = tokenizer
         hidden = int(encoder.config.hidden_size)
+        # A fresh head starts the same in every process: its initialisation draws from its own seeded
+        # generator (the global RNG is left as it was), so two runs with the same --seed agree.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(HEAD_INIT_SEED)
+            self._build_head(config, hidden)
+        self._label_cache: dict[tuple[str, ...], torch.Tensor] = {}
+
+    def _build_head(self, config: NERConfig, hidden: int) -> None:
+        """The layers on the encoder: case-shape embedding and the label-semantic or linear head."""
         self.shape_embedding: nn.Embedding | None = None
         if config.case_embedding:
             self.shape_embedding = nn.Embedding(NUM_SHAPES, hidden, padding_idx=0)
@@ -80,7 +91,6 @@ class NERModel(nn.Module):
             if not config.labels:
                 raise ValueError("a linear-head model needs its label set at construction")
             self.classifier = nn.Linear(hidden, 1 + 2 * len(config.labels))
-        self._label_cache: dict[tuple[str, ...], torch.Tensor] = {}
 
     # ----------------------------------------------------------------- building and saving
     @classmethod

@@ -271,3 +271,23 @@ def test_bundled_encoder_zero_shot_and_round_trip(tmp_path):
     loaded = NERModel.from_pretrained(tmp_path / "m")
     assert loaded.predict(TEXT) == entities
     assert loaded.tokenizer.tokenize("Lovelace") == model.tokenizer.tokenize("Lovelace")
+
+
+def test_fresh_head_is_the_same_whatever_the_global_rng(tiny_model):
+    """Two fresh models on the same encoder get the same head (issue: `outside.*` differed between runs
+    with the same --seed), and building one leaves the global RNG where it was."""
+    import copy
+
+    import torch
+
+    from stage2.ner.modeling import NERModel
+
+    heads = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        before = torch.random.get_rng_state()
+        model = NERModel(copy.deepcopy(tiny_model.config), copy.deepcopy(tiny_model.encoder), tiny_model.tokenizer)
+        assert torch.equal(torch.random.get_rng_state(), before)
+        heads.append({k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")})
+    assert heads[0].keys() == heads[1].keys() and any(k.startswith("outside.") for k in heads[0])
+    assert all(torch.equal(heads[0][k], heads[1][k]) for k in heads[0])
