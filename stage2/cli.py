@@ -139,6 +139,7 @@ def _training_config(args: argparse.Namespace) -> Any:
         head_learning_rate=args.head_lr,
         seed=args.seed,
         output_dir=str(Path(args.out) / "work"),
+        save_every=args.save_every,
         resume=not args.no_resume,
     )
 
@@ -406,6 +407,13 @@ def add_training_args(p: argparse.ArgumentParser, min_steps: int, batch_size: in
     p.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the head (default 1e-3)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/work holds a checkpoint")
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=100,
+        help="checkpoint OUT/work every N steps (default 100; 0: only at dev evaluations and the end), so an "
+        "interrupted run resumes when rerun; Ctrl-C also checkpoints the step it stops at",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -636,6 +644,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:
+        print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -5,14 +5,17 @@ weights, atomic checkpoints and resumption. Tasks supply the batches' loss and t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import random
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,39 @@ import torch
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint-last"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the step in progress was finished and, with an output folder,
+    checkpointed, so the same call resumes from ``step``."""
+
+    def __init__(self, step: int, steps: int, checkpoint: Path | None) -> None:
+        self.step, self.steps, self.checkpoint = step, steps, checkpoint
+        where = f"checkpoint {checkpoint}: run the same command again to resume" if checkpoint else "no output folder"
+        super().__init__(f"training interrupted after step {step} of {steps} ({where})")
+
+
+@contextlib.contextmanager
+def _sigint_finishes_the_step() -> Iterator[Callable[[], bool]]:
+    """While training, a first Ctrl-C only sets a flag (the loop finishes the step, checkpoints and
+    stops); a second one interrupts at once. Outside the main thread signals are left alone."""
+    hit: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if hit:
+            raise KeyboardInterrupt
+        hit.append(True)
+        logger.warning("interrupted: finishing this step and saving a checkpoint (Ctrl-C again to stop at once)")
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hit)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass
@@ -87,6 +123,8 @@ class TrainingConfig:
                 raise ValueError(f"{name} must lie in [0, 1]")
         if self.negative_labels < 0:
             raise ValueError("negative_labels must be >= 0")
+        if self.save_every < 0:
+            raise ValueError("save_every must be >= 0")
         if self.distill_temperature <= 0:
             raise ValueError("distill_temperature must be > 0")
 
@@ -179,47 +217,59 @@ def run_loop(
 
     from tqdm.auto import tqdm
 
+    def checkpoint(done: int) -> None:
+        assert out_dir is not None
+        state = {
+            "step": done,
+            "steps": steps,
+            "best": best,
+            "history": history,
+            "rng": _rng_to_json(rng.getstate()),
+            "config": asdict(cfg),
+            "fingerprint": fingerprint,
+        }
+        _save_checkpoint(model, optimizer, scheduler, state, out_dir)
+
     model.train()
     started = time.perf_counter()
     bar = tqdm(total=steps, initial=start_step, desc="training", disable=not cfg.progress, unit="step")
     running = 0.0
-    for step in range(start_step, steps):
-        loss = batch_loss(step, rng)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        running = 0.9 * running + 0.1 * loss.item() if step > start_step else loss.item()
-        bar.update(1)
-        bar.set_postfix(loss=f"{running:.4f}")
-        done = step + 1
-        periodic = bool(cfg.save_every) and done % cfg.save_every == 0
-        if done in eval_at or (out_dir and (done == steps or periodic)):
-            record: dict[str, Any] = {"step": done, "loss": round(running, 5)}
-            if evaluate is not None and done in eval_at:
-                scores = evaluate()
-                model.train()
-                record["dev"] = scores
-                logger.info("step %d: dev %s %.2f", done, metric, scores[metric])
-                if best is None or scores[metric] > best[metric]:
-                    best = {**scores, "step": done}
-                    if out_dir:
-                        save_atomic(model, out_dir / "best")
-                    else:
-                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            history.append(record)
-            if out_dir:
-                state = {
-                    "step": done,
-                    "steps": steps,
-                    "best": best,
-                    "history": history,
-                    "rng": _rng_to_json(rng.getstate()),
-                    "config": asdict(cfg),
-                    "fingerprint": fingerprint,
-                }
-                _save_checkpoint(model, optimizer, scheduler, state, out_dir)
+    with _sigint_finishes_the_step() as interrupted:
+        for step in range(start_step, steps):
+            loss = batch_loss(step, rng)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            running = 0.9 * running + 0.1 * loss.item() if step > start_step else loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}")
+            done = step + 1
+            periodic = bool(cfg.save_every) and done % cfg.save_every == 0
+            saved = False
+            if done in eval_at or (out_dir and (done == steps or periodic)):
+                record: dict[str, Any] = {"step": done, "loss": round(running, 5)}
+                if evaluate is not None and done in eval_at:
+                    scores = evaluate()
+                    model.train()
+                    record["dev"] = scores
+                    logger.info("step %d: dev %s %.2f", done, metric, scores[metric])
+                    if best is None or scores[metric] > best[metric]:
+                        best = {**scores, "step": done}
+                        if out_dir:
+                            save_atomic(model, out_dir / "best")
+                        else:
+                            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                history.append(record)
+                if out_dir:
+                    checkpoint(done)
+                    saved = True
+            if interrupted() and done < steps:
+                bar.close()
+                if out_dir and not saved:
+                    checkpoint(done)
+                raise TrainingInterrupted(done, steps, out_dir / CHECKPOINT_DIR if out_dir else None)
     bar.close()
     seconds = time.perf_counter() - started
     if best is not None:

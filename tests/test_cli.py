@@ -92,6 +92,35 @@ def test_train_writes_a_model(model_dir, fixtures_dir, tmp_path, capsys):
     assert config["card"]["training"][-1]["steps"] == 3
 
 
+def test_train_ctrl_c_leaves_a_checkpoint_and_the_rerun_resumes(model_dir, fixtures_dir, tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    import stage2.training as training
+
+    out = tmp_path / "out"
+    argv = ["ner", "train", "--model", str(model_dir), "--train", str(fixtures_dir / "tiny.jsonl"), "--out", str(out)]
+    argv += ["--min-steps", "6", "--epochs", "1", "--batch-size", "2"]
+    original, calls = training.collate_windows, []
+
+    def collate_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "collate_windows", collate_then_ctrl_c)
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "after step 2 of 6" in err and "resume" in err and "Traceback" not in err
+    state = json.loads((out / "work" / "checkpoint-last" / "trainer_state.json").read_text(encoding="utf-8"))
+    assert state["step"] == 2
+    monkeypatch.setattr(training, "collate_windows", original)
+    assert main(argv) == 0
+    assert len(calls) == 2  # the rerun went on from step 2 with the real collate
+    assert json.loads(capsys.readouterr().out)["steps"] == 6
+
+
 def test_train_with_dev_and_labels_file(model_dir, fixtures_dir, tmp_path, capsys):
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"person": {"name": "person", "description": "a human"}, "city": "a town"}))

@@ -269,6 +269,42 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_model, examples, tmp_path
     assert all(torch.allclose(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())
 
 
+def test_ctrl_c_checkpoints_the_step_and_resumes_to_the_same_weights(tiny_model, examples, tmp_path, monkeypatch):
+    """Without --dev or periodic saves, Ctrl-C finishes the step, checkpoints it and stops; the rerun
+    resumes there and ends with the weights of an uninterrupted run (issue: runs/r was left empty)."""
+    import copy
+    import os
+    import signal
+
+    import stage2.training as training
+    from stage2.loop import TrainingInterrupted, find_checkpoint
+
+    def clone():
+        return copy.deepcopy(tiny_model, memo={id(tiny_model.tokenizer): tiny_model.tokenizer})
+
+    cfg = {"min_steps": 6, "max_steps": 6, "save_every": 0}
+    straight = clone()
+    train(straight, examples, config=quick(**cfg, output_dir=str(tmp_path / "a")))
+
+    original, calls = training.collate_windows, []
+
+    def collate_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # during step 3
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "collate_windows", collate_then_ctrl_c)
+    with pytest.raises(TrainingInterrupted, match="after step 3 of 6") as err:
+        train(clone(), examples, config=quick(**cfg, output_dir=str(tmp_path / "b")))
+    assert err.value.step == 3 and err.value.checkpoint == find_checkpoint(tmp_path / "b")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler was put back
+    monkeypatch.setattr(training, "collate_windows", original)
+    resumed = clone()
+    train(resumed, examples, config=quick(**cfg, output_dir=str(tmp_path / "b")))
+    assert all(torch.allclose(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())
+
+
 def test_training_and_evaluation_with_document_context(tiny_model, examples):
     from stage2.data import add_document_context
 
