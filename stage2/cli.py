@@ -391,7 +391,22 @@ def cmd_package(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from stage2.serve import ServeLimits, serve
 
-    limits = ServeLimits(max_body_bytes=args.max_body_bytes, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
+    token = args.token or os.environ.get("STAGE2_TOKEN") or None
+    limits = ServeLimits(
+        max_body_bytes=args.max_body_bytes,
+        max_items=args.max_items,
+        max_chars=args.max_chars,
+        max_labels=args.max_labels,
+        max_label_chars=args.max_label_chars,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        large_request_chars=args.large_request_chars,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keep_alive=args.keep_alive,
+        max_connections=args.max_connections,
+        token=token,
+    )
     serve(args.model, host=args.host, port=args.port, limits=limits)
     return 0
 
@@ -603,6 +618,25 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger requests get 413")
     v.add_argument("--max-batch", type=int, default=32, help="texts per micro-batch")
     v.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a micro-batch waits to fill")
+    v.add_argument("--max-items", type=int, default=64, help="texts or documents per request (default 64)")
+    v.add_argument("--max-chars", type=int, default=100_000, help="characters per text or document (default 100000)")
+    v.add_argument("--max-labels", type=int, default=50, help="entity types per request (default 50)")
+    v.add_argument("--max-label-chars", type=int, default=200, help="characters per label name or description")
+    v.add_argument(
+        "--large-request-chars",
+        type=int,
+        default=5_000,
+        help="NER requests with more characters run in a second lane, so small ones never wait behind them",
+    )
+    v.add_argument("--header-timeout", type=float, default=10.0, help="seconds for a request's headers (then dropped)")
+    v.add_argument("--body-timeout", type=float, default=30.0, help="seconds for a request's body (then 408)")
+    v.add_argument("--keep-alive", type=float, default=5.0, help="seconds an idle keep-alive connection is kept")
+    v.add_argument("--max-connections", type=int, default=256, help="concurrent connections; beyond it 503")
+    v.add_argument(
+        "--token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' on POST requests (or set STAGE2_TOKEN; default: no token)",
+    )
     v.set_defaults(func=cmd_serve)
     return parser
 

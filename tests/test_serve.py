@@ -20,7 +20,8 @@ def models(ner_export, summarizer_export):
 
 @pytest.fixture
 def client(models):
-    app = create_app(models, ServeLimits(max_body_bytes=2000, max_items=8, max_chars=500, max_wait_ms=20))
+    limits = ServeLimits(max_body_bytes=8000, max_items=8, max_chars=500, max_wait_ms=20)
+    app = create_app(models, limits)
     with TestClient(app) as c:
         yield c
 
@@ -48,11 +49,16 @@ def test_health_and_answers_match_the_runtime(client, models):
         ("/ner", b'{"text": "a", "labels": [' + b",".join(b'"t%d"' % i for i in range(51)) + b"]}", 422, "at most 50"),
         ("/ner", b'{"texts": ["a","a","a","a","a","a","a","a","a"]}', 413, "limit is 8"),
         ("/ner", b'{"text": "' + b"a" * 600 + b'"}', 413, "characters"),
-        ("/ner", b'{"text": "' + b"a" * 3000 + b'"}', 413, "limit"),
+        ("/ner", b'{"text": "' + b"a" * 9000 + b'"}', 413, "limit"),
         ("/summarize", b'{"document": "x", "max_sentences": "3"}', 422, "integer"),
+        ("/ner", b"[" * 100_000, 413, "limit"),
+        ("/ner", b"[" * 3000 + b"]" * 3000, 400, "nested too deeply"),
+        ("/ner", b'{"text": "a", "labels": {"person": "' + b"x" * 300 + b'"}}', 422, "the limit is 200"),
+        ("/summarize", b'{"document": "x", "focus": 5}', 422, "'focus' must be a string"),
     ],
 )
 def test_bad_requests_get_clear_4xx(client, path, body, status, message):
+    """Each bad request gets its 4xx and a message, never a 500 (deep nesting was a RecursionError)."""
     r = client.post(path, content=body, headers={"content-type": "application/json"})
     assert r.status_code == status
     assert message in r.json()["error"]
@@ -78,3 +84,94 @@ def test_missing_model_gives_404(ner_export):
     with TestClient(app) as c:
         r = c.post("/summarize", json={"document": DOC})
         assert r.status_code == 404 and "no summarization model" in r.json()["error"]
+
+
+def test_bearer_token(models):
+    app = create_app(models, ServeLimits(token="s3cret"))
+    with TestClient(app) as c:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):
+            r = c.post("/ner", json={"text": "Ada met Bob."}, headers=headers)
+            assert r.status_code == 401 and "bearer token" in r.json()["error"]
+        r = c.post("/ner", json={"text": "Ada met Bob."}, headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 200 and "entities" in r.json()
+        assert c.get("/health").json()["models"] == {"ner": "", "summarization": ""}  # no paths without the token
+
+
+def test_slow_body_gets_408():
+    """A body that trickles in past body_timeout ends in 408 (TestClient sends bodies whole, so the
+    request is faked)."""
+    import asyncio
+    import types
+
+    from stage2.serve import RequestError, _read_json
+
+    class Trickle:
+        headers = types.MappingProxyType({})
+
+        async def stream(self):
+            yield b'{"text": '
+            await asyncio.sleep(1.0)
+            yield b'"Ada"}'
+
+    with pytest.raises(RequestError, match=r"did not arrive within 0\.2 s") as err:
+        asyncio.run(_read_json(Trickle(), ServeLimits(body_timeout=0.2)))
+    assert err.value.status == 408
+    assert asyncio.run(_read_json(Trickle(), ServeLimits(body_timeout=5))) == {"text": "Ada"}
+
+
+def test_large_requests_run_in_their_own_lane(models):
+    app = create_app(models, ServeLimits(large_request_chars=100, max_wait_ms=1))
+    with TestClient(app) as c:
+        big = " ".join(["Ada met Bob in Paris."] * 20)
+        assert c.post("/ner", json={"text": big}).json()["entities"] == models["ner"].predict(big)
+        assert c.post("/ner", json={"text": "Ada met Bob."}).status_code == 200
+        assert (app.state.large_batcher.batches, app.state.batcher.batches) == (1, 1)
+
+
+def test_limits_are_validated():
+    with pytest.raises(ValueError, match="header_timeout"):
+        ServeLimits(header_timeout=0)
+    with pytest.raises(ValueError, match="max_labels"):
+        ServeLimits(max_labels=0)
+
+
+def test_client_that_trickles_its_headers_is_dropped(models):
+    """uvicorn with the header-timeout protocol: a slowloris client is disconnected, others are served."""
+    import socket
+    import threading
+    import time
+
+    uvicorn = pytest.importorskip("uvicorn")
+    from stage2.serve import header_timeout_protocol
+
+    app = create_app(models, ServeLimits())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=header_timeout_protocol(0.5), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 20
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"POST /ner HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+        slow.settimeout(5)
+        started = time.time()
+        assert slow.recv(100) == b""  # closed by the server
+        assert time.time() - started < 3
+        slow.close()
+        with socket.create_connection(("127.0.0.1", port)) as ok:
+            body = b'{"text": "Ada met Bob."}'
+            ok.sendall(b"POST /ner HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ")
+            ok.sendall(str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+            ok.settimeout(10)
+            reply = b""
+            while chunk := ok.recv(4096):
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.1 200") and b"entities" in reply
+    finally:
+        server.should_exit = True
+        thread.join(10)
