@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +39,60 @@ def resolve_encoder(name_or_path: str | None) -> str:
     return str(name_or_path)
 
 
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+_CANONICAL_HUB_IDS = frozenset(
+    f"{family}-{size}"
+    for family, sizes in {
+        "bert": ("base-uncased", "base-cased", "large-uncased", "large-cased", "base-multilingual-cased"),
+        "distilbert": ("base-uncased", "base-cased", "base-multilingual-cased"),
+        "roberta": ("base", "large"),
+        "distilroberta": ("base",),
+        "xlm-roberta": ("base", "large"),
+        "albert": ("base-v2", "large-v2"),
+        "t5": ("small", "base", "large"),
+    }.items()
+    for size in sizes
+) | {"gpt2"}
+"""Hub ids without an ``org/`` prefix (the hub's original models)."""
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def check_source(source: str) -> None:
+    """Fail at once, naming what exists, for a name that is neither a model folder nor clearly a hub
+    id (``org/name`` or one of the hub's original ids such as ``bert-base-cased``), instead of
+    spending a minute in hub retries offline. A hub id with ``HF_HUB_OFFLINE=1`` must be cached."""
+    path = Path(source).expanduser()
+    if path.exists():
+        if path.is_file():
+            raise ValueError(f"{path} is a file; expected a model folder or a model name")
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(
+                f"{path}: not a model folder (no stage2_config.json, stage2_export.json or transformers config.json)"
+            )
+        return
+    if not (_HUB_ID.match(source) or source in _CANONICAL_HUB_IDS):
+        from stage2.registry import available_names
+
+        raise FileNotFoundError(
+            f"no model {source!r}: not a folder, an installed model package or a shipped model "
+            f"(those: {', '.join(available_names()) or 'none'}); a Hugging Face hub id is written org/name"
+        )
+    if _offline():
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(source, "config.json"), str):
+            raise FileNotFoundError(f"{source}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
+
+
 def load_encoder(name_or_path: str | None) -> tuple[Any, Any]:
     """Load ``(encoder, tokenizer)`` with transformers; only a hub id triggers a download."""
     from transformers import AutoModel, AutoTokenizer
 
     source = resolve_encoder(name_or_path)
+    check_source(source)
     if not Path(source).exists():
         logger.info("loading encoder %s from the Hugging Face hub", source)
     tokenizer = AutoTokenizer.from_pretrained(source)

@@ -260,10 +260,11 @@ def _load_summarizer(name: str | None, exports: bool = False) -> Any:
         )
     name = name or None
 
+    from stage2.registry import read_config
     from stage2.summarization.seq2seq import CONFIG_NAME, Seq2SeqSummarizer
 
     if name and (_P(name) / CONFIG_NAME).exists():
-        task = json.loads((_P(name) / CONFIG_NAME).read_text(encoding="utf-8")).get("task")
+        task = read_config(_P(name) / CONFIG_NAME).get("task")
         if task == "abstractive-summarization":
             return Seq2SeqSummarizer.from_pretrained(name)
     from stage2.summarization.modeling import Summarizer

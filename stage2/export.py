@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from stage2 import __version__
-from stage2.registry import EXPORT_CONFIG, TORCH_CONFIG, find_model
+from stage2.registry import EXPORT_CONFIG, TORCH_CONFIG, find_model, read_config
 from stage2.runtime._base import FORMAT_VERSION
 from stage2.smoothing import DEFAULT_ALPHA, smooth_encoder
 
@@ -101,7 +101,7 @@ def load_for_export(model_or_path: Any) -> tuple[str, Any]:
     if isinstance(model_or_path, Summarizer):
         return "summarization", model_or_path
     folder = find_model(model_or_path, TORCH_CONFIG)
-    config = json.loads((folder / TORCH_CONFIG).read_text(encoding="utf-8"))
+    config = read_config(folder / TORCH_CONFIG)
     if config.get("task") == "extractive-summarization":
         return "summarization", Summarizer.from_pretrained(folder)
     if config.get("task", "ner") == "ner" and "head" in config:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from stage2.registry import TORCH_CONFIG, find_model
+from stage2.registry import TORCH_CONFIG, find_model, read_config
 
 
 def load(name_or_path: str | Path) -> Any:
@@ -15,7 +14,7 @@ def load(name_or_path: str | Path) -> Any:
     :func:`stage2.runtime.load`.
     """
     folder = find_model(name_or_path, TORCH_CONFIG)
-    task = json.loads((folder / TORCH_CONFIG).read_text(encoding="utf-8")).get("task", "ner")
+    task = read_config(folder / TORCH_CONFIG).get("task", "ner")
     if task == "extractive-summarization":
         from stage2.summarization.modeling import Summarizer
 

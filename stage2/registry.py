@@ -8,9 +8,11 @@ A model package (built by ``stage2 package``) declares an entry point in the gro
 
 from __future__ import annotations
 
+import json
 from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 ENTRY_POINT_GROUP = "stage2.models"
 EXPORT_CONFIG = "stage2_export.json"
@@ -60,3 +62,30 @@ def find_model(name_or_path: str | Path, marker: str | None = None) -> Path:
         f"no model {name!r}: looked in {', '.join(looked) or 'nothing'}; installed model packages: "
         f"{installed or 'none'} (build one with `stage2 package`)"
     )
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A model's JSON config file (``stage2_config.json``, ``stage2_export.json``) as a dict; a missing,
+    unreadable or malformed file raises an error that names it."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; {path.parent} is not a complete stage2 model")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text; the model files are damaged") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{path}: not valid JSON ({err.msg}, line {err.lineno}); the model files are damaged"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object; the model files are damaged")
+    return data
+
+
+def available_names() -> list[str]:
+    """Model names that :func:`find_model` resolves: installed packages and a checkout's ``exports/``."""
+    names = set(installed_models())
+    exports = CHECKOUT / "exports"
+    if exports.is_dir():
+        names.update(p.name for p in exports.iterdir() if (p / EXPORT_CONFIG).exists() or (p / "torch").is_dir())
+    return sorted(names)

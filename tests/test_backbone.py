@@ -27,3 +27,26 @@ def test_keep_layers_shrinks_the_encoder_and_round_trips(tiny_model, tmp_path):
 def test_keep_layers_rejects_bad_indices(tiny_model, layers):
     with pytest.raises(ValueError, match="layers must be"):
         keep_layers(tiny_model, layers)
+
+
+def test_unknown_name_fails_at_once_with_the_names_that_exist(tmp_path, monkeypatch):
+    """A typo'd model name is no hub id: it fails without any hub call (it spent 48 s in retries offline)."""
+    import time
+
+    from stage2.backbone import check_source, load_encoder
+
+    started = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match=r"no model 'ner-defualt'.*org/name"):
+        load_encoder("ner-defualt")
+    assert time.perf_counter() - started < 5
+    with pytest.raises(FileNotFoundError, match="not a model folder"):
+        check_source(str(tmp_path))  # a folder without any config: not a sentencepiece message
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        check_source(str(tmp_path / "f.txt"))
+    check_source("bert-base-cased")  # clearly hub ids pass (downloads allowed)
+    check_source("google/bert_uncased_L-2_H-128_A-2")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(FileNotFoundError, match="HF_HUB_OFFLINE"):
+        check_source("org/not-cached-model")

@@ -29,6 +29,7 @@ from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig, Scoring
 from stage2.ner.decoding import NUM_SHAPES, decode_sentences, predict_texts
 from stage2.ner.windows import Context, Window, sentence_windows
+from stage2.registry import read_config
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class NERModel(nn.Module):
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-        config = NERConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")))
+        config = NERConfig.from_dict(read_config(folder / CONFIG_NAME))
         enc_cfg = dict(config.encoder_config)
         model_type = enc_cfg.pop("model_type")
         encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **enc_cfg))

@@ -13,10 +13,10 @@ to call from several threads at once.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from stage2.registry import EXPORT_CONFIG, find_model
+from stage2.runtime._base import read_export_config
 from stage2.runtime.ner import NERRuntime
 from stage2.runtime.summarization import SummarizerRuntime
 
@@ -30,7 +30,7 @@ def load(
     ``exports/NAME`` in a source checkout). ``threads`` caps ONNX Runtime's intra-op threads.
     """
     folder = find_model(name_or_path, EXPORT_CONFIG)
-    task = json.loads((folder / EXPORT_CONFIG).read_text(encoding="utf-8")).get("task")
+    task = read_export_config(folder).get("task")
     if task == "ner":
         return NERRuntime(folder, threads, provider)
     if task == "summarization":

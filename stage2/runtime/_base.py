@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
+import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from stage2.batching import length_batches
-from stage2.registry import EXPORT_CONFIG
+from stage2.registry import EXPORT_CONFIG, read_config
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +30,31 @@ def providers() -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
+def read_export_config(folder: Path) -> dict[str, Any]:
+    """``stage2_export.json`` of an export folder; a missing, unreadable or malformed file raises an
+    error that names it."""
+    if not (folder / EXPORT_CONFIG).exists():
+        raise FileNotFoundError(f"{folder}: no {EXPORT_CONFIG}; not a stage2 export (see `stage2 export`)")
+    return read_config(folder / EXPORT_CONFIG)
+
+
+def _require(meta: dict[str, Any], path: Path, keys: Sequence[str]) -> None:
+    missing = [k for k in keys if k not in meta]
+    if missing:
+        raise ValueError(f"{path}: missing field(s) {missing}; the export is damaged (re-run `stage2 export`)")
+
+
 class Tokens:
     """The exported tokenizer (``tokenizer.json``), with exact word-to-subword alignment."""
 
     def __init__(self, folder: Path, special: dict[str, int]) -> None:
         from tokenizers import Tokenizer
 
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        path = folder / "tokenizer.json"
+        try:
+            self.tokenizer = Tokenizer.from_file(str(path))
+        except Exception as err:  # tokenizers raises a bare Exception for a missing or malformed file
+            raise ValueError(f"{path}: cannot be read as a tokenizer ({str(err).splitlines()[0][:200]})") from None
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
         self.cls_id = special["cls"]
@@ -85,10 +103,9 @@ class RuntimeModel:
 
         self.folder = Path(folder)
         meta_path = self.folder / EXPORT_CONFIG
-        if not meta_path.exists():
-            raise FileNotFoundError(f"{self.folder}: no {EXPORT_CONFIG}; not a stage2 export (see `stage2 export`)")
-        self.meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
-        if self.meta.get("format", 0) > FORMAT_VERSION:
+        self.meta: dict[str, Any] = read_export_config(self.folder)
+        _require(self.meta, meta_path, ("task", "model_config", "onnx", "head", "special"))
+        if not isinstance(self.meta.get("format", 0), int) or self.meta.get("format", 0) > FORMAT_VERSION:
             raise ValueError(f"{meta_path}: export format {self.meta['format']} is newer than this stage2 reads")
         if self.meta.get("task") != self.task:
             raise ValueError(f"{self.folder} is a {self.meta.get('task')!r} export, not {self.task!r}")
@@ -109,10 +126,21 @@ class RuntimeModel:
         elif threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(self.folder / self.meta["onnx"]), options, providers=chosen)
+        onnx_path = self.folder / str(self.meta["onnx"])
+        if not onnx_path.is_file():
+            raise FileNotFoundError(f"{onnx_path}: missing; the export is incomplete (re-run `stage2 export`)")
+        try:
+            self.session = ort.InferenceSession(str(onnx_path), options, providers=chosen)
+        except Exception as err:  # onnxruntime's InvalidProtobuf, Fail, ... share no public base class
+            first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+            raise ValueError(f"{onnx_path}: not a loadable ONNX model ({first}); re-run `stage2 export`") from None
         self.output_names = [o.name for o in self.session.get_outputs()]
-        with np.load(self.folder / self.meta["head"]) as head:
-            self.head = {k: head[k].astype(np.float32) for k in head.files}
+        head_path = self.folder / str(self.meta["head"])
+        try:
+            with np.load(head_path) as head:
+                self.head = {k: head[k].astype(np.float32) for k in head.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{head_path}: cannot be read ({err}); re-run `stage2 export`") from None
         self.tokens = Tokens(self.folder, self.meta["special"])
         self._lock = threading.Lock()  # guards caches; onnxruntime sessions are themselves thread-safe
         self._pool: ThreadPoolExecutor | None = None

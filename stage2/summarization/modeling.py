@@ -24,6 +24,7 @@ from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
 from stage2.data import as_batch
+from stage2.registry import read_config
 from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
 from stage2.summarization.features import feature_columns, static_features
 from stage2.summarization.segmenting import is_dialogue
@@ -78,7 +79,7 @@ class Summarizer(nn.Module):
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-        config = SummarizerConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")))
+        config = SummarizerConfig.from_dict(read_config(folder / CONFIG_NAME))
         if config.task != "extractive-summarization":
             raise ValueError(f"{folder} holds a {config.task!r} model, not an extractive summariser")
         enc_cfg = dict(config.encoder_config)

@@ -194,3 +194,26 @@ def test_int8_runs_one_window_at_a_time_so_batching_changes_nothing(_semantic_mo
     parallel.run = spy
     parallel.predict(texts)
     assert any(name.startswith("stage2-runtime") for name in calls)
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("stage2_export.json", b"{not json", r"stage2_export\.json: not valid JSON"),
+        ("stage2_export.json", b"[1]", r"stage2_export\.json: expected a JSON object"),
+        ("stage2_export.json", b'{"task": "ner"}', r"stage2_export\.json: missing field"),
+        ("stage2_export.json", b"\xff\xfe", r"stage2_export\.json: not UTF-8"),
+        ("model.onnx", b"garbage", r"model\.onnx: not a loadable ONNX model"),
+        ("tokenizer.json", b"{oops", r"tokenizer\.json: cannot be read as a tokenizer"),
+        ("head.npz", b"garbage", r"head\.npz: cannot be read"),
+    ],
+)
+def test_damaged_export_files_are_named(ner_export, tmp_path, file, content, message):
+    """A corrupt file of an export gives an error naming that file, never a bare traceback."""
+    import shutil
+
+    folder = tmp_path / "export"
+    shutil.copytree(ner_export[0], folder)
+    (folder / file).write_bytes(content)
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        rt.load(folder)
