@@ -105,8 +105,20 @@ def iter_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
             raise DataError(f"{where}: not valid JSON ({err.msg})") from None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def tokenizable(texts: Sequence[str]) -> list[str]:
+    """``texts`` with lone surrogates (which no tokenizer can encode) replaced by U+FFFD, one
+    character for one, so offsets into the caller's text stay exact."""
+    return [_SURROGATE.sub("\ufffd", t) if _SURROGATE.search(t) else t for t in texts]
+
+
 def as_batch(value: str | Sequence[str], what: str = "text") -> tuple[list[str], bool]:
     """``(items, single)``: one string or a sequence of strings as a list; anything else raises ``TypeError``."""
+    if value is None or isinstance(value, bytes | bytearray) or not isinstance(value, str | Sequence):
+        hint = ": decode it first, e.g. value.decode('utf-8')" if isinstance(value, bytes | bytearray) else ""
+        raise TypeError(f"expected a {what} (str) or a list of them, got {type(value).__name__}{hint}")
     single = isinstance(value, str)
     items: list[str] = [value] if isinstance(value, str) else list(value)
     for i, item in enumerate(items):

@@ -24,7 +24,7 @@ from torch import nn
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
-from stage2.data import NERExample
+from stage2.data import NERExample, tokenizable
 from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig, Scoring
 from stage2.ner.decoding import NUM_SHAPES, decode_sentences, predict_texts
@@ -174,6 +174,7 @@ class NERModel(nn.Module):
             return self._label_cache[key]
         device = self.device
         limit = self.config.max_length
+        prompts = tokenizable(prompts)
         too_long = [p for p in prompts if len(self.tokenizer(p)["input_ids"]) > limit]
         if too_long:
             logger.warning("label prompts longer than %d subwords are cut to it: %s", limit, too_long)
@@ -271,7 +272,7 @@ class NERModel(nn.Module):
         """Subword ids of each word, exactly aligned (an empty tokenisation becomes ``[UNK]``)."""
         if not words:
             return []
-        enc = self.tokenizer(list(words), is_split_into_words=True, add_special_tokens=False)
+        enc = self.tokenizer(tokenizable(words), is_split_into_words=True, add_special_tokens=False)
         pieces: list[list[int]] = [[] for _ in words]
         for tok_id, w in zip(enc["input_ids"], enc.word_ids(), strict=True):
             if w is not None:

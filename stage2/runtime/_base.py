@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from stage2.batching import length_batches
+from stage2.data import tokenizable
 from stage2.registry import EXPORT_CONFIG, read_config
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class Tokens:
         """Subword ids of each word (an empty tokenisation becomes the unknown token)."""
         if not words:
             return []
-        enc = self.tokenizer.encode(list(words), is_pretokenized=True, add_special_tokens=False)
+        enc = self.tokenizer.encode(tokenizable(words), is_pretokenized=True, add_special_tokens=False)
         pieces: list[list[int]] = [[] for _ in words]
         for tok_id, w in zip(enc.ids, enc.word_ids, strict=True):
             if w is not None:
@@ -77,7 +78,7 @@ class Tokens:
         """Subword ids of each text, without special tokens."""
         if not texts:
             return []
-        return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        return [e.ids for e in self.tokenizer.encode_batch(tokenizable(texts), add_special_tokens=False)]
 
 
 def pad(rows: Sequence[Sequence[int]], value: int) -> tuple[np.ndarray, np.ndarray]:

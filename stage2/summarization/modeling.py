@@ -23,7 +23,7 @@ from torch import nn
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
-from stage2.data import as_batch
+from stage2.data import as_batch, tokenizable
 from stage2.registry import read_config
 from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
 from stage2.summarization.features import feature_columns, static_features
@@ -124,7 +124,7 @@ class Summarizer(nn.Module):
         if not texts:
             return torch.zeros((0, int(self.encoder.config.hidden_size)), device=self.device)
         budget = self.config.max_length - 2
-        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        ids = self.tokenizer(tokenizable(texts), add_special_tokens=False)["input_ids"]
         cls_id = self.tokenizer.cls_token_id if self.tokenizer.cls_token_id is not None else self.tokenizer.bos_token_id
         sep_id = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
         chunks, owner = chunk_ids(ids, budget, cls_id, sep_id, self.tokenizer.unk_token_id or 0)

@@ -217,3 +217,25 @@ def test_damaged_export_files_are_named(ner_export, tmp_path, file, content, mes
     (folder / file).write_bytes(content)
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         rt.load(folder)
+
+
+@pytest.mark.parametrize(("value", "message"), [(None, "got NoneType"), (b"Ada", "decode it first"), (5, "got int")])
+def test_wrong_input_types_are_type_errors_that_say_what_was_expected(ner_export, summarizer_export, value, message):
+    with pytest.raises(TypeError, match=message):
+        rt.load(ner_export[0]).predict(value)
+    with pytest.raises(TypeError, match=message):
+        rt.load(summarizer_export[0]).summarize(value)
+    with pytest.raises(TypeError, match=message):
+        ner_export[1].predict(value)
+
+
+def test_lone_surrogates_are_read_and_offsets_stay_exact(ner_export, summarizer_export):
+    """Undecodable bytes (surrogateescape) or lone surrogates reach the tokenizer as U+FFFD; results
+    index the caller's own string."""
+    text = "Ada Lovelace met Bob in Par\udce9s. It was \ud800 fine."
+    runtime = rt.load(ner_export[0])
+    for found in (runtime.predict(text), ner_export[1].predict(text)):
+        assert all(text[e["char_start"] : e["char_end"]] == e["text"] for e in found)
+    assert runtime.predict(text) == ner_export[1].predict(text)
+    result = rt.load(summarizer_export[0]).summarize(text, max_sentences=1)
+    assert all(text[s["start"] : s["end"]] == s["text"] for s in result["sentences"])
