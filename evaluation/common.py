@@ -31,16 +31,23 @@ def git_commit() -> str:
         return "unknown"
 
 
+_INT8_FLAGS = (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))
+
+
 def machine() -> str:
     """CPU model, cores and torch threads."""
     cpu = platform.processor() or platform.machine()
+    flags: set[str] = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == (platform.processor() or platform.machine()):
                 cpu = line.split(":", 1)[1].strip()
-                break
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
+    int8 = [name for flag, name in _INT8_FLAGS if flag in flags]
+    cpu += f" (int8 dot products: {', '.join(int8) if int8 else 'no VNNI/AMX'})"
     threads = "?"
     try:
         import torch

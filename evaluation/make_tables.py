@@ -161,6 +161,36 @@ def serving_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def reliability_table(path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = {r["setting"]: r for r in data["rows"]}
+    lines = ["| check | result | wall s |", "|---|---|---|"]
+    if "soak" in rows:
+        sc = rows["soak"]["scores"]
+        codes = ", ".join(f"{k}: {v}" for k, v in sc["status_codes"].items())
+        lines.append(
+            f"| service soak, {sc['clients']} clients | {sc['requests']} requests, {sc['wrong']} wrong, {sc['lost']} "
+            f"lost; small NER p50 {sc['small_p50_ms']} ms, p99 {sc['small_p99_ms']} ms; peak RSS "
+            f"{sc['peak_rss_mb']} MB; by status {codes}; {sc['slow_clients']} slow clients dropped after at most "
+            f"{sc['slow_client_dropped_after_s_max']} s | {rows['soak']['wall_seconds']} |"
+        )
+    if "sigkill" in rows:
+        sc = rows["sigkill"]["scores"]
+        lines.append(
+            f"| training SIGKILLed {sc['kills']} times, rerun | {sc['runs_resumed_to_the_end']} runs resumed to the "
+            f"end, {sc['identical_runs']} with weights identical to an uninterrupted run (max abs diff "
+            f"{sc['max_abs_weight_diff']:.1e}) | {rows['sigkill']['wall_seconds']} |"
+        )
+    if "bad-input" in rows:
+        sc = rows["bad-input"]["scores"]
+        lines.append(
+            f"| bad input through the CLI | {sc['cases']} cases: {sc['tracebacks']} tracebacks, "
+            f"{sc['clean_errors_or_warnings']} clean one-line errors or warnings | {rows['bad-input']['wall_seconds']} |"
+        )
+    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
+    return "\n".join(lines)
+
+
 def exports_table() -> str:
     lines = [
         "| export | quantisation | MB | parity (max abs diff, fp32) | dev metric: torch → export |",
@@ -211,6 +241,9 @@ def render() -> str:
     parts += ["", "### Serving (CPU)", ""]
     serving = RESULTS / "serving.json"
     parts.append(serving_table(serving) if serving.exists() else "No serving results yet.")
+    reliability = RESULTS / "reliability.json"
+    if reliability.exists():
+        parts += ["", "### Reliability (evaluation/reliability_benchmark.py)", "", reliability_table(reliability)]
     parts += ["", "### Shipped exports", "", exports_table()]
     return "\n".join(parts)
 
