@@ -185,7 +185,8 @@ def reliability_table(path: Path) -> str:
         sc = rows["bad-input"]["scores"]
         lines.append(
             f"| bad input through the CLI | {sc['cases']} cases: {sc['tracebacks']} tracebacks, "
-            f"{sc['clean_errors_or_warnings']} clean one-line errors or warnings | {rows['bad-input']['wall_seconds']} |"
+            f"{sc['clean_errors_or_warnings']} clean one-line errors or warnings | "
+            f"{rows['bad-input']['wall_seconds']} |"
         )
     lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
     return "\n".join(lines)

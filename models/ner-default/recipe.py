@@ -49,6 +49,59 @@ def train(out: Path, seed: int, context_dropout: float) -> None:
     model.save_pretrained(out)
 
 
+def train_mixed(out: Path, seed: int, steps: int, share: float, work: Path) -> None:
+    """Fine-tune the shipped ``ner-zero`` on CoNLL-2003 (document context, context dropout 0.5) mixed
+    with ner-zero's own training corpora, so that the model learns CoNLL's four types without
+    forgetting run-time labels. ``share`` is the fraction of steps that read CoNLL."""
+    import importlib.util
+    import math
+
+    from ner_benchmark import LABELS, load_split
+
+    from stage2.data import add_document_context
+    from stage2.ner.modeling import NERModel
+    from stage2.training import NERTask, TrainingConfig
+    from stage2.training import train as fit
+
+    spec = importlib.util.spec_from_file_location("ner_zero_recipe", HERE.parent / "ner-zero" / "recipe.py")
+    assert spec is not None and spec.loader is not None
+    ner_zero = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ner_zero)
+
+    model = NERModel.from_pretrained(ROOT / "exports" / "ner-zero" / "torch")
+    model.config.max_context = 32
+    broad = ner_zero.load_tasks()
+    broad_weight = sum(t.weight * math.sqrt(len(t.examples)) for t in broad)
+    train_split = add_document_context(load_split("conll2003", "train"), 64)
+    weight = share / (1.0 - share) * broad_weight / math.sqrt(len(train_split))
+    negatives = [lb for t in broad if ner_zero.CORPORA[t.name][0] != "general" for lb in t.labels]
+    conll = NERTask(train_split, LABELS["conll2003"], "conll2003", weight, negatives=negatives)
+    dev = add_document_context(load_split("conll2003", "dev"), 64)
+    cfg = TrainingConfig(
+        epochs=0.0,
+        min_steps=steps,
+        max_steps=steps,
+        batch_size=16,
+        seed=seed,
+        learning_rate=1e-4,
+        head_learning_rate=1e-3,
+        context_dropout=0.5,
+        label_dropout=0.5,
+        description_dropout=0.5,
+        negative_labels=8,
+        coarse_labels=0.5,
+        case_augmentation=0.2,
+        evaluations=4,
+        save_every=250,
+        output_dir=str(work),
+        progress=True,
+    )
+    fit(model, [conll, *broad], dev, config=cfg)
+    model.config.labels = LABELS["conll2003"].to_dict()
+    model.config.card["recipe"] = {"from": "exports/ner-zero/torch", "steps": steps, "conll_share": share}
+    model.save_pretrained(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="an already trained model with this recipe's settings (skips training)")
@@ -60,6 +113,15 @@ def main() -> None:
         choices=["stage2-doc", "stage2-doc-cd"],
         help="the benchmark row this model is (stage2-doc-cd: trained with context dropout 0.5)",
     )
+    parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="fine-tune the shipped ner-zero on CoNLL mixed with its broad corpora (one model for CoNLL "
+        "labels and run-time labels) instead of ner-base on CoNLL alone",
+    )
+    parser.add_argument("--steps", type=int, default=3600, help="--mixed: optimizer steps (batch 16)")
+    parser.add_argument("--conll-share", type=float, default=0.55, help="--mixed: fraction of steps on CoNLL")
+    parser.add_argument("--train-only", action="store_true", help="train, do not export")
     parser.add_argument("--dev-limit", type=int, default=3250, help="CoNLL dev sentences for the export check")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -68,8 +130,12 @@ def main() -> None:
     out = Path(args.out)
     if args.model:
         copy_model(Path(args.model), out)
+    elif args.mixed:
+        train_mixed(out, args.seed, args.steps, args.conll_share, out.parent / (out.name + "-work"))
     else:
         train(out, args.seed, 0.5 if args.system == "stage2-doc-cd" else 0.0)
+    if args.train_only:
+        return
     dev = load_split("conll2003", "dev")[: args.dev_limit]
     report = ship(out, "ner-default", ROOT / "runs" / "exports" / "ner-fp32", dev)
     scores = ner_scores(args.system, "ort-int8")
