@@ -44,34 +44,34 @@ def parse_labels(value: str | None) -> Any:
         try:
             text = Path(value).read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            raise SystemExit(f"error: {value}: --labels file is not UTF-8 text") from None
+            raise ValueError(f"{value}: --labels file is not UTF-8 text") from None
     elif os.path.isdir(value):
-        raise SystemExit(f"error: {value}: --labels is a folder; expected a JSON file, JSON or comma-separated names")
+        raise ValueError(f"{value}: --labels is a folder; expected a JSON file, JSON or comma-separated names")
     elif value.lstrip().startswith(("{", "[")):
         text = value
     elif value.endswith(".json") or os.sep in value:
-        raise SystemExit(f"error: {value}: --labels file not found (or give names: --labels person,city)")
+        raise ValueError(f"{value}: --labels file not found (or give names: --labels person,city)")
     else:
         names = [v.strip() for v in value.split(",") if v.strip()]
         if not names:
-            raise SystemExit(f"error: --labels {value!r}: no label names (e.g. --labels person,city)")
+            raise ValueError(f"--labels {value!r}: no label names (e.g. --labels person,city)")
         return names
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as err:
-        raise SystemExit(f"error: {where}: not valid JSON ({err.msg}, line {err.lineno})") from None
+        raise ValueError(f"{where}: not valid JSON ({err.msg}, line {err.lineno})") from None
     except RecursionError:
-        raise SystemExit(f"error: {where}: JSON nested too deeply") from None
+        raise ValueError(f"{where}: JSON nested too deeply") from None
     except ValueError as err:
-        raise SystemExit(f"error: {where}: {err}") from None
+        raise ValueError(f"{where}: {err}") from None
     expected = 'a list of names or an object {"name": "description" or {"name": ..., "description": ...}}'
     if isinstance(data, list):
         bad = [x for x in data if not isinstance(x, str) or not x.strip()]
         if bad or not data:
-            raise SystemExit(f"error: {where}: expected {expected}; got the list item {bad[0] if bad else '[]'!r}")
+            raise ValueError(f"{where}: expected {expected}; got the list item {bad[0] if bad else '[]'!r}")
         return data
     if not isinstance(data, dict) or not data:
-        raise SystemExit(f"error: {where}: expected {expected}; got {json.dumps(data)[:80]}")
+        raise ValueError(f"{where}: expected {expected}; got {json.dumps(data)[:80]}")
     if all(v is None or isinstance(v, str) for v in data.values()) and all(k.strip() for k in data):
         return {k: v or "" for k, v in data.items()}
     items = []
@@ -79,13 +79,11 @@ def parse_labels(value: str | None) -> Any:
         if entry is None or isinstance(entry, str):
             entry = {"description": entry or ""}
         if not isinstance(entry, dict) or not key.strip():
-            raise SystemExit(
-                f"error: {where}: label {key!r}: expected a description string or an object; got {entry!r}"
-            )
+            raise ValueError(f"{where}: label {key!r}: expected a description string or an object; got {entry!r}")
         name, desc = entry.get("name") or key, entry.get("description") or ""
         unknown = set(entry) - {"name", "description"}
         if not isinstance(name, str) or not isinstance(desc, str) or unknown:
-            raise SystemExit(f"error: {where}: label {key!r}: expected string 'name' and 'description'; got {entry!r}")
+            raise ValueError(f"{where}: label {key!r}: expected string 'name' and 'description'; got {entry!r}")
         items.append(Label(key.strip(), name.strip() or key.strip(), desc.strip()))
     return LabelSet(items)
 
@@ -190,9 +188,9 @@ def _read_texts(args: argparse.Namespace) -> list[str]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise SystemExit(f"error: {args.input}, line {lineno}: not valid JSON ({err.msg})") from None
+                raise ValueError(f"{args.input}, line {lineno}: not valid JSON ({err.msg})") from None
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise SystemExit(f"error: {args.input}, line {lineno}: expected an object with a 'text' string")
+                raise ValueError(f"{args.input}, line {lineno}: expected an object with a 'text' string")
             line = record["text"]
         texts.append(line)
     return texts
@@ -330,9 +328,9 @@ def cmd_summarize_predict(args: argparse.Namespace) -> int:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as err:
-                    raise SystemExit(f"error: {args.input}, line {lineno}: not valid JSON ({err.msg})") from None
+                    raise ValueError(f"{args.input}, line {lineno}: not valid JSON ({err.msg})") from None
                 if not isinstance(record, dict) or not isinstance(record.get("document"), str):
-                    raise SystemExit(f"error: {args.input}, line {lineno}: expected an object with a 'document' string")
+                    raise ValueError(f"{args.input}, line {lineno}: expected an object with a 'document' string")
                 docs.append(record["document"])
         else:
             docs = ["".join(_open_text(path))]

@@ -111,6 +111,10 @@ class TrainingConfig:
             raise ValueError("batch_size must be >= 1")
         if self.epochs <= 0 and self.min_steps <= 0:
             raise ValueError("give epochs > 0 or min_steps > 0")
+        if self.epochs < 0 or self.min_steps < 0:
+            raise ValueError(f"epochs and min_steps must be >= 0, got {self.epochs} and {self.min_steps}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1 (or None), got {self.max_steps}")
         for name in (
             "label_dropout",
             "description_dropout",

@@ -207,6 +207,17 @@ def _check_labels(labels: Any, limits: ServeLimits) -> None:
                 )
 
 
+def _large_lane_model(model: Any) -> Any:
+    """The model the large-request lane runs: a second session of the same export on one thread, so a
+    large request neither queues small requests behind its batches in the runtime's worker pool nor
+    takes every core from them."""
+    from stage2.runtime import NERRuntime
+
+    if isinstance(model, NERRuntime):
+        return NERRuntime(model.folder, threads=1)
+    return model
+
+
 def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any:
     """A Starlette app serving loaded runtime models: ``{"ner": NERRuntime, "summarization": ...}``."""
     import hmac
@@ -222,7 +233,7 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         if "ner" in models:
-            batcher, large = MicroBatcher(models["ner"], lim), MicroBatcher(models["ner"], lim)
+            batcher, large = MicroBatcher(models["ner"], lim), MicroBatcher(_large_lane_model(models["ner"]), lim)
             batcher.start()
             large.start()
             state["batcher"] = app.state.batcher = batcher

@@ -52,11 +52,11 @@ def test_predict_with_labels_and_input_file(model_dir, tmp_path, capsys):
     assert {e["label"] for r in records for e in r["entities"]} <= {"song", "singer"}
 
 
-def test_predict_bad_input_line_names_file_and_line(model_dir, tmp_path):
+def test_predict_bad_input_line_names_file_and_line(model_dir, tmp_path, capsys):
     path = tmp_path / "texts.jsonl"
     path.write_text('{"text": "Ada sang."}\n{"txt": "Rome"}\n', encoding="utf-8")
-    with pytest.raises(SystemExit, match=r"texts\.jsonl, line 2"):
-        main(["ner", "predict", "--model", str(model_dir), "--input", str(path)])
+    assert main(["ner", "predict", "--model", str(model_dir), "--input", str(path)]) == 2
+    assert "texts.jsonl, line 2" in capsys.readouterr().err
 
 
 def test_evaluate_prints_scores(model_dir, fixtures_dir, capsys):
@@ -181,11 +181,11 @@ def test_parse_labels_long_json_string():
 
 
 def test_parse_labels_bad_json(tmp_path):
-    with pytest.raises(SystemExit, match="not valid JSON"):
+    with pytest.raises(ValueError, match="not valid JSON"):
         parse_labels('{"person": ')
     path = tmp_path / "labels.json"
     path.write_text("{oops", encoding="utf-8")
-    with pytest.raises(SystemExit, match=r"labels\.json: not valid JSON"):
+    with pytest.raises(ValueError, match=r"labels\.json: not valid JSON"):
         parse_labels(str(path))
 
 
@@ -206,17 +206,17 @@ def test_parse_labels_bad_files_name_the_file(tmp_path, content, message):
     """Wrong JSON shapes in a --labels file exit with a message naming the file, never a traceback."""
     path = tmp_path / "labels.json"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(SystemExit, match=message) as err:
+    with pytest.raises(ValueError, match=message) as err:
         parse_labels(str(path))
     assert "labels.json" in str(err.value)
 
 
 def test_parse_labels_missing_file_or_folder(tmp_path):
-    with pytest.raises(SystemExit, match="file not found"):
+    with pytest.raises(ValueError, match="file not found"):
         parse_labels(str(tmp_path / "missing.json"))
-    with pytest.raises(SystemExit, match="is a folder"):
+    with pytest.raises(ValueError, match="is a folder"):
         parse_labels(str(tmp_path))
-    with pytest.raises(SystemExit, match="no label names"):
+    with pytest.raises(ValueError, match="no label names"):
         parse_labels(" , ,")
 
 

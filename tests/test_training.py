@@ -101,6 +101,10 @@ def test_examples_without_words_raise_instead_of_hanging(tiny_model, examples):
         {"label_dropout": 1.5},
         {"distill_weight": -0.1},
         {"distill_temperature": 0.0},
+        {"max_steps": -1},  # trained 0 steps and exited 0
+        {"max_steps": 0},
+        {"min_steps": -5},
+        {"save_every": -1},
     ],
 )
 def test_training_config_validation(kwargs):
