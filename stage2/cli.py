@@ -217,7 +217,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from stage2.data import load_ner_data
-    from stage2.labels import LabelSet
     from stage2.metrics import ner_scores
 
     model = _load_model(args.model, exports=True)
@@ -227,8 +226,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from stage2.data import add_document_context
 
         contexts = [e.context for e in add_document_context(data, args.document_context)]
-    labels = parse_labels(args.labels)
-    keys = LabelSet.from_user(labels).keys if labels is not None else model.labels.keys
+    labels = model.resolve_labels(parse_labels(args.labels))  # what predict_words will read: given or own
+    keys = labels.keys
     gold = sorted({s.label for e in data for s in e.spans})
     if gold and not set(gold) & set(keys):
         print(
