@@ -49,10 +49,22 @@ def train(out: Path, seed: int, context_dropout: float) -> None:
     model.save_pretrained(out)
 
 
-def train_mixed(out: Path, seed: int, steps: int, share: float, work: Path) -> None:
-    """Fine-tune the shipped ``ner-zero`` on CoNLL-2003 (document context, context dropout 0.5) mixed
-    with ner-zero's own training corpora, so that the model learns CoNLL's four types without
-    forgetting run-time labels. ``share`` is the fraction of steps that read CoNLL."""
+def train_mixed(
+    out: Path,
+    seed: int,
+    steps: int,
+    share: float,
+    work: Path,
+    init: Path | None = None,
+    learning_rate: float = 1e-4,
+    dev_alone: bool = False,
+) -> None:
+    """Fine-tune the shipped ``ner-zero`` (or ``init``, e.g. an earlier mixed model to continue) on
+    CoNLL-2003 (document context, context dropout 0.5) mixed with ner-zero's own training corpora, so
+    that the model learns CoNLL's four types without forgetting run-time labels. ``share`` is the
+    fraction of steps that read CoNLL; the head's learning rate is ten times ``learning_rate``.
+    ``dev_alone`` selects on CoNLL dev sentences read alone (the shipping gate's setting) instead of
+    with their document context."""
     import importlib.util
     import math
 
@@ -68,7 +80,8 @@ def train_mixed(out: Path, seed: int, steps: int, share: float, work: Path) -> N
     ner_zero = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ner_zero)
 
-    model = NERModel.from_pretrained(ROOT / "exports" / "ner-zero" / "torch")
+    start = init or ROOT / "exports" / "ner-zero" / "torch"
+    model = NERModel.from_pretrained(start)
     model.config.max_context = 32
     broad = ner_zero.load_tasks()
     broad_weight = sum(t.weight * math.sqrt(len(t.examples)) for t in broad)
@@ -76,15 +89,17 @@ def train_mixed(out: Path, seed: int, steps: int, share: float, work: Path) -> N
     weight = share / (1.0 - share) * broad_weight / math.sqrt(len(train_split))
     negatives = [lb for t in broad if ner_zero.CORPORA[t.name][0] != "general" for lb in t.labels]
     conll = NERTask(train_split, LABELS["conll2003"], "conll2003", weight, negatives=negatives)
-    dev = add_document_context(load_split("conll2003", "dev"), 64)
+    dev = load_split("conll2003", "dev")
+    if not dev_alone:
+        dev = add_document_context(dev, 64)
     cfg = TrainingConfig(
         epochs=0.0,
         min_steps=steps,
         max_steps=steps,
         batch_size=16,
         seed=seed,
-        learning_rate=1e-4,
-        head_learning_rate=1e-3,
+        learning_rate=learning_rate,
+        head_learning_rate=10 * learning_rate,
         context_dropout=0.5,
         label_dropout=0.5,
         description_dropout=0.5,
@@ -98,7 +113,13 @@ def train_mixed(out: Path, seed: int, steps: int, share: float, work: Path) -> N
     )
     fit(model, [conll, *broad], dev, config=cfg)
     model.config.labels = LABELS["conll2003"].to_dict()
-    model.config.card["recipe"] = {"from": "exports/ner-zero/torch", "steps": steps, "conll_share": share}
+    model.config.card["recipe"] = {
+        "from": str(start.relative_to(ROOT)) if start.is_relative_to(ROOT) else str(start),
+        "steps": steps,
+        "conll_share": share,
+        "learning_rate": learning_rate,
+        "dev": "sentences alone" if dev_alone else "document context",
+    }
     model.save_pretrained(out)
 
 
@@ -166,6 +187,9 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=3600, help="--mixed: optimizer steps (batch 16)")
     parser.add_argument("--conll-share", type=float, default=0.55, help="--mixed: fraction of steps on CoNLL")
+    parser.add_argument("--init", help="--mixed: start from this model instead of exports/ner-zero/torch")
+    parser.add_argument("--lr", type=float, default=1e-4, help="--mixed: encoder learning rate (head: 10x)")
+    parser.add_argument("--dev-alone", action="store_true", help="--mixed: select on CoNLL dev sentences read alone")
     parser.add_argument("--train-only", action="store_true", help="train, do not export")
     parser.add_argument(
         "--results-system",
@@ -181,7 +205,16 @@ def main() -> None:
     if args.model:
         copy_model(Path(args.model), out)
     elif args.mixed:
-        train_mixed(out, args.seed, args.steps, args.conll_share, out.parent / (out.name + "-work"))
+        train_mixed(
+            out,
+            args.seed,
+            args.steps,
+            args.conll_share,
+            out.parent / (out.name + "-work"),
+            Path(args.init) if args.init else None,
+            args.lr,
+            args.dev_alone,
+        )
     else:
         train(out, args.seed, 0.5 if args.system == "stage2-doc-cd" else 0.0)
     if args.train_only:

@@ -1,0 +1,197 @@
+"""What the ``stage2`` commands share: ``--labels`` parsing, the default model names, the training
+and budget options, and reading texts from arguments, files or stdin."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+DEFAULT_NER = "ner-default"
+DEFAULT_ZERO_SHOT = "ner-zero"
+DEFAULT_SUMMARIZER = "summarizer-default"
+JSON_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
+LABELS_HELP = (
+    "entity types: a JSON file or string ({'PER': {'name': 'person', 'description': '...'}} or "
+    "{'person': 'a human being'}), or comma-separated names"
+)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise ValueError(f"duplicated key(s) {dupes}")
+    return dict(pairs)
+
+
+def _labels_text(value: str) -> tuple[str, str | None]:
+    """``(where, JSON text)`` of a ``--labels`` value; no JSON text means comma-separated names."""
+    # os.path.isfile, not Path.is_file: a long JSON string is no valid file name and must not raise OSError.
+    if os.path.isfile(value):
+        try:
+            return value, Path(value).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{value}: --labels file is not UTF-8 text") from None
+    if os.path.isdir(value):
+        raise ValueError(f"{value}: --labels is a folder; expected a JSON file, JSON or comma-separated names")
+    if value.lstrip().startswith(("{", "[")):
+        return "--labels", value
+    if value.endswith(".json") or os.sep in value:
+        raise ValueError(f"{value}: --labels file not found (or give names: --labels person,city)")
+    return "--labels", None
+
+
+def _labels_from_object(where: str, data: dict[str, Any]) -> Any:
+    """The label set of a ``--labels`` JSON object (key -> description or {name, description})."""
+    from stage2.labels import Label, LabelSet
+
+    if all(v is None or isinstance(v, str) for v in data.values()) and all(k.strip() for k in data):
+        return {k: v or "" for k, v in data.items()}
+    items = []
+    for key, entry in data.items():
+        if entry is None or isinstance(entry, str):
+            entry = {"description": entry or ""}
+        if not isinstance(entry, dict) or not key.strip():
+            raise ValueError(f"{where}: label {key!r}: expected a description string or an object; got {entry!r}")
+        name, desc = entry.get("name") or key, entry.get("description") or ""
+        unknown = set(entry) - {"name", "description"}
+        if not isinstance(name, str) or not isinstance(desc, str) or unknown:
+            raise ValueError(f"{where}: label {key!r}: expected string 'name' and 'description'; got {entry!r}")
+        items.append(Label(key.strip(), name.strip() or key.strip(), desc.strip()))
+    return LabelSet(items)
+
+
+def parse_labels(value: str | None) -> Any:
+    """``--labels`` as a JSON file, a JSON string, or comma-separated names.
+
+    JSON is a list of names, or an object mapping each key to a description or to
+    ``{"name": ..., "description": ...}``. Anything else raises a ValueError that names the input.
+
+    >>> parse_labels("person, location")
+    ['person', 'location']
+    """
+    if value is None:
+        return None
+    where, text = _labels_text(value)
+    if text is None:
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        if not names:
+            raise ValueError(f"--labels {value!r}: no label names (e.g. --labels person,city)")
+        return names
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{where}: not valid JSON ({err.msg}, line {err.lineno})") from None
+    except RecursionError:
+        raise ValueError(f"{where}: JSON nested too deeply") from None
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    expected = 'a list of names or an object {"name": "description" or {"name": ..., "description": ...}}'
+    if isinstance(data, list):
+        bad = [x for x in data if not isinstance(x, str) or not x.strip()]
+        if bad or not data:
+            raise ValueError(f"{where}: expected {expected}; got the list item {bad[0] if bad else '[]'!r}")
+        return data
+    if not isinstance(data, dict) or not data:
+        raise ValueError(f"{where}: expected {expected}; got {json.dumps(data)[:80]}")
+    return _labels_from_object(where, data)
+
+
+def export_folder(name: str | None) -> Path | None:
+    """The folder of an ONNX export given by path or name, or None when ``name`` is something else."""
+    if not name:
+        return None
+    from stage2.registry import EXPORT_CONFIG, find_model
+
+    try:
+        return find_model(name, EXPORT_CONFIG)
+    except FileNotFoundError:
+        return None
+
+
+def read_records(path: str, field: str) -> list[str]:
+    """The ``field`` strings of a JSON-lines file; a bad line raises a ValueError naming file and line."""
+    from stage2.data import _open_text
+
+    out = []
+    for lineno, line in enumerate(_open_text(Path(path)), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}, line {lineno}: not valid JSON ({err.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get(field), str):
+            raise ValueError(f"{path}, line {lineno}: expected an object with a {field!r} string")
+        out.append(record[field])
+    return out
+
+
+def read_lines(path: str | None) -> Iterable[str]:
+    """Lines of a text file (``.gz`` ok), or of stdin for None or ``-``, without their newlines."""
+    from stage2.data import _open_text
+
+    lines = _open_text(Path(path)) if path and path != "-" else sys.stdin
+    return (line.rstrip("\n") for line in lines)
+
+
+def add_training_args(p: argparse.ArgumentParser, min_steps: int, batch_size: int, batch_help: str, lr: float) -> None:
+    """The options every ``train`` command shares (output, schedule, learning rates, seed, resume)."""
+    p.add_argument("--out", required=True, help="output folder (checkpoints in OUT/work; a rerun resumes)")
+    p.add_argument("--epochs", type=float, default=3.0, help="passes over the data (default 3)")
+    p.add_argument("--min-steps", type=int, default=min_steps, help=f"at least this many steps (default {min_steps})")
+    p.add_argument("--max-steps", type=int, default=None, help="at most this many steps")
+    p.add_argument("--batch-size", type=int, default=batch_size, help=f"{batch_help} (default {batch_size})")
+    p.add_argument("--lr", type=float, default=lr, help=f"encoder learning rate (default {lr:g})")
+    p.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the head (default 1e-3)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/work holds a checkpoint")
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=100,
+        help="checkpoint OUT/work every N steps (default 100; 0: only at dev evaluations and the end), so an "
+        "interrupted run resumes when rerun; Ctrl-C also checkpoints the step it stops at",
+    )
+
+
+def training_config(args: argparse.Namespace) -> Any:
+    """The TrainingConfig of the shared ``train`` flags; checkpoints go to OUT/work."""
+    from stage2.loop import TrainingConfig
+
+    return TrainingConfig(
+        epochs=args.epochs,
+        min_steps=args.min_steps,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        head_learning_rate=args.head_lr,
+        seed=args.seed,
+        output_dir=str(Path(args.out) / "work"),
+        save_every=args.save_every,
+        resume=not args.no_resume,
+    )
+
+
+def add_budget(p: argparse.ArgumentParser) -> None:
+    """The summary-length options (one of sentences, words, ratio)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--max-sentences", type=int, help="summary length in sentences (default 3)")
+    g.add_argument("--max-words", type=int, help="summary length in words")
+    g.add_argument("--ratio", type=float, help="summary length as a share of the document's words")
+
+
+def budget(args: argparse.Namespace) -> dict[str, Any]:
+    """The summary-length options that were given, as ``summarize`` keyword arguments."""
+    given = {"max_sentences": args.max_sentences, "max_words": args.max_words, "ratio": args.ratio}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def print_json(record: Any, indent: int | None = None) -> None:
+    """One JSON document on stdout (non-ASCII kept)."""
+    print(json.dumps(record, ensure_ascii=False, indent=indent))

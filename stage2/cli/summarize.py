@@ -1,0 +1,189 @@
+"""``stage2 summarize train|predict|evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from stage2.cli.common import (
+    DEFAULT_SUMMARIZER,
+    JSON_SUFFIXES,
+    add_budget,
+    add_training_args,
+    budget,
+    export_folder,
+    print_json,
+    read_records,
+    training_config,
+)
+
+DATA_HELP = "JSON lines with 'document' and 'summary' per line (.jsonl, .gz ok)"
+SUMMARY_TASKS = ("extractive-summarization", "abstractive-summarization")
+
+
+def load_summarizer(name: str | None, exports: bool = False) -> Any:
+    """A summariser: the ONNX runtime for an export (``exports``), a saved stage2 summariser (folder or
+    installed name), or a new zero-shot one on a bare encoder (``None``/'': the bundled one)."""
+    if exports and (folder := export_folder(name)) is not None:
+        from stage2.runtime import SummarizerRuntime
+
+        return SummarizerRuntime(folder)
+    if name == DEFAULT_SUMMARIZER:
+        raise FileNotFoundError(
+            f"no {DEFAULT_SUMMARIZER} export found (exports/{DEFAULT_SUMMARIZER}); pass --model, or --model '' for "
+            "the zero-shot bundled encoder"
+        )
+    if name:
+        from stage2.loading import load
+        from stage2.registry import TORCH_CONFIG, find_model
+
+        try:
+            find_model(name, TORCH_CONFIG)
+        except FileNotFoundError:
+            pass  # not a saved stage2 model: a bare encoder (path or hub id)
+        else:
+            return load(name, tasks=SUMMARY_TASKS)
+    from stage2.summarization.modeling import Summarizer
+
+    return Summarizer.from_pretrained(name or None)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from stage2.summarization.data import load_summarization_data
+
+    train_data = load_summarization_data(args.train)
+    dev_data = load_summarization_data(args.dev) if args.dev else None
+    cfg = training_config(args)
+    if args.seq2seq:
+        from stage2.summarization.seq2seq import Seq2SeqSummarizer, train_seq2seq
+
+        if args.model:
+            raise SystemExit("error: --model and --seq2seq exclude each other (--seq2seq names the model to train)")
+        model: Any = Seq2SeqSummarizer.from_pretrained(args.seq2seq)
+        result = train_seq2seq(model, train_data, dev_data, cfg)
+    else:
+        from stage2.summarization.training import train_summarizer
+
+        model = load_summarizer(args.model)
+        cfg.feature_learning_rate = args.feature_lr
+        result = train_summarizer(
+            model,
+            train_data,
+            dev_data,
+            cfg,
+            eval_budget=budget(args) or None,
+            train_encoder=args.train_encoder,
+            residual=args.residual,
+        )
+    model.save_pretrained(args.out)
+    print_json(
+        {"model": args.out, "steps": result.steps, "seconds": round(result.seconds, 1), "best_dev": result.best_dev}
+    )
+    return 0
+
+
+def read_documents(args: argparse.Namespace) -> list[str]:
+    """Documents from the arguments, ``--input`` (a text file is one document; JSON lines with
+    'document'), or stdin (one document)."""
+    from stage2.data import _open_text
+
+    if args.text and args.input:
+        raise SystemExit("error: give documents as arguments or --input, not both")
+    if args.input and args.input.endswith(JSON_SUFFIXES):
+        return read_records(args.input, "document")
+    if args.input:
+        return ["".join(_open_text(Path(args.input)))]
+    if args.text:
+        return list(args.text)
+    return [sys.stdin.read()]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model = load_summarizer(args.model, exports=True)
+    docs = read_documents(args)
+    from tqdm.auto import tqdm
+
+    for doc in tqdm(docs, desc="summarising", unit="doc", disable=len(docs) < 20):
+        print_json(model.summarize(doc, focus=args.focus, **budget(args)))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from stage2.metrics import rouge_scores
+    from stage2.summarization.data import load_summarization_data
+
+    model = load_summarizer(args.model, exports=True)
+    data = load_summarization_data(args.data)
+    preds = model.summarize([e.document for e in data], **budget(args))
+    hyps = ["\n".join(s["text"] for s in p["sentences"]) if p["sentences"] else p["summary"] for p in preds]
+    print(json.dumps(rouge_scores([e.summary for e in data], hyps), indent=2))
+    return 0
+
+
+def _add_train(sub: Any) -> None:
+    st = sub.add_parser(
+        "train",
+        help="fine-tune on documents with reference summaries",
+        description="Train the extractive summariser on greedy ROUGE-oracle labels (pairwise ranking loss), "
+        "or a seq2seq checkpoint given with --seq2seq; saves to --out. The extractive encoder stays frozen "
+        "(each sentence is embedded once) unless --train-encoder; with fewer than 1000 documents only the "
+        "hand-made features' weights are fitted unless --residual.",
+    )
+    st.add_argument("--train", required=True, help=DATA_HELP)
+    st.add_argument("--dev", help="dev data for model selection (" + DATA_HELP + ")")
+    st.add_argument("--model", default=None, help="stage2 summariser folder or encoder (default: bundled MiniLM)")
+    st.add_argument("--seq2seq", help="train this seq2seq checkpoint (hub id or path) instead: abstractive")
+    add_training_args(st, min_steps=100, batch_size=4, batch_help="documents per step", lr=2e-5)
+    st.add_argument(
+        "--feature-lr", type=float, default=1e-2, help="learning rate of the feature weights (default 1e-2)"
+    )
+    st.add_argument("--train-encoder", action="store_true", help="fine-tune the encoder too (slow)")
+    residual = st.add_mutually_exclusive_group()
+    residual.add_argument("--residual", dest="residual", action="store_const", const=True, help="train the residual")
+    residual.add_argument("--no-residual", dest="residual", action="store_const", const=False, help="never train it")
+    add_budget(st)
+    st.set_defaults(func=cmd_train)
+
+
+def _add_predict(sub: Any) -> None:
+    sp = sub.add_parser(
+        "predict",
+        help="summarise documents; prints JSON lines",
+        description="Summarise documents given as arguments, a text file (one document), JSON "
+        "lines with 'document' (--input), or stdin.",
+    )
+    sp.add_argument("text", nargs="*", help="documents to summarise")
+    sp.add_argument(
+        "--model",
+        default=DEFAULT_SUMMARIZER,
+        help=f"summariser or export: folder or installed name (default: {DEFAULT_SUMMARIZER}; '' for the "
+        "zero-shot bundled encoder)",
+    )
+    sp.add_argument("--input", help="a text file, or JSON lines with 'document'")
+    sp.add_argument("--focus", help="an optional natural-language focus, e.g. 'financial results'")
+    add_budget(sp)
+    sp.set_defaults(func=cmd_predict)
+
+
+def _add_evaluate(sub: Any) -> None:
+    se = sub.add_parser(
+        "evaluate",
+        help="ROUGE-1/2/Lsum (rouge-score, stemming) on reference summaries",
+        description="Print rouge-score F1 (percent) as JSON.",
+    )
+    se.add_argument("--model", default=None, help="stage2 summariser folder (default: zero-shot bundled encoder)")
+    se.add_argument("--data", required=True, help=DATA_HELP)
+    add_budget(se)
+    se.set_defaults(func=cmd_evaluate)
+
+
+def add_commands(tasks: Any) -> None:
+    """``stage2 summarize`` and its commands."""
+    summ = tasks.add_parser("summarize", help="extractive (or seq2seq) summarisation")
+    sub = summ.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_predict(sub)
+    _add_evaluate(sub)

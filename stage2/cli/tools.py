@@ -1,0 +1,150 @@
+"""``stage2 export``, ``stage2 package`` and ``stage2 serve``: from a trained model to something that
+serves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from stage2.cli.common import add_budget, budget, parse_labels
+from stage2.cli.ner import DATA_HELP as NER_DATA_HELP
+from stage2.cli.summarize import DATA_HELP as SUMMARY_DATA_HELP
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from stage2.export import export
+
+    report = export(
+        args.model,
+        args.out,
+        quantize=args.quantize,
+        dev=args.dev,
+        dev_limit=args.dev_limit,
+        labels=parse_labels(args.labels),
+        budget=budget(args) or {"max_sentences": 3},
+        allow_degraded=args.allow_degraded,
+        smoothing=None if args.smoothing <= 0 else args.smoothing,
+    )
+    if report.get("flagged"):
+        print(f"warning: {report['flagged']}", file=sys.stderr)
+    print(json.dumps({k: report.get(k) for k in ("task", "quantization", "parity", "metric", "onnx_megabytes")}))
+    return 0
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from stage2.package import build_wheel
+
+    wheel = build_wheel(args.model, args.name, args.version, args.out, args.description, args.follow_symlinks)
+    print(json.dumps({"wheel": str(wheel), "install": f"pip install {wheel}"}))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from stage2.serve import ServeLimits, serve
+
+    token = args.token or os.environ.get("STAGE2_TOKEN") or None
+    limits = ServeLimits(
+        max_body_bytes=args.max_body_bytes,
+        max_items=args.max_items,
+        max_chars=args.max_chars,
+        max_labels=args.max_labels,
+        max_label_chars=args.max_label_chars,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        large_request_chars=args.large_request_chars,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keep_alive=args.keep_alive,
+        max_connections=args.max_connections,
+        token=token,
+    )
+    serve(args.model, host=args.host, port=args.port, limits=limits)
+    return 0
+
+
+def _add_export(tasks: Any) -> None:
+    x = tasks.add_parser(
+        "export",
+        help="export a model to ONNX Runtime (parity-checked)",
+        description="Write the ONNX graph, head weights, tokenizer, config and export_report.json (parity "
+        "against torch, the task metric on --dev before and after quantisation).",
+    )
+    x.add_argument("model", help="saved stage2 NER model or extractive summariser (folder or installed name)")
+    x.add_argument("--out", required=True, help="output folder (replaced if it exists)")
+    x.add_argument("--quantize", choices=["int8", "fp16"], help="int8: dynamic quantisation (CPU); fp16: GPU")
+    x.add_argument("--dev", help=f"labelled dev data for the metric check (NER: {NER_DATA_HELP}; {SUMMARY_DATA_HELP})")
+    x.add_argument("--dev-limit", type=int, default=500, help="first N dev examples (default 500)")
+    x.add_argument("--labels", help="NER labels for the parity check of a model without labels of its own")
+    x.add_argument("--allow-degraded", action="store_true", help="keep an int8 export that costs more than allowed")
+    x.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.5,
+        metavar="ALPHA",
+        help="int8 only: SmoothQuant strength in (0, 1], calibrated on --dev (default 0.5; 0 turns it off)",
+    )
+    add_budget(x)
+    x.set_defaults(func=cmd_export)
+
+
+def _add_package(tasks: Any) -> None:
+    k = tasks.add_parser(
+        "package",
+        help="build a pip-installable wheel of a model or export",
+        description="After `pip install` of the wheel, stage2.load(NAME) or stage2.runtime.load(NAME) finds it.",
+    )
+    k.add_argument("model", help="a saved stage2 model or an export folder")
+    k.add_argument("--name", required=True, help="the model's name, e.g. ner-news")
+    k.add_argument("--version", required=True, help="package version, e.g. 1.0.0")
+    k.add_argument("--out", default="dist", help="where the wheel goes (default dist/)")
+    k.add_argument("--description", default="", help="one-line summary for the package metadata")
+    k.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="pack the files that symlinks pointing outside the model folder lead to (default: refuse them)",
+    )
+    k.set_defaults(func=cmd_package)
+
+
+def _add_serve(tasks: Any) -> None:
+    v = tasks.add_parser(
+        "serve",
+        help="HTTP JSON service (POST /ner, POST /summarize, GET /health)",
+        description="Serve exported models with Starlette/uvicorn; concurrent NER requests are micro-batched.",
+    )
+    v.add_argument("--model", action="append", required=True, help="export folder or name; repeat for both tasks")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger requests get 413")
+    v.add_argument("--max-batch", type=int, default=32, help="texts per micro-batch")
+    v.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a micro-batch waits to fill")
+    v.add_argument("--max-items", type=int, default=64, help="texts or documents per request (default 64)")
+    v.add_argument("--max-chars", type=int, default=100_000, help="characters per text or document (default 100000)")
+    v.add_argument("--max-labels", type=int, default=50, help="entity types per request (default 50)")
+    v.add_argument("--max-label-chars", type=int, default=200, help="characters per label name or description")
+    v.add_argument(
+        "--large-request-chars",
+        type=int,
+        default=5_000,
+        help="NER requests with more characters run in a second lane, so small ones never wait behind them",
+    )
+    v.add_argument("--header-timeout", type=float, default=10.0, help="seconds for a request's headers (then dropped)")
+    v.add_argument("--body-timeout", type=float, default=30.0, help="seconds for a request's body (then 408)")
+    v.add_argument("--keep-alive", type=float, default=5.0, help="seconds an idle keep-alive connection is kept")
+    v.add_argument("--max-connections", type=int, default=256, help="concurrent connections; beyond it 503")
+    v.add_argument(
+        "--token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' on POST requests (or set STAGE2_TOKEN; default: no token)",
+    )
+    v.set_defaults(func=cmd_serve)
+
+
+def add_commands(tasks: Any) -> None:
+    """``stage2 export``, ``stage2 package`` and ``stage2 serve``."""
+    _add_export(tasks)
+    _add_package(tasks)
+    _add_serve(tasks)
