@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from stage2 import __version__
-from stage2.registry import EXPORT_CONFIG, TORCH_CONFIG, find_model, read_config
+from stage2.registry import EXPORT_CONFIG
 from stage2.runtime._base import FORMAT_VERSION
 from stage2.smoothing import DEFAULT_ALPHA, smooth_encoder
 
@@ -93,20 +93,14 @@ class _SentenceGraph(nn.Module):
 
 def load_for_export(model_or_path: Any) -> tuple[str, Any]:
     """``(task, model)`` from a torch model object or a saved model folder/name."""
+    from stage2.loading import load
     from stage2.ner.modeling import NERModel
     from stage2.summarization.modeling import Summarizer
 
-    if isinstance(model_or_path, NERModel):
-        return "ner", model_or_path
-    if isinstance(model_or_path, Summarizer):
-        return "summarization", model_or_path
-    folder = find_model(model_or_path, TORCH_CONFIG)
-    config = read_config(folder / TORCH_CONFIG)
-    if config.get("task") == "extractive-summarization":
-        return "summarization", Summarizer.from_pretrained(folder)
-    if config.get("task", "ner") == "ner" and "head" in config:
-        return "ner", NERModel.from_pretrained(folder)
-    raise ValueError(f"{folder}: cannot export a {config.get('task')!r} model (only NER and extractive summarisers)")
+    model = model_or_path
+    if not isinstance(model, NERModel | Summarizer):
+        model = load(model_or_path, tasks=("ner", "extractive-summarization"))
+    return ("ner" if isinstance(model, NERModel) else "summarization"), model
 
 
 def _special_ids(tokenizer: Any) -> dict[str, int]:

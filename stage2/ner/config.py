@@ -8,7 +8,6 @@ from typing import Any
 
 from stage2.labels import DEFAULT_TEMPLATE, MAX_LABELS
 
-CONFIG_NAME = "stage2_config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 

@@ -26,10 +26,10 @@ from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
 from stage2.data import NERExample, tokenizable
 from stage2.labels import Label, LabelSet, resolve_label_set
-from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, HeadType, NERConfig, Scoring
+from stage2.ner.config import WEIGHTS_NAME, HeadType, NERConfig, Scoring
 from stage2.ner.decoding import NUM_SHAPES, decode_sentences, predict_texts
 from stage2.ner.windows import Context, Window, sentence_windows
-from stage2.registry import read_config
+from stage2.registry import TORCH_CONFIG, read_config
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class NERModel(nn.Module):
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-        config = NERConfig.from_dict(read_config(folder / CONFIG_NAME))
+        config = NERConfig.from_dict(read_config(folder / TORCH_CONFIG))
         enc_cfg = dict(config.encoder_config)
         model_type = enc_cfg.pop("model_type")
         encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **enc_cfg))
@@ -151,7 +151,7 @@ class NERModel(nn.Module):
         self.config.stage2_version = __version__
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, str(path / WEIGHTS_NAME))
-        (path / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2), encoding="utf-8")
+        (path / TORCH_CONFIG).write_text(json.dumps(self.config.to_dict(), indent=2), encoding="utf-8")
         self.tokenizer.save_pretrained(str(path))
         (path / "README.md").write_text(ner_model_card(self.config), encoding="utf-8")
 
@@ -377,11 +377,11 @@ def _find_stage2_folder(name_or_path: str | Path | None) -> Path | None:
         return None
     path = Path(name_or_path)
     if path.is_dir():
-        return path if (path / CONFIG_NAME).exists() else None
+        return path if (path / TORCH_CONFIG).exists() else None
     if path.exists():
         raise ValueError(f"{path} is a file; expected a model folder or a hub id")
     name = str(name_or_path)
-    from stage2.registry import TORCH_CONFIG, find_model
+    from stage2.registry import find_model
 
     if "/" not in name:  # a shipped or installed model's name ("ner-zero")
         try:
@@ -398,7 +398,7 @@ def _find_stage2_folder(name_or_path: str | Path | None) -> Path | None:
     from huggingface_hub.errors import EntryNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError
 
     try:  # a hub id: is it a stage2 model or a bare encoder?
-        hf_hub_download(name, CONFIG_NAME)
+        hf_hub_download(name, TORCH_CONFIG)
     except (EntryNotFoundError, RepositoryNotFoundError, OfflineModeIsEnabled, OSError):
         return None  # a bare encoder id (or no network): transformers reports what is missing
     return Path(snapshot_download(name))

@@ -7,7 +7,6 @@ from typing import Any
 
 from stage2.summarization.features import FEATURES
 
-CONFIG_NAME = "stage2_config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 DEFAULT_INTENT = "the main points and key facts of the text"

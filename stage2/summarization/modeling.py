@@ -24,8 +24,8 @@ from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
 from stage2.data import as_batch, tokenizable
-from stage2.registry import read_config
-from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
+from stage2.registry import TORCH_CONFIG, read_config
+from stage2.summarization.config import WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
 from stage2.summarization.features import feature_columns, static_features
 from stage2.summarization.segmenting import is_dialogue
 from stage2.summarization.selection import check_budget, summarize_document
@@ -74,12 +74,12 @@ class Summarizer(nn.Module):
     def from_pretrained(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> Summarizer:
         """Load a saved stage2 summariser, or build one on a bare encoder (local path or hub id)."""
         folder = Path(name_or_path) if name_or_path is not None else None
-        if folder is None or not (folder / CONFIG_NAME).exists():
+        if folder is None or not (folder / TORCH_CONFIG).exists():
             return cls.from_encoder(None if name_or_path is None else str(name_or_path), **kwargs)
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-        config = SummarizerConfig.from_dict(read_config(folder / CONFIG_NAME))
+        config = SummarizerConfig.from_dict(read_config(folder / TORCH_CONFIG))
         if config.task != "extractive-summarization":
             raise ValueError(f"{folder} holds a {config.task!r} model, not an extractive summariser")
         enc_cfg = dict(config.encoder_config)
@@ -103,7 +103,7 @@ class Summarizer(nn.Module):
             weights = zip(self.config.features, getattr(self, name).tolist(), strict=True)
             setattr(self.config, name, {f: round(float(v), 6) for f, v in weights})
         save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, str(path / WEIGHTS_NAME))
-        (path / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2), encoding="utf-8")
+        (path / TORCH_CONFIG).write_text(json.dumps(self.config.to_dict(), indent=2), encoding="utf-8")
         self.tokenizer.save_pretrained(str(path))
         (path / "README.md").write_text(summarizer_model_card(self.config), encoding="utf-8")
 

@@ -20,13 +20,12 @@ from torch import nn
 from stage2 import __version__
 from stage2.data import as_batch
 from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop, shuffled_batches
+from stage2.registry import TORCH_CONFIG, read_config
 from stage2.summarization.data import SummaryExample
 from stage2.summarization.segmenting import split_sentences
 from stage2.summarization.selection import check_budget
 
 logger = logging.getLogger(__name__)
-
-CONFIG_NAME = "stage2_config.json"
 
 
 class Seq2SeqSummarizer(nn.Module):
@@ -50,8 +49,8 @@ class Seq2SeqSummarizer(nn.Module):
 
         folder = Path(name_or_path)
         settings: dict[str, Any] = {}
-        if (folder / CONFIG_NAME).exists():
-            settings = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+        if (folder / TORCH_CONFIG).exists():
+            settings = read_config(folder / TORCH_CONFIG)
         model = AutoModelForSeq2SeqLM.from_pretrained(str(name_or_path))
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
         prefix = kwargs.get("prefix", settings.get("prefix", "summarize: " if model.config.model_type == "t5" else ""))
@@ -72,7 +71,7 @@ class Seq2SeqSummarizer(nn.Module):
             "card": self.card,
             "stage2_version": __version__,
         }
-        (path / CONFIG_NAME).write_text(json.dumps(settings, indent=2), encoding="utf-8")
+        (path / TORCH_CONFIG).write_text(json.dumps(settings, indent=2), encoding="utf-8")
 
     @property
     def device(self) -> torch.device:

@@ -9,8 +9,9 @@ import torch
 from stage2.data import tokenize_words
 from stage2.labels import LabelSet
 from stage2.ner.collator import IGNORE_INDEX, collate_windows
-from stage2.ner.config import CONFIG_NAME, WEIGHTS_NAME, NERConfig
+from stage2.ner.config import WEIGHTS_NAME, NERConfig
 from stage2.ner.modeling import NERModel
+from stage2.registry import TORCH_CONFIG
 
 TEXT = "Ada Lovelace met Charles Babbage in London."
 KEYS = {"label", "score", "text", "word_start", "word_end", "char_start", "char_end"}
@@ -197,9 +198,9 @@ def test_save_and_load_round_trip(request, tmp_path, model_fixture):
 
     model.save_pretrained(tmp_path / "m")
     files = {p.name for p in (tmp_path / "m").iterdir()}
-    assert {"README.md", CONFIG_NAME, WEIGHTS_NAME, "tokenizer.json", "tokenizer_config.json"} <= files
+    assert {"README.md", TORCH_CONFIG, WEIGHTS_NAME, "tokenizer.json", "tokenizer_config.json"} <= files
     assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
-    saved = json.loads((tmp_path / "m" / CONFIG_NAME).read_text(encoding="utf-8"))
+    saved = json.loads((tmp_path / "m" / TORCH_CONFIG).read_text(encoding="utf-8"))
     assert saved["stage2_version"] and saved["head"] == model.config.head
     card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
     assert "| person | person | a human being |" in card
@@ -219,9 +220,9 @@ def test_save_and_load_round_trip(request, tmp_path, model_fixture):
 
 def test_from_pretrained_rejects_mismatched_weights(tmp_path, tiny_model):
     tiny_model.save_pretrained(tmp_path / "m")
-    config = json.loads((tmp_path / "m" / CONFIG_NAME).read_text(encoding="utf-8"))
+    config = json.loads((tmp_path / "m" / TORCH_CONFIG).read_text(encoding="utf-8"))
     config["head"] = "linear"
-    (tmp_path / "m" / CONFIG_NAME).write_text(json.dumps(config), encoding="utf-8")
+    (tmp_path / "m" / TORCH_CONFIG).write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ValueError, match="do not match"):
         NERModel.from_pretrained(tmp_path / "m")
 

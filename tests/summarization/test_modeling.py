@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from stage2.summarization.config import CONFIG_NAME, WEIGHTS_NAME
+from stage2.registry import TORCH_CONFIG
+from stage2.summarization.config import WEIGHTS_NAME
 from stage2.summarization.features import FEATURES, lexical_salience, lexrank
 from stage2.summarization.modeling import Summarizer
 from stage2.summarization.segmenting import split_sentences
@@ -233,9 +234,9 @@ def test_save_and_load_round_trip(tiny_summarizer, summ_fixtures, tmp_path):
     docs = [summ_fixtures["news"], summ_fixtures["dialogue"]]
     before = tiny_summarizer.summarize(docs, max_sentences=2, focus="money")
     tiny_summarizer.save_pretrained(tmp_path / "m")
-    for name in (CONFIG_NAME, WEIGHTS_NAME, "README.md", "tokenizer_config.json"):
+    for name in (TORCH_CONFIG, WEIGHTS_NAME, "README.md", "tokenizer_config.json"):
         assert (tmp_path / "m" / name).is_file()
-    config = json.loads((tmp_path / "m" / CONFIG_NAME).read_text(encoding="utf-8"))
+    config = json.loads((tmp_path / "m" / TORCH_CONFIG).read_text(encoding="utf-8"))
     assert config["task"] == "extractive-summarization"
     assert config["prior"] == dict(zip(FEATURES, [1.5, 2.0, 3.0, 0.5, 1.0, 0.0], strict=True))
     assert config["dialogue_prior"] == dict(zip(FEATURES, [0.5, 0.0, 1.0, 2.0, 0.0, 1.0], strict=True))
@@ -250,7 +251,7 @@ def test_save_and_load_round_trip(tiny_summarizer, summ_fixtures, tmp_path):
 
 def test_from_pretrained_rejects_another_task(tiny_summarizer, tmp_path):
     tiny_summarizer.save_pretrained(tmp_path)
-    config = json.loads((tmp_path / CONFIG_NAME).read_text(encoding="utf-8"))
-    (tmp_path / CONFIG_NAME).write_text(json.dumps({**config, "task": "ner"}), encoding="utf-8")
+    config = json.loads((tmp_path / TORCH_CONFIG).read_text(encoding="utf-8"))
+    (tmp_path / TORCH_CONFIG).write_text(json.dumps({**config, "task": "ner"}), encoding="utf-8")
     with pytest.raises(ValueError, match="not an extractive summariser"):
         Summarizer.from_pretrained(tmp_path)

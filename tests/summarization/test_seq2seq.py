@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from stage2.loop import TrainingConfig
+from stage2.registry import TORCH_CONFIG
 from stage2.summarization.data import SummaryExample
-from stage2.summarization.seq2seq import CONFIG_NAME, Seq2SeqSummarizer, train_seq2seq
+from stage2.summarization.seq2seq import Seq2SeqSummarizer, train_seq2seq
 
 SHORT = "Acme said profit rose. Shares rose 3% in New York."
 
@@ -64,7 +65,7 @@ def test_save_and_load_round_trip(tiny_seq2seq, tmp_path):
     tiny_seq2seq.card = {"note": "tiny"}
     expected = tiny_seq2seq.summarize(SHORT, max_words=6, num_beams=1)
     tiny_seq2seq.save_pretrained(tmp_path / "s2s")
-    settings = json.loads((tmp_path / "s2s" / CONFIG_NAME).read_text(encoding="utf-8"))
+    settings = json.loads((tmp_path / "s2s" / TORCH_CONFIG).read_text(encoding="utf-8"))
     assert settings["task"] == "abstractive-summarization"
     assert (settings["prefix"], settings["max_source_length"]) == ("summarize: ", 32)
     loaded = Seq2SeqSummarizer.from_pretrained(tmp_path / "s2s")
