@@ -5,7 +5,7 @@ import logging
 import pytest
 import torch
 
-from stage2.smoothing import smooth_encoder, smoothing_groups
+from stage2.export.smoothquant import smooth_encoder, smoothing_groups
 
 
 def _outputs(model, sentences):
@@ -52,7 +52,7 @@ def test_smoothing_rejects_a_bad_alpha_and_a_calibration_that_runs_nothing(tiny_
 
 def test_an_unknown_architecture_is_left_alone(caplog):
     encoder = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
-    with caplog.at_level(logging.WARNING, logger="stage2.smoothing"):
+    with caplog.at_level(logging.WARNING, logger="stage2.export.smoothquant"):
         info = smooth_encoder(encoder, lambda: encoder(torch.ones(1, 4)))
     assert info["smoothed"] == [] and "without smoothing" in caplog.text
 
@@ -132,7 +132,9 @@ def test_smoothing_that_is_not_exact_is_not_used(_semantic_model, tmp_path, monk
             encoder.encoder.layer[0].intermediate.dense.weight.mul_(2.0)
         return {"method": "SmoothQuant", "alpha": alpha, "smoothed": ["encoder.layer.0.intermediate.dense"]}
 
-    monkeypatch.setattr(ex, "smooth_encoder", broken)
+    import stage2.export.quantize as quantize
+
+    monkeypatch.setattr(quantize, "smooth_encoder", broken)
     with caplog.at_level(logging.WARNING, logger="stage2.export"):
         report = ex.export(_copy(_semantic_model), tmp_path / "q", quantize="int8")
     assert report["smoothing"]["smoothed"] == [] and "not exact" in report["smoothing"]["skipped"]

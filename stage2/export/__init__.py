@@ -1,0 +1,233 @@
+"""Export a stage2 model to ONNX Runtime, with a parity check against torch and the task metric
+before and after quantisation, written to ``export_report.json``.
+
+The ONNX graph holds the encoder and the token-level head; the small label/sentence-level head goes
+to ``head.npz`` and runs in numpy (:mod:`stage2.runtime`), so one graph serves tokens and label
+prompts and run-time labels keep working.
+
+The stages, one module each: :mod:`~stage2.export.spec` (what is traced), :mod:`~stage2.export.convert`
+(tracing and the runtime's files), :mod:`~stage2.export.validate` (parity and the task metric),
+:mod:`~stage2.export.quantize` (SmoothQuant, int8/fp16 and the float32-kept search); :func:`export`
+runs them and writes the bundle atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from stage2 import __version__
+from stage2.export.convert import (
+    FP32_GRAPH,
+    GRAPH,
+    OPSET,
+    ExportError,
+    runtime,
+    save_tokenizer,
+    trace,
+    write_config,
+    write_head,
+)
+from stage2.export.quantize import MAX_METRIC_DROP, QUANTIZATIONS, quantize_with_search, smoothed_source
+from stage2.export.smoothquant import DEFAULT_ALPHA
+from stage2.export.spec import ExportSpec, load_for_export, make_spec
+from stage2.export.validate import load_dev, metric, parity, parity_sample, task_metric_key
+
+__all__ = [
+    "MAX_METRIC_DROP",
+    "QUANTIZATIONS",
+    "ExportError",
+    "export",
+    "load_for_export",
+    "task_metric_key",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def export(
+    model: Any,
+    out: str | Path,
+    quantize: str | None = None,
+    dev: str | Path | Sequence[Any] | None = None,
+    dev_limit: int = 500,
+    labels: Any = None,
+    budget: dict[str, Any] | None = None,
+    allow_degraded: bool = False,
+    threads: int | None = None,
+    smoothing: float | None = DEFAULT_ALPHA,
+) -> dict[str, Any]:
+    """Export ``model`` (an NERModel, a Summarizer, or a saved folder/name) to ``out`` and return
+    the report (also written to ``out/export_report.json``).
+
+    ``quantize`` is None (float32), ``"int8"`` (dynamic quantisation) or ``"fp16"``. ``dev``
+    (a labelled file or examples; its first ``dev_limit`` items) measures the task metric of torch,
+    float32 ONNX and the quantised graph. An int8 export whose metric drops by more than
+    :data:`MAX_METRIC_DROP` raises :class:`ExportError` unless ``allow_degraded`` (it is then
+    flagged in the report). Before int8, the graph's activations are smoothed
+    (:mod:`stage2.export.smoothquant`, strength ``smoothing``; None turns it off), calibrated on ``dev``
+    or on built-in sample texts. The caller's model is never changed.
+    """
+    if quantize not in (None, *QUANTIZATIONS):
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS} or None, got {quantize!r}")
+    spec = make_spec(model, labels)
+    started = time.perf_counter()
+    budget = budget or {}
+    with _staging(Path(out)) as tmp:
+        save_tokenizer(spec, tmp)
+        examples = load_dev(spec.task, dev, dev_limit) if dev is not None else None
+        source, smoothed = spec.model, None
+        if quantize == "int8" and smoothing:
+            source, smoothed = smoothed_source(spec, examples, smoothing)
+        fp32_path = tmp / FP32_GRAPH
+        fp32, report = _float32_export(spec, source, fp32_path, threads)
+        report["quantization"] = quantize or "none"
+        if smoothed is not None:
+            report["smoothing"] = smoothed
+        write_config(spec, tmp, GRAPH, quantize or "none")
+        scores = _dev_scores(spec, examples, dev, fp32, budget)
+        if not quantize:
+            fp32_path.rename(tmp / GRAPH)
+            if scores is not None:
+                scores["exported"] = scores["onnx_fp32"]
+        else:
+            torch_metric = scores["torch"] if scores is not None else None
+            exported, found = quantize_with_search(
+                spec, fp32_path, tmp / GRAPH, quantize, examples, torch_metric, budget, threads
+            )
+            if scores is not None:
+                scores["exported"] = found.pop("exported")
+            report.update(found)
+            report["parity"]["quantized_max_abs_diff"] = parity(spec, exported)
+            fp32_path.unlink()
+        _judge(report, scores, quantize, allow_degraded)
+        _write_report(spec, tmp, report, started)
+    logger.info("exported %s model to %s (%.1f MB)", spec.task, out, report["onnx_megabytes"])
+    return report
+
+
+def _float32_export(spec: ExportSpec, source: Any, path: Path, threads: int | None) -> tuple[Any, dict[str, Any]]:
+    """Trace ``source`` to the float32 graph at ``path`` beside the head and config; returns the loaded
+    export and the report so far (versions, parity with torch)."""
+    trace(spec, source, path)
+    write_head(spec, path.parent)
+    write_config(spec, path.parent, path.name, "none")
+    fp32 = runtime(spec, path.parent, threads)
+    report: dict[str, Any] = {
+        "task": spec.task,
+        "opset": OPSET,
+        "versions": _versions(),
+        "parity": {"max_abs_diff": parity(spec, fp32), "sample": parity_sample(spec.task)},
+    }
+    logger.info("float32 parity: max abs difference %.2e", report["parity"]["max_abs_diff"])
+    return fp32, report
+
+
+def _write_report(spec: ExportSpec, folder: Path, report: dict[str, Any], started: float) -> None:
+    """Size, time and machine into the report; ``export_report.json`` and the README card."""
+    report["onnx_megabytes"] = round((folder / GRAPH).stat().st_size / 2**20, 2)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    report["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count()}
+    (folder / "export_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (folder / "README.md").write_text(_card(spec, report), encoding="utf-8")
+
+
+@contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that replaces ``out`` when the block succeeds (one rename, so
+    a failed or interrupted export never leaves a half-written ``out``) and is removed otherwise."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.chmod(0o755)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _dev_scores(
+    spec: ExportSpec, examples: list[Any] | None, dev: Any, fp32: Any, budget: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The task metric of torch and the float32 export on the dev examples (None without them)."""
+    if examples is None:
+        return None
+    return {
+        "name": "entity F1" if spec.task == "ner" else "ROUGE-1",
+        "examples": len(examples),
+        "source": str(dev) if isinstance(dev, (str, Path)) else "examples passed in",
+        "torch": metric(spec, spec.model, examples, budget),
+        "onnx_fp32": metric(spec, fp32, examples, budget),
+    }
+
+
+def _judge(report: dict[str, Any], scores: dict[str, Any] | None, quantize: str | None, allow: bool) -> None:
+    """Record the metric's drop; refuse an int8 export that costs more than allowed (unless ``allow``)."""
+    report["metric"] = scores
+    if scores is None:
+        report["metric_note"] = "no dev data given: the task metric was not measured"
+        if quantize == "int8":
+            logger.warning("int8 export without dev data: its task metric cost is unknown")
+        return
+    drop = scores["torch"] - scores["exported"]
+    scores["drop"] = round(drop, 3)
+    limit = MAX_METRIC_DROP[report["task"]]
+    if quantize == "int8" and drop > limit:
+        message = f"int8 costs {drop:.2f} {scores['name']} on the dev sample (limit {limit})"
+        report["flagged"] = message
+        if not allow:
+            raise ExportError(message + "; export refused (pass allow_degraded / --allow-degraded to keep it)")
+        logger.warning("%s: kept because allow_degraded was given", message)
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import torch
+    import transformers
+
+    return {
+        "stage2": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _card(spec: ExportSpec, report: dict[str, Any]) -> str:
+    metric = report.get("metric") or {}
+    lines = [
+        f"# stage2 {spec.task} export",
+        "",
+        f"ONNX Runtime export of a stage2 {spec.task} model (encoder `{spec.model.config.encoder}`), "
+        f"quantisation: {report['quantization']}, {report['onnx_megabytes']} MB.",
+        "",
+        "    import stage2.runtime as rt",
+        '    model = rt.load("path/to/this/folder")',
+        "",
+        f"- Parity with torch (max abs difference, float32): {report['parity']['max_abs_diff']:.2e}",
+    ]
+    if metric:
+        lines.append(
+            f"- {metric['name']} on {metric['examples']} dev examples: "
+            f"torch {metric['torch']}, export {metric['exported']}"
+        )
+    if spec.task == "ner":
+        labels = ", ".join(f"{lb['key']} ({lb.get('description') or lb['name']})" for lb in spec.model.config.labels)
+        lines.append(f"- Labels: {labels or 'none (pass labels at run time)'}")
+    lines += ["", "See export_report.json for versions, opset and what was quantised.", ""]
+    return "\n".join(lines)
