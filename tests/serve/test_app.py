@@ -103,7 +103,7 @@ def test_slow_body_gets_408():
     import asyncio
     import types
 
-    from stage2.serve import RequestError, _read_json
+    from stage2.serve.requests import RequestError, _read_json
 
     class Trickle:
         headers = types.MappingProxyType({})

@@ -1,0 +1,169 @@
+"""The Starlette app and its uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from stage2.serve.batching import ner_lanes
+from stage2.serve.requests import (
+    RequestError,
+    ServeLimits,
+    _authorised,
+    _check_labels,
+    _items,
+    _read_json,
+    _summary_options,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _endpoint(
+    task: str, handler: Callable[[dict[str, Any]], Any], models: dict[str, Any], lim: ServeLimits
+) -> Callable[[Any], Any]:
+    """A POST endpoint: token check, the task's model loaded, the JSON body read within the limits,
+    ``handler`` answered; client errors become their status (ValueError/TypeError: 422)."""
+    from starlette.responses import JSONResponse
+
+    async def run(request: Any) -> JSONResponse:
+        if not _authorised(request, lim.token):
+            headers = {"WWW-Authenticate": "Bearer"}
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401, headers=headers)
+        if task not in models:
+            return JSONResponse({"error": f"no {task} model is loaded"}, status_code=404)
+        try:
+            return JSONResponse(await handler(await _read_json(request, lim)))
+        except RequestError as err:
+            return JSONResponse({"error": str(err)}, status_code=err.status)
+        except (ValueError, TypeError) as err:
+            return JSONResponse({"error": str(err)}, status_code=422)
+
+    return run
+
+
+def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any:
+    """A Starlette app serving loaded runtime models: ``{"ner": NERRuntime, "summarization": ...}``."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    lim = limits or ServeLimits()
+    state: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        if "ner" not in models:
+            yield
+            return
+        async with ner_lanes(models["ner"], lim) as (state["batcher"], state["large"]):
+            app.state.batcher, app.state.large_batcher = state["batcher"], state["large"]
+            yield
+
+    async def ner(data: dict[str, Any]) -> dict[str, Any]:
+        texts, single = _items(data, "text", "texts", lim)
+        labels = data.get("labels")
+        if labels is not None:
+            _check_labels(labels, lim)
+            labels = models["ner"].resolve_labels(labels).to_dict()  # validate before queueing
+        large = sum(len(t) for t in texts) > lim.large_request_chars
+        results = await state["large" if large else "batcher"].submit(texts, labels)
+        return {"entities": results[0]} if single else {"results": results}
+
+    async def summarize(data: dict[str, Any]) -> dict[str, Any]:
+        docs, single = _items(data, "document", "documents", lim)
+        options = _summary_options(data, lim)
+        results = await asyncio.to_thread(models["summarization"].summarize, docs, **options)
+        return results[0] if single else {"results": results}
+
+    async def health(request: Request) -> JSONResponse:
+        info = {
+            task: str(getattr(m, "folder", "")) if _authorised(request, lim.token) else "" for task, m in models.items()
+        }
+        return JSONResponse({"status": "ok", "models": info})
+
+    routes = [
+        Route("/ner", _endpoint("ner", ner, models, lim), methods=["POST"]),
+        Route("/summarize", _endpoint("summarization", summarize, models, lim), methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with a deadline for each request's headers: a client that opens a
+    connection (or starts a request) and sends its headers slower than ``seconds`` is dropped.
+    uvicorn times out idle keep-alive connections, but not a request whose headers trickle in."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11Protocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.IDLE:
+                if self._header_timer is None:
+                    self._arm()  # a request has begun (or is awaited) and its headers are not complete
+            else:
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._header_timer = self.loop.call_later(seconds, self._drop)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _drop(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                logger.info("dropping a client that sent no complete headers within %.0f s", seconds)
+                self.transport.close()
+
+    return HeaderTimeoutH11Protocol
+
+
+def load_models(paths: list[str], threads: int | None = None) -> dict[str, Any]:
+    """Runtime models by task from export folders or names (at most one per task)."""
+    import stage2.runtime as rt
+
+    models: dict[str, Any] = {}
+    for path in paths:
+        model = rt.load(path, threads=threads)
+        if model.task in models:
+            raise ValueError(f"two {model.task} models given ({models[model.task].folder} and {path})")
+        models[model.task] = model
+    return models
+
+
+def serve(paths: list[str], host: str = "127.0.0.1", port: int = 8000, limits: ServeLimits | None = None) -> None:
+    """Run the service until interrupted (SIGINT/SIGTERM end it gracefully)."""
+    import uvicorn
+
+    lim = limits or ServeLimits()
+    app = create_app(load_models(paths), lim)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        http=header_timeout_protocol(lim.header_timeout),
+        timeout_keep_alive=int(max(1, round(lim.keep_alive))),
+        limit_concurrency=lim.max_connections,
+        h11_max_incomplete_event_size=64 * 1024,  # headers larger than this get 400
+        timeout_graceful_shutdown=30,
+    )

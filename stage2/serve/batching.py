@@ -1,0 +1,138 @@
+"""Micro-batching of concurrent NER requests, and the second lane that large requests run in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from stage2.labels import LabelSet
+from stage2.serve.requests import ServeLimits
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    texts: list[str]
+    labels: Any
+    future: asyncio.Future[Any]
+
+
+@dataclass
+class MicroBatcher:
+    """Collects concurrent NER requests and runs them through the model together."""
+
+    model: Any
+    limits: ServeLimits
+    executor: Any = None  # where model calls run (default: asyncio's thread pool)
+    queue: asyncio.Queue[_Job | None] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+    batches: int = 0
+
+    def start(self) -> None:
+        """Start the worker (inside the running event loop)."""
+        self.task = asyncio.get_running_loop().create_task(self._work())
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop the worker."""
+        await self.queue.put(None)
+        if self.task is not None:
+            await self.task
+
+    async def submit(self, texts: list[str], labels: Any) -> list[Any]:
+        """Entities per text, batched with whatever else arrives now."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Job(texts, labels, future))
+        return list(await future)
+
+    async def _work(self) -> None:
+        pending: list[_Job] = []
+        stopping = False
+        while not stopping or pending:
+            if not pending:
+                job = await self.queue.get()
+                if job is None:
+                    stopping = True
+                    continue
+                pending.append(job)
+            deadline = asyncio.get_running_loop().time() + self.limits.max_wait_ms / 1000
+            while not stopping and sum(len(j.texts) for j in pending) < self.limits.max_batch:
+                timeout = deadline - asyncio.get_running_loop().time()
+                if timeout <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self.queue.get(), timeout)
+                except TimeoutError:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                pending.append(job)
+            key = _labels_key(pending[0].labels)
+            batch = [j for j in pending if _labels_key(j.labels) == key]
+            pending = [j for j in pending if _labels_key(j.labels) != key]
+            texts = [t for j in batch for t in j.texts]
+            try:
+                labels = None if batch[0].labels is None else LabelSet.from_dict(batch[0].labels)
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self.model.predict, texts, labels
+                )
+            except Exception as err:  # a bad label set fails its own requests only
+                for j in batch:
+                    if not j.future.done():
+                        j.future.set_exception(err)
+                continue
+            self.batches += 1
+            offset = 0
+            for j in batch:
+                if not j.future.done():
+                    j.future.set_result(results[offset : offset + len(j.texts)])
+                offset += len(j.texts)
+
+
+def _labels_key(labels: Any) -> str:
+    return json.dumps(labels, sort_keys=True)
+
+
+def _lower_priority() -> None:
+    """Run this thread at a lower CPU priority (Linux: nice is per thread), so that small requests win
+    the cores while a large one runs; a no-op where that is not possible."""
+    import os
+    import threading
+
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def _large_lane_model(model: Any) -> Any:
+    """The model the large-request lane runs: a second session of the same export on one thread, so a
+    large request neither queues small requests behind its batches in the runtime's worker pool nor
+    takes every core from them."""
+    from stage2.runtime import NERRuntime
+
+    if isinstance(model, NERRuntime):
+        return NERRuntime(model.folder, threads=1)
+    return model
+
+
+@contextlib.asynccontextmanager
+async def ner_lanes(model: Any, limits: ServeLimits) -> AsyncIterator[tuple[MicroBatcher, MicroBatcher]]:
+    """The two NER lanes, running: small requests micro-batched on ``model``, large ones on a one-thread
+    session of it in a background thread at lower priority. On exit queued requests are answered first."""
+    background = ThreadPoolExecutor(1, thread_name_prefix="stage2-large", initializer=_lower_priority)
+    batcher = MicroBatcher(model, limits)
+    large = MicroBatcher(_large_lane_model(model), limits, executor=background)
+    batcher.start()
+    large.start()
+    try:
+        yield batcher, large
+    finally:
+        await batcher.stop()
+        await large.stop()
+        background.shutdown()

@@ -1,0 +1,134 @@
+"""What a request may be: the service's limits, reading a JSON body within them, and the checks of
+each endpoint's fields (400 bad JSON, 401 token, 408 slow body, 413 too large, 422 wrong fields)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from stage2.labels import MAX_LABELS
+
+
+@dataclass
+class ServeLimits:
+    """Request limits of the service (all configurable from ``stage2 serve``)."""
+
+    max_body_bytes: int = 1_000_000
+    max_items: int = 64  # texts or documents per request
+    max_chars: int = 100_000  # per text or document
+    max_labels: int = MAX_LABELS  # entity types per request
+    max_label_chars: int = 200  # per label name or description
+    max_batch: int = 32  # texts per model call when micro-batching
+    max_wait_ms: float = 5.0
+    large_request_chars: int = 5_000  # larger NER requests run in their own lane
+    header_timeout: float = 10.0  # seconds for a request's headers to arrive, else the connection is dropped
+    body_timeout: float = 30.0  # seconds for the whole body to arrive, else 408
+    keep_alive: float = 5.0  # seconds an idle keep-alive connection is kept
+    max_connections: int = 256  # concurrent connections and requests; beyond it 503
+    token: str | None = field(default=None, repr=False)  # bearer token required on POST requests
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_items", "max_chars", "max_labels", "max_label_chars", "max_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("header_timeout", "body_timeout", "keep_alive"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
+
+
+class RequestError(Exception):
+    """A client error, answered with its HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _read_json(request: Any, limits: ServeLimits) -> dict[str, Any]:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
+        raise RequestError(413, f"request body is {length} bytes; the limit is {limits.max_body_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(limits.body_timeout):
+            async for chunk in request.stream():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limits.max_body_bytes:
+                    raise RequestError(413, f"request body exceeds the limit of {limits.max_body_bytes} bytes")
+    except TimeoutError:
+        raise RequestError(408, f"request body did not arrive within {limits.body_timeout:g} s") from None
+    try:
+        data = json.loads(b"".join(chunks))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RequestError(400, f"body is not valid JSON: {err}") from None
+    except RecursionError:
+        raise RequestError(400, "body is JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        raise RequestError(400, "body must be a JSON object")
+    return data
+
+
+def _items(data: dict[str, Any], one: str, many: str, limits: ServeLimits) -> tuple[list[str], bool]:
+    if (one in data) == (many in data):
+        raise RequestError(422, f"give exactly one of '{one}' (a string) or '{many}' (a list of strings)")
+    single = one in data
+    items = [data[one]] if single else data[many]
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        raise RequestError(422, f"'{one}' must be a string and '{many}' a list of strings")
+    if len(items) > limits.max_items:
+        raise RequestError(413, f"{len(items)} items in '{many}'; the limit is {limits.max_items}")
+    for i, t in enumerate(items):
+        if len(t) > limits.max_chars:
+            raise RequestError(413, f"item {i} has {len(t)} characters; the limit is {limits.max_chars}")
+    return items, single
+
+
+def _check_labels(labels: Any, limits: ServeLimits) -> None:
+    """Bound the label set before any work: count and length of names and descriptions."""
+    if isinstance(labels, dict):
+        entries: list[Any] = [*labels.keys(), *labels.values()]
+        count = len(labels)
+    elif isinstance(labels, list):
+        entries, count = list(labels), len(labels)
+    else:
+        return  # resolve_labels gives the type error
+    if count > limits.max_labels:
+        raise RequestError(422, f"{count} labels; at most {limits.max_labels} entity types per request")
+    for entry in entries:
+        texts = entry.values() if isinstance(entry, dict) else [entry]
+        for text in texts:
+            if isinstance(text, str) and len(text) > limits.max_label_chars:
+                raise RequestError(
+                    422, f"a label of {len(text)} characters ({text[:30]!r}...); the limit is {limits.max_label_chars}"
+                )
+
+
+def _authorised(request: Any, token: str | None) -> bool:
+    """Whether ``request`` carries the bearer ``token`` (always, when no token is set)."""
+    import hmac
+
+    if token is None:
+        return True
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _summary_options(data: dict[str, Any], lim: ServeLimits) -> dict[str, Any]:
+    """The budget and focus of a /summarize request, type-checked (422) and size-checked (413)."""
+    options = {k: data[k] for k in ("max_sentences", "max_words", "ratio", "focus") if data.get(k) is not None}
+    for key in ("max_sentences", "max_words"):
+        if key in options and (not isinstance(options[key], int) or isinstance(options[key], bool)):
+            raise RequestError(422, f"'{key}' must be an integer")
+    if "ratio" in options and not isinstance(options["ratio"], (int, float)):
+        raise RequestError(422, "'ratio' must be a number")
+    if "focus" in options and not isinstance(options["focus"], str):
+        raise RequestError(422, "'focus' must be a string")
+    if len(options.get("focus", "")) > lim.max_chars:
+        raise RequestError(413, f"'focus' has {len(options['focus'])} characters; the limit is {lim.max_chars}")
+    return options
