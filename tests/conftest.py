@@ -48,6 +48,12 @@ def _copy(model):
     return copy.deepcopy(model, memo={id(model.tokenizer): model.tokenizer})
 
 
+@pytest.fixture
+def copy_model():
+    """Copies a session-scoped model (sharing its read-only tokenizer) for a test that changes it."""
+    return _copy
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread():
     """Tiny models run far faster on one thread, above all on a busy machine (20x here with 2 cores)."""

@@ -30,11 +30,10 @@ def test_groups_cover_attention_and_feed_forward_inputs(tiny_model):
     ]
 
 
-def test_smoothing_keeps_the_float_function_and_moves_range_to_the_weights(tiny_model):
-    from tests.conftest import _copy
+def test_smoothing_keeps_the_float_function_and_moves_range_to_the_weights(tiny_model, copy_model):
 
     before = _outputs(tiny_model, SENTENCES)
-    smoothed = _copy(tiny_model)
+    smoothed = copy_model(tiny_model)
     weight = smoothed.encoder.encoder.layer[0].intermediate.dense.weight.detach().clone()
     info = smooth_encoder(smoothed.encoder, lambda: smoothed.predict_words(SENTENCES, batch_size=1))
     assert info["alpha"] == 0.5 and len(info["smoothed"]) == 8
@@ -68,14 +67,13 @@ def _fake_int8(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return xq @ (torch.round(weight / wscale) * wscale).T
 
 
-def test_smoothing_shrinks_the_int8_error_of_an_outlier_channel(tiny_model):
+def test_smoothing_shrinks_the_int8_error_of_an_outlier_channel(tiny_model, copy_model):
     """A layer-norm channel 40x larger than the rest (as trained BERT encoders have) spoils per-tensor
     int8 activations; after smoothing the same layer computes much closer to float32 under int8."""
-    from tests.conftest import _copy
 
     with torch.no_grad():
         tiny_model.encoder.encoder.layer[0].attention.output.LayerNorm.weight[3] = 40.0
-    smoothed = _copy(tiny_model)
+    smoothed = copy_model(tiny_model)
     smooth_encoder(smoothed.encoder, lambda: smoothed.predict_words(SENTENCES, batch_size=1))
     seen = {}
     plain_layer = tiny_model.encoder.encoder.layer[0].intermediate.dense
@@ -97,21 +95,19 @@ def test_smoothing_shrinks_the_int8_error_of_an_outlier_channel(tiny_model):
     assert errors["smooth"] < 0.5 * errors["plain"]
 
 
-def test_int8_export_records_smoothing(_semantic_model, tmp_path):
+def test_int8_export_records_smoothing(_semantic_model, tmp_path, copy_model):
     import stage2.export as ex
-    from tests.conftest import _copy
 
-    plain = ex.export(_copy(_semantic_model), tmp_path / "plain", quantize="int8", smoothing=None)
-    smooth = ex.export(_copy(_semantic_model), tmp_path / "smooth", quantize="int8")
+    plain = ex.export(copy_model(_semantic_model), tmp_path / "plain", quantize="int8", smoothing=None)
+    smooth = ex.export(copy_model(_semantic_model), tmp_path / "smooth", quantize="int8")
     assert "smoothing" not in plain and len(smooth["smoothing"]["smoothed"]) == 8
     assert smooth["parity"]["max_abs_diff"] <= 1e-4  # smoothing is exact in float32
 
 
-def test_export_leaves_the_callers_model_alone(_semantic_model, tmp_path):
+def test_export_leaves_the_callers_model_alone(_semantic_model, tmp_path, copy_model):
     import stage2.export as ex
-    from tests.conftest import _copy
 
-    model = _copy(_semantic_model)
+    model = copy_model(_semantic_model)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     attention = model.encoder.config._attn_implementation
     ex.export(model, tmp_path / "q", quantize="int8")
@@ -121,11 +117,10 @@ def test_export_leaves_the_callers_model_alone(_semantic_model, tmp_path):
     assert not any(m._forward_pre_hooks or m._forward_hooks for m in model.modules())
 
 
-def test_smoothing_that_is_not_exact_is_not_used(_semantic_model, tmp_path, monkeypatch, caplog):
+def test_smoothing_that_is_not_exact_is_not_used(_semantic_model, tmp_path, monkeypatch, caplog, copy_model):
     """An architecture whose hooked module also uses its input elsewhere would change the model: the
     exporter compares the smoothed copy with the model and exports without smoothing."""
     import stage2.export as ex
-    from tests.conftest import _copy
 
     def broken(encoder, calibrate, alpha):
         with torch.no_grad():
@@ -136,7 +131,7 @@ def test_smoothing_that_is_not_exact_is_not_used(_semantic_model, tmp_path, monk
 
     monkeypatch.setattr(quantize, "smooth_encoder", broken)
     with caplog.at_level(logging.WARNING, logger="stage2.export"):
-        report = ex.export(_copy(_semantic_model), tmp_path / "q", quantize="int8")
+        report = ex.export(copy_model(_semantic_model), tmp_path / "q", quantize="int8")
     assert report["smoothing"]["smoothed"] == [] and "not exact" in report["smoothing"]["skipped"]
     assert report["parity"]["max_abs_diff"] <= 1e-4
     assert "without it" in caplog.text

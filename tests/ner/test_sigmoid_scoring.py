@@ -24,10 +24,9 @@ def _sigmoid_model(tokenizer):
 
 
 @pytest.fixture
-def sigmoid_model(_sigmoid_model):
-    from tests.conftest import _copy
+def sigmoid_model(_sigmoid_model, copy_model):
 
-    return _copy(_sigmoid_model)
+    return copy_model(_sigmoid_model)
 
 
 def test_sigmoid_scoring_has_no_token_only_outside_score(sigmoid_model):
