@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stage2.benchmarks import data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "evaluation" / "results"
-DATA = Path(os.environ.get("STAGE2_DATA", ROOT.parent / "shared" / "data"))
+DATA = data_dir()
 
 
 def git_commit() -> str:

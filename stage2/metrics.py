@@ -67,6 +67,14 @@ def rouge_scores(references: Sequence[str], predictions: Sequence[str]) -> dict[
     return {key: round(100 * totals[key] / len(references), 2) for key in ROUGE_TYPES}
 
 
+def summary_scores(model: Any, examples: Sequence[Any], budget: dict[str, Any] | None = None) -> dict[str, float]:
+    """:func:`rouge_scores` of ``model``'s summaries (torch or runtime; its chosen sentences one per line)
+    of ``examples`` (with ``document`` and ``summary``) under ``budget`` (``summarize`` keyword arguments)."""
+    preds = model.summarize([e.document for e in examples], **(budget or {}))
+    hyps = ["\n".join(s["text"] for s in p["sentences"]) if p["sentences"] else p["summary"] for p in preds]
+    return rouge_scores([e.summary for e in examples], hyps)
+
+
 def _sentence_lines(text: str) -> str:
     if "\n" in text.strip():
         return text

@@ -1,6 +1,7 @@
-"""Finding a model by name: a folder, an installed model package, or the source checkout's
-``exports/`` and ``models/`` folders. Pure Python (no torch), shared by :mod:`stage2.runtime` and
-the torch loaders.
+"""Finding a model by name. :func:`find_model` searches, in order: the name as a folder; the
+installed model packages (entry point group ``stage2.models``); then, in a source checkout,
+``exports/NAME`` (for torch weights also ``exports/NAME/torch``) and ``runs/NAME``. Pure Python
+(no torch), shared by :mod:`stage2.runtime` and the torch loaders.
 
 A model package (built by ``stage2 package``) declares an entry point in the group
 ``stage2.models``: ``NAME = module``, where ``module.get_model_path()`` returns its folder.

@@ -15,16 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from pathlib import Path
 
+from stage2.benchmarks import data_dir
 from stage2.data import entity_types, read_jsonl
 from stage2.labels import Label, LabelSet, humanize
 from stage2.ner.modeling import NERModel
 from stage2.training import NERTask, TrainingConfig, train
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("STAGE2_DATA", HERE.parents[1].parent / "shared" / "data"))
+DATA = data_dir()
 
 CORPORA = {  # corpus -> sampling weight (times sqrt of its size)
     "fewnerd_inter_partial": 3.0,

@@ -1,9 +1,10 @@
 """Recipe of the shipped ``ner-default``: stage2-ner-base fine-tuned on the CoNLL-2003 train split with
-document context (the benchmark's ``stage2-doc`` full row), exported to ONNX Runtime int8.
+document context and context dropout 0.5 (the benchmark's ``stage2-doc-cd`` full row, the default
+``--system``), exported to ONNX Runtime int8.
 
     python models/ner-default/recipe.py                      # train (about 30 min on 2 CPUs), export
-    python models/ner-default/recipe.py --model runs/models/conll2003-stage2-doc-full   # reuse the benchmark's
-    python models/ner-default/recipe.py --system stage2-doc-cd --model runs/models/conll2003-stage2-doc-cd-full
+    python models/ner-default/recipe.py --model runs/models/conll2003-stage2-doc-cd-full   # reuse the benchmark's
+    python models/ner-default/recipe.py --mixed --train-only --out runs/nd-mix/final   # the one-default candidate
 
 Writes runs/models/ner-default (torch), exports/ner-default (int8, shipped), runs/exports/ner-fp32
 (float32, for the serving benchmark) and models/ner-default/MODEL_CARD.md.
@@ -17,15 +18,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parents[1] / "evaluation"))
+sys.path.insert(0, str(HERE.parent))  # models/shipping.py, shared by the recipes
 
 from shipping import ROOT, copy_model, ner_scores, ship, write_card  # noqa: E402
 
 
 def train(out: Path, seed: int, context_dropout: float) -> None:
-    from ner_benchmark import LABELS, load_split
-
+    from stage2.benchmarks import load_ner, ner_labels
     from stage2.data import add_document_context
     from stage2.ner.modeling import NERModel
     from stage2.training import TrainingConfig
@@ -33,8 +32,8 @@ def train(out: Path, seed: int, context_dropout: float) -> None:
 
     model = NERModel.from_pretrained(ROOT / "runs" / "ner-base" / "final")
     model.config.max_context = 32
-    train_split = add_document_context(load_split("conll2003", "train"), 64)
-    dev = add_document_context(load_split("conll2003", "dev"), 64)
+    train_split = add_document_context(load_ner("conll2003", "train"), 64)
+    dev = add_document_context(load_ner("conll2003", "dev"), 64)
     cfg = TrainingConfig(
         epochs=3.0,
         min_steps=0,
@@ -45,7 +44,7 @@ def train(out: Path, seed: int, context_dropout: float) -> None:
         context_dropout=context_dropout,
         progress=True,
     )
-    fit(model, train_split, dev, labels=LABELS["conll2003"], config=cfg)
+    fit(model, train_split, dev, labels=ner_labels("conll2003"), config=cfg)
     model.save_pretrained(out)
 
 
@@ -68,8 +67,7 @@ def train_mixed(
     import importlib.util
     import math
 
-    from ner_benchmark import LABELS, load_split
-
+    from stage2.benchmarks import load_ner, ner_labels
     from stage2.data import add_document_context
     from stage2.ner.modeling import NERModel
     from stage2.training import NERTask, TrainingConfig
@@ -85,11 +83,11 @@ def train_mixed(
     model.config.max_context = 32
     broad = ner_zero.load_tasks()
     broad_weight = sum(t.weight * math.sqrt(len(t.examples)) for t in broad)
-    train_split = add_document_context(load_split("conll2003", "train"), 64)
+    train_split = add_document_context(load_ner("conll2003", "train"), 64)
     weight = share / (1.0 - share) * broad_weight / math.sqrt(len(train_split))
     negatives = [lb for t in broad if ner_zero.CORPORA[t.name][0] != "general" for lb in t.labels]
-    conll = NERTask(train_split, LABELS["conll2003"], "conll2003", weight, negatives=negatives)
-    dev = load_split("conll2003", "dev")
+    conll = NERTask(train_split, ner_labels("conll2003"), "conll2003", weight, negatives=negatives)
+    dev = load_ner("conll2003", "dev")
     if not dev_alone:
         dev = add_document_context(dev, 64)
     cfg = TrainingConfig(
@@ -112,7 +110,7 @@ def train_mixed(
         progress=True,
     )
     fit(model, [conll, *broad], dev, config=cfg)
-    model.config.labels = LABELS["conll2003"].to_dict()
+    model.config.labels = ner_labels("conll2003").to_dict()
     model.config.card["recipe"] = {
         "from": str(start.relative_to(ROOT)) if start.is_relative_to(ROOT) else str(start),
         "steps": steps,
@@ -150,12 +148,11 @@ def mixed_scores(system: str) -> list[str]:
     alone (measured here on the shipped export), and its zero-shot benchmark rows."""
     import json
 
-    from ner_benchmark import load_split
-
     import stage2.runtime as rt
+    from stage2.benchmarks import load_ner
     from stage2.metrics import ner_scores as score
 
-    test = load_split("conll2003", "test")
+    test = load_ner("conll2003", "test")
     found = rt.load(ROOT / "exports" / "ner-default").predict_words([e.tokens for e in test])
     f1 = score(test, [[s for s, _ in p] for p in found])["f1"]
     lines = [f"CoNLL-2003 test F1, own labels, int8 export, sentences read alone (measured by this recipe): {f1:.2f}"]
@@ -175,7 +172,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--system",
-        default="stage2-doc",
+        default="stage2-doc-cd",
         choices=["stage2-doc", "stage2-doc-cd"],
         help="the benchmark row this model is (stage2-doc-cd: trained with context dropout 0.5)",
     )
@@ -199,7 +196,7 @@ def main() -> None:
     parser.add_argument("--dev-limit", type=int, default=3250, help="CoNLL dev sentences for the export check")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ner_benchmark import load_split
+    from stage2.benchmarks import load_ner
 
     out = Path(args.out)
     if args.model:
@@ -219,7 +216,7 @@ def main() -> None:
         train(out, args.seed, 0.5 if args.system == "stage2-doc-cd" else 0.0)
     if args.train_only:
         return
-    dev = load_split("conll2003", "dev")[: args.dev_limit]
+    dev = load_ner("conll2003", "dev")[: args.dev_limit]
     report = ship(out, "ner-default", ROOT / "runs" / "exports" / "ner-fp32", dev)
     if args.mixed:
         write_card(HERE, "ner-default", mixed_how(out), mixed_scores(args.results_system), report)

@@ -21,8 +21,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parents[1] / "evaluation"))
+sys.path.insert(0, str(HERE.parent))  # models/shipping.py, shared by the recipes
 
 from shipping import ROOT, copy_model, ner_scores, ship, write_card  # noqa: E402
 
@@ -41,11 +40,11 @@ def main() -> None:
     parser.add_argument("--dev-limit", type=int, default=3250, help="CoNLL dev sentences for the export check")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ner_benchmark import load_split
+    from stage2.benchmarks import load_ner
 
     out = Path(args.out)
     copy_model(Path(args.model), out)
-    dev = load_split("conll2003", "dev")[: args.dev_limit]
+    dev = load_ner("conll2003", "dev")[: args.dev_limit]
     report = ship(out, "ner-fast", ROOT / "runs" / "exports" / "ner-fast-fp32", dev)
     scores = ner_scores(args.system, "ort-int8-fast")
     cd = args.system in ("stage2-doc-3l-cd", "stage2-doc-3l-kd")

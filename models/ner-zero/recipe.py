@@ -31,17 +31,17 @@ import argparse
 import importlib.util
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
+from stage2.benchmarks import data_dir
 from stage2.data import entity_types, read_jsonl
 from stage2.labels import Label
 from stage2.ner.modeling import NERModel
 from stage2.training import NERTask, TrainingConfig, train
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("STAGE2_DATA", HERE.parents[1].parent / "shared" / "data"))
+DATA = data_dir()
 
 _spec = importlib.util.spec_from_file_location("ner_base_recipe", HERE.parent / "ner-base" / "recipe.py")
 assert _spec is not None and _spec.loader is not None
@@ -154,12 +154,11 @@ def save_float16(model: NERModel, out: Path) -> None:
 
 def ship(model_dir: Path, dev_limit: int) -> None:
     """Export ``model_dir`` as ``exports/ner-zero`` (int8) with float16 torch weights beside it."""
-    sys.path.insert(0, str(HERE.parent))
-    sys.path.insert(0, str(HERE.parents[1] / "evaluation"))
+    sys.path.insert(0, str(HERE.parent))  # models/shipping.py, shared by the recipes
     from shipping import ROOT, copy_model, write_card
     from shipping import ship as ship_int8
-    from zero_shot_benchmark import label_set, load_set
 
+    from stage2.benchmarks import load_ner, ner_labels
     from stage2.labels import LabelSet
 
     work = ROOT / "runs" / "models" / "ner-zero"
@@ -167,8 +166,8 @@ def ship(model_dir: Path, dev_limit: int) -> None:
     model = NERModel.from_pretrained(work)
     model.config.labels = LabelSet.from_user(DEFAULT_LABELS).to_dict()
     model.save_pretrained(work)
-    dev = load_set("conll2003", "dev", dev_limit)
-    conll = label_set("conll2003", "names")
+    dev = load_ner("conll2003", "dev", dev_limit)
+    conll = ner_labels("conll2003", descriptions=False)
     report = ship_int8(work, "ner-zero", ROOT / "runs" / "exports" / "ner-zero-fp32", dev, labels=conll)
     torch_dir = ROOT / "exports" / "ner-zero" / "torch"
     save_float16(model, torch_dir)

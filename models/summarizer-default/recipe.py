@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parents[1] / "evaluation"))
+sys.path.insert(0, str(HERE.parent))  # models/shipping.py, shared by the recipes
 
 from shipping import ROOT, copy_model, results_row, ship, write_card  # noqa: E402
 
@@ -31,7 +30,7 @@ def main() -> None:
     parser.add_argument("--dev-limit", type=int, default=100, help="BBC validation articles for the export check")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from summarization_benchmark import BUDGET, load
+    from stage2.benchmarks import SUMMARY_BUDGETS, load_summaries
 
     out = Path(args.out)
     if args.model:
@@ -54,8 +53,10 @@ def main() -> None:
             "No training: all-MiniLM-L6-v2 with the zero-shot feature weights (prose and dialogue) chosen on the "
             "BBC News and SAMSum validation splits by evaluation/tune_zero_shot_prior.py."
         )
-    dev = load("bbc_news", "validation")[: args.dev_limit]
-    report = ship(out, "summarizer-default", ROOT / "runs" / "exports" / "summarizer-fp32", dev, BUDGET["bbc_news"])
+    dev = load_summaries("bbc_news", "validation")[: args.dev_limit]
+    report = ship(
+        out, "summarizer-default", ROOT / "runs" / "exports" / "summarizer-fp32", dev, SUMMARY_BUDGETS["bbc_news"]
+    )
     scores = []
     # the benchmark's full rows are each trained on their own data set: only BBC News's row is this model
     for dataset in ("bbc_news", "samsum") if setting == "zero-shot" else ("bbc_news",):
@@ -67,11 +68,11 @@ def main() -> None:
                 f"{sc['rouge1']:.2f} / {sc['rouge2']:.2f} / {sc['rougeLsum']:.2f}"
             )
     if setting == "full":
-        from summarization_benchmark import evaluate_stage2
-
+        from stage2.metrics import summary_scores
         from stage2.summarization.modeling import Summarizer
 
-        sc, _ = evaluate_stage2(Summarizer.from_pretrained(out), load("samsum", "test"), "samsum")
+        test = load_summaries("samsum", "test")
+        sc = summary_scores(Summarizer.from_pretrained(out), test, SUMMARY_BUDGETS["samsum"])
         scores.append(
             "samsum test (this model, trained on news only, measured by this recipe, 3 turns): ROUGE-1/2/Lsum "
             f"{sc['rouge1']:.2f} / {sc['rouge2']:.2f} / {sc['rougeLsum']:.2f}"

@@ -112,14 +112,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from stage2.metrics import rouge_scores
+    from stage2.metrics import summary_scores
     from stage2.summarization.data import load_summarization_data
 
     model = load_summarizer(args.model, exports=True)
     data = load_summarization_data(args.data)
-    preds = model.summarize([e.document for e in data], **budget(args))
-    hyps = ["\n".join(s["text"] for s in p["sentences"]) if p["sentences"] else p["summary"] for p in preds]
-    print(json.dumps(rouge_scores([e.summary for e in data], hyps), indent=2))
+    print(json.dumps(summary_scores(model, data, budget(args)), indent=2))
     return 0
 
 
