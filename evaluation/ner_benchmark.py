@@ -31,8 +31,8 @@ from typing import Any
 from common import ROOT, ResultsFile
 
 from stage2.benchmarks import SPACY_TO_CONLL, load_ner, ner_labels
-from stage2.data import NERExample, add_document_context, kshot_sample
 from stage2.labels import LabelSet
+from stage2.ner.data import NERExample, add_document_context, kshot_sample
 
 logger = logging.getLogger("ner_benchmark")
 
@@ -125,7 +125,7 @@ def make_model(system: System, labels: LabelSet, base: Path) -> Any:
 
 
 def training_config(system: System, setting: str, seed: int, args: argparse.Namespace) -> Any:
-    from stage2.training import TrainingConfig
+    from stage2.ner.training import TrainingConfig
 
     pretrained = system.pretrained
     if setting == "full":
@@ -196,7 +196,7 @@ def run_cell(res: ResultsFile, dataset: str, name: str, setting: str, seed: int,
         )
         params = None
     else:
-        from stage2.training import train
+        from stage2.ner.training import train
 
         model = make_model(system, labels, base_path(system, args))
         if doc:

@@ -229,7 +229,7 @@ def write(data: dict[str, Any]) -> None:
     from report_figures import draw
 
     FIGURES.mkdir(parents=True, exist_ok=True)
-    draw(data, FIGURES)
+    draw(data, FIGURES, SUMMARY_SETTINGS)
     (FIGURES / "figures.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     REPORT.write_text(render(data), encoding="utf-8")
     readme = ROOT / "README.md"

@@ -135,11 +135,9 @@ def summarization(data: dict[str, Any], settings: list[str], path: Path) -> None
     plt.close(fig)
 
 
-def draw(data: dict[str, Any], folder: Path) -> None:
-    """All four figures into ``folder``."""
-    from report import SUMMARY_SETTINGS
-
+def draw(data: dict[str, Any], folder: Path, summary_settings: list[str]) -> None:
+    """All four figures into ``folder`` (summarisation settings drawn in the order given)."""
     learning_curves(data["learning_curves"], folder / "learning_curves.png")
     quality_cost(data["quality_cost"], folder / "quality_cost.png")
     zero_shot(data["zero_shot"], folder / "zero_shot.png")
-    summarization(data["summarization"], SUMMARY_SETTINGS, folder / "summarization.png")
+    summarization(data["summarization"], summary_settings, folder / "summarization.png")

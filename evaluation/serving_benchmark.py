@@ -212,8 +212,8 @@ def labelled_engine(path: str, count: int, threads: int) -> Callable[[], Any]:
 
 
 def run_ner(res: ResultsFile, args: argparse.Namespace) -> None:
-    from stage2.data import read_jsonl
     from stage2.metrics import ner_scores
+    from stage2.ner.data import read_jsonl
 
     test = read_jsonl(DATA / "conll2003" / "test.jsonl.gz")
     words = [e.tokens for e in test]
@@ -337,7 +337,7 @@ def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
     import uvicorn
 
     import stage2.runtime as rt
-    from stage2.data import read_jsonl
+    from stage2.ner.data import read_jsonl
     from stage2.serve import ServeLimits, create_app
 
     texts = [" ".join(e.tokens) for e in read_jsonl(DATA / "conll2003" / "test.jsonl.gz")][: args.http_requests]

@@ -28,8 +28,8 @@ from typing import Any
 from common import ResultsFile, git_commit, machine
 
 from stage2.benchmarks import NER_SETS, load_ner, ner_labels
-from stage2.data import NERExample
 from stage2.labels import LabelSet
+from stage2.ner.data import NERExample
 
 logger = logging.getLogger("zero_shot_benchmark")
 

@@ -24,22 +24,22 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from stage2.data import NERExample
     from stage2.labels import Label, LabelSet
     from stage2.loading import load
+    from stage2.ner.data import NERExample
     from stage2.ner.modeling import NERModel
+    from stage2.ner.training import TrainingConfig, train
     from stage2.summarization.modeling import Summarizer
     from stage2.summarization.seq2seq import Seq2SeqSummarizer
     from stage2.summarization.training import train_summarizer
-    from stage2.training import TrainingConfig, train
 
 _LAZY = {
     "NERModel": "stage2.ner.modeling",
     "LabelSet": "stage2.labels",
     "Label": "stage2.labels",
-    "NERExample": "stage2.data",
-    "TrainingConfig": "stage2.training",
-    "train": "stage2.training",
+    "NERExample": "stage2.ner.data",
+    "TrainingConfig": "stage2.ner.training",
+    "train": "stage2.ner.training",
     "Summarizer": "stage2.summarization.modeling",
     "Seq2SeqSummarizer": "stage2.summarization.seq2seq",
     "train_summarizer": "stage2.summarization.training",

@@ -1,4 +1,5 @@
-"""Batching of variable-length inputs (pure Python), shared by the torch models and the runtime."""
+"""Batching of variable-length inputs (pure Python), shared by the torch models and the runtime:
+length-grouped batches and chunks of token ids for the encoder."""
 
 from __future__ import annotations
 
@@ -20,3 +21,19 @@ def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int = 20
     if current:
         batches.append(current)
     return batches
+
+
+def chunk_ids(
+    ids: list[list[int]], budget: int, cls_id: int, sep_id: int, unk_id: int
+) -> tuple[list[list[int]], list[int]]:
+    """Encoder inputs of at most ``budget`` subwords (plus specials) covering each text's ``ids``,
+    and the text each chunk belongs to: a long sentence is read in pieces, never cut.
+    """
+    chunks: list[list[int]] = []
+    owner: list[int] = []
+    for i, seq in enumerate(ids):
+        seq = seq or [unk_id]
+        for b in range(0, len(seq), budget):
+            chunks.append([cls_id, *seq[b : b + budget], sep_id])
+            owner.append(i)
+    return chunks, owner

@@ -128,7 +128,7 @@ def ner_labels(dataset: str, descriptions: bool = True) -> LabelSet:
 def load_ner(dataset: str, split: str, limit: int | None = None) -> list[Any]:
     """A split of an NER set (by its name in :data:`NER_SETS`, or a data folder), the first ``limit``
     sentences with ``limit``."""
-    from stage2.data import read_jsonl
+    from stage2.ner.data import read_jsonl
 
     folder = NER_SETS[dataset].folder if dataset in NER_SETS else dataset
     return read_jsonl(data_dir() / folder / f"{split}.jsonl.gz")[:limit]

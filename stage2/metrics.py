@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stage2.data import NERExample
 from stage2.labels import Span, spans_to_tags
+
+if TYPE_CHECKING:  # metrics serve both tasks: no runtime import of NER data
+    from stage2.ner.data import NERExample
 
 
 def ner_scores(gold: Sequence[NERExample], predicted: Sequence[Sequence[Span]]) -> dict[str, Any]:
     """seqeval strict-mode IOB2 scores in percent: ``precision``, ``recall``, ``f1`` (micro) and
     ``per_type`` F1.
 
+    >>> from stage2.ner.data import NERExample
     >>> ex = NERExample(["Ada", "sang"], [Span("PER", 0, 1)])
     >>> ner_scores([ex], [[Span("PER", 0, 1)]])["f1"]
     100.0

@@ -114,8 +114,8 @@ def labels():
 @pytest.fixture
 def examples():
     """Four hand-written training sentences with person and city entities."""
-    from stage2.data import NERExample
     from stage2.labels import Span
+    from stage2.ner.data import NERExample
 
     return [
         NERExample(["Ada", "Lovelace", "lived", "in", "London", "."], [Span("person", 0, 2), Span("city", 4, 5)]),

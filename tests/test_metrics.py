@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from stage2.data import NERExample
 from stage2.labels import Span
 from stage2.metrics import ner_scores
+from stage2.ner.data import NERExample
 
 GOLD = [
     NERExample(

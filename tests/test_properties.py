@@ -19,7 +19,8 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import stage2.runtime as rt  # noqa: E402
-from stage2.data import DataError, read_jsonl, tokenize_words  # noqa: E402
+from stage2.io import DataError  # noqa: E402
+from stage2.ner.data import read_jsonl, tokenize_words  # noqa: E402
 from stage2.summarization.segmenting import split_sentences  # noqa: E402
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None)

@@ -15,9 +15,9 @@ def test_five_shot_conll_learns_and_round_trips(tmp_path):
     """A 5-shot run on CoNLL-2003 lifts the bundled encoder well above chance and survives a save/load."""
     import torch
 
-    from stage2.data import kshot_sample, read_jsonl
+    from stage2.ner.data import kshot_sample, read_jsonl
     from stage2.ner.modeling import NERModel
-    from stage2.training import TrainingConfig, train
+    from stage2.ner.training import TrainingConfig, train
 
     torch.set_num_threads(2)
     train_data = read_jsonl(DATA / "conll2003" / "train.jsonl.gz")

@@ -25,10 +25,10 @@ from shipping import ROOT, copy_model, ner_scores, ship, write_card  # noqa: E40
 
 def train(out: Path, seed: int, context_dropout: float) -> None:
     from stage2.benchmarks import load_ner, ner_labels
-    from stage2.data import add_document_context
+    from stage2.ner.data import add_document_context
     from stage2.ner.modeling import NERModel
-    from stage2.training import TrainingConfig
-    from stage2.training import train as fit
+    from stage2.ner.training import TrainingConfig
+    from stage2.ner.training import train as fit
 
     model = NERModel.from_pretrained(ROOT / "runs" / "ner-base" / "final")
     model.config.max_context = 32
@@ -68,10 +68,10 @@ def train_mixed(
     import math
 
     from stage2.benchmarks import load_ner, ner_labels
-    from stage2.data import add_document_context
+    from stage2.ner.data import add_document_context
     from stage2.ner.modeling import NERModel
-    from stage2.training import NERTask, TrainingConfig
-    from stage2.training import train as fit
+    from stage2.ner.training import NERTask, TrainingConfig
+    from stage2.ner.training import train as fit
 
     spec = importlib.util.spec_from_file_location("ner_zero_recipe", HERE.parent / "ner-zero" / "recipe.py")
     assert spec is not None and spec.loader is not None

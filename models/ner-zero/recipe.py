@@ -35,10 +35,10 @@ import sys
 from pathlib import Path
 
 from stage2.benchmarks import data_dir
-from stage2.data import entity_types, read_jsonl
 from stage2.labels import Label
+from stage2.ner.data import entity_types, read_jsonl
 from stage2.ner.modeling import NERModel
-from stage2.training import NERTask, TrainingConfig, train
+from stage2.ner.training import NERTask, TrainingConfig, train
 
 HERE = Path(__file__).resolve().parent
 DATA = data_dir()

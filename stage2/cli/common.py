@@ -116,10 +116,10 @@ def export_folder(name: str | None) -> Path | None:
 
 def read_records(path: str, field: str) -> list[str]:
     """The ``field`` strings of a JSON-lines file; a bad line raises a ValueError naming file and line."""
-    from stage2.data import _open_text
+    from stage2.io import open_text
 
     out = []
-    for lineno, line in enumerate(_open_text(Path(path)), 1):
+    for lineno, line in enumerate(open_text(Path(path)), 1):
         if not line.strip():
             continue
         try:
@@ -134,9 +134,9 @@ def read_records(path: str, field: str) -> list[str]:
 
 def read_lines(path: str | None) -> Iterable[str]:
     """Lines of a text file (``.gz`` ok), or of stdin for None or ``-``, without their newlines."""
-    from stage2.data import _open_text
+    from stage2.io import open_text
 
-    lines = _open_text(Path(path)) if path and path != "-" else sys.stdin
+    lines = open_text(Path(path)) if path and path != "-" else sys.stdin
     return (line.rstrip("\n") for line in lines)
 
 

@@ -47,9 +47,9 @@ def load_model(name: str | None, head: str | None = None, labels: Any = None, ex
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from stage2.data import entity_types, load_ner_data
     from stage2.labels import LabelSet
-    from stage2.training import train
+    from stage2.ner.data import entity_types, load_ner_data
+    from stage2.ner.training import train
 
     train_data = load_ner_data(args.train, scheme=args.scheme, repair=args.repair)
     dev_data = load_ner_data(args.dev, scheme=args.scheme, repair=args.repair) if args.dev else None
@@ -119,14 +119,14 @@ def _warn_label_mismatch(data: list[Any], keys: list[str]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from stage2.data import load_ner_data
     from stage2.metrics import ner_scores
+    from stage2.ner.data import load_ner_data
 
     model = load_model(args.model, exports=True)
     data = load_ner_data(args.data, scheme=args.scheme, repair=args.repair)
     contexts = None
     if args.document_context:
-        from stage2.data import add_document_context
+        from stage2.ner.data import add_document_context
 
         contexts = [e.context for e in add_document_context(data, args.document_context)]
     labels = model.resolve_labels(parse_labels(args.labels))  # what predict_words will read: given or own

@@ -88,14 +88,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def read_documents(args: argparse.Namespace) -> list[str]:
     """Documents from the arguments, ``--input`` (a text file is one document; JSON lines with
     'document'), or stdin (one document)."""
-    from stage2.data import _open_text
+    from stage2.io import open_text
 
     if args.text and args.input:
         raise SystemExit("error: give documents as arguments or --input, not both")
     if args.input and args.input.endswith(JSON_SUFFIXES):
         return read_records(args.input, "document")
     if args.input:
-        return ["".join(_open_text(Path(args.input)))]
+        return ["".join(open_text(Path(args.input)))]
     if args.text:
         return list(args.text)
     return [sys.stdin.read()]

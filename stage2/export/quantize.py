@@ -63,7 +63,7 @@ def _calibration(spec: ExportSpec, model: Any, examples: Sequence[Any] | None) -
     time so that no padding enters their statistics, plus the label or intent prompts the graph encodes
     (the label prompts as one padded batch: a handful of short texts).
     """
-    from stage2.data import tokenize_words
+    from stage2.ner.data import tokenize_words
     from stage2.summarization.segmenting import split_sentences
 
     items = list(examples or [])[:CALIBRATION_SIZE]

@@ -28,8 +28,8 @@ def parity_sample(task: str) -> str:
 
 def _ner_parity(model: Any, runtime: Any, labels: Any) -> float:
     """Max abs difference of the tag logits of torch and ONNX on the parity texts, as one padded batch."""
-    from stage2.data import tokenize_words
     from stage2.ner.collator import collate_windows
+    from stage2.ner.data import tokenize_words
 
     sentences = [[w for w, _, _ in tokenize_words(t)] for t in PARITY_TEXTS]
     label_set = model.resolve_labels(labels)
@@ -76,7 +76,7 @@ def load_dev(task: str, dev: Any, limit: int) -> list[Any]:
     """The first ``limit`` dev examples of a labelled file (NER or summarisation data) or a sequence."""
     if isinstance(dev, (str, Path)):
         if task == "ner":
-            from stage2.data import load_ner_data
+            from stage2.ner.data import load_ner_data
 
             examples: list[Any] = load_ner_data(dev)
         else:

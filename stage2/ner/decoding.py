@@ -1,5 +1,5 @@
-"""Pure-numpy NER decoding shared by the torch model and the ONNX runtime: word shapes,
-windowing of long inputs, merging window scores, and BIO-constrained Viterbi decoding.
+"""Pure-numpy NER decoding shared by the torch model and the ONNX runtime: merging window scores
+and BIO-constrained Viterbi decoding (word shapes and windows are in :mod:`stage2.ner.windows`).
 
 Tag layout for a label set of size L: index 0 is ``O``; label j has ``B`` at 1 + 2j and ``I`` at 2 + 2j.
 """
@@ -14,57 +14,10 @@ import numpy as np
 
 from stage2.labels import Span
 
-NUM_SHAPES = 7
-"""Word shape classes: 0 none (special tokens, labels), 1 lower, 2 Title, 3 UPPER, 4 mIxed, 5 digit, 6 symbol."""
-
-
-@functools.lru_cache(maxsize=1 << 16)  # words repeat a lot; a serving process sees the same ones again
-def word_shape(word: str) -> int:
-    """The case-shape class of a word (see :data:`NUM_SHAPES`).
-
-    >>> [word_shape(w) for w in ["ada", "Ada", "NASA", "iPhone", "2024", ","]]
-    [1, 2, 3, 4, 5, 6]
-    """
-    if any(ch.isdigit() for ch in word):
-        return 5
-    letters = [ch for ch in word if ch.isalpha()]
-    if not letters:
-        return 6
-    if all(ch.islower() for ch in letters):
-        return 1
-    if all(ch.isupper() for ch in letters):
-        return 3 if len(letters) > 1 else 2
-    if letters[0].isupper() and all(ch.islower() for ch in letters[1:]):
-        return 2
-    return 4
-
 
 def num_tags(num_labels: int) -> int:
     """Number of BIO tags for ``num_labels`` entity types."""
     return 1 + 2 * num_labels
-
-
-def make_windows(subword_counts: Sequence[int], max_subwords: int, overlap: int) -> list[tuple[int, int]]:
-    """Split a sentence into word windows ``[start, end)`` of at most ``max_subwords`` subwords,
-    consecutive windows sharing up to ``overlap`` words. Every word is in at least one window.
-
-    >>> make_windows([1] * 10, 4, 1)
-    [(0, 4), (3, 7), (6, 10)]
-    """
-    n = len(subword_counts)
-    if n == 0:
-        return []
-    windows: list[tuple[int, int]] = []
-    start = 0
-    while True:
-        end, total = start, 0
-        while end < n and (total + subword_counts[end] <= max_subwords or end == start):
-            total += subword_counts[end]
-            end += 1
-        windows.append((start, end))
-        if end >= n:
-            return windows
-        start = max(end - min(overlap, (end - start) // 2), start + 1)  # always advance by half a window
 
 
 def merge_windows(n_words: int, windows: Sequence[tuple[int, int]], scores: Sequence[np.ndarray]) -> np.ndarray:
@@ -208,7 +161,8 @@ def predict_texts(
     """``predict`` of the torch model and the runtime: split texts into words, tag them with
     ``predict_words(sentences, labels, batch_size)``, and return entity dicts (one list per text).
     """
-    from stage2.data import as_batch, tokenize_words
+    from stage2.io import as_batch
+    from stage2.ner.data import tokenize_words
 
     texts, single = as_batch(text, "text")
     tokenized = [tokenize_words(t) for t in texts]

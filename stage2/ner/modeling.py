@@ -24,11 +24,12 @@ from torch import nn
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import length_batches
-from stage2.data import NERExample, tokenizable
+from stage2.io import tokenizable
 from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import WEIGHTS_NAME, HeadType, NERConfig, Scoring
-from stage2.ner.decoding import NUM_SHAPES, decode_sentences, predict_texts
-from stage2.ner.windows import Context, Window, sentence_windows
+from stage2.ner.data import NERExample
+from stage2.ner.decoding import decode_sentences, predict_texts
+from stage2.ner.windows import NUM_SHAPES, Context, Window, sentence_windows
 from stage2.registry import TORCH_CONFIG, read_config
 
 logger = logging.getLogger(__name__)
@@ -406,6 +407,6 @@ def _find_stage2_folder(name_or_path: str | Path | None) -> Path | None:
 
 def labels_from_examples(examples: Sequence[NERExample]) -> list[Label]:
     """Default labels (readable names, no descriptions) for the types found in data."""
-    from stage2.data import entity_types
+    from stage2.ner.data import entity_types
 
     return list(LabelSet.from_keys(entity_types(examples)))

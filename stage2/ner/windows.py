@@ -1,4 +1,5 @@
-"""Encoder windows for NER, shared by the torch model and the ONNX runtime (pure Python).
+"""Encoder windows for NER, shared by the torch model and the ONNX runtime (pure Python): word
+case shapes, splitting long sentences into overlapping windows, and document context.
 
 A sentence becomes one or more windows of at most ``max_length`` subwords (specials included).
 When a sentence fits in one window and the caller gives the words around it (the neighbouring
@@ -8,10 +9,57 @@ as unlabelled input: the encoder sees them, the head scores only the sentence's 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from stage2.ner.decoding import make_windows, word_shape
+NUM_SHAPES = 7
+"""Word shape classes: 0 none (special tokens, labels), 1 lower, 2 Title, 3 UPPER, 4 mIxed, 5 digit, 6 symbol."""
+
+
+@functools.lru_cache(maxsize=1 << 16)  # words repeat a lot; a serving process sees the same ones again
+def word_shape(word: str) -> int:
+    """The case-shape class of a word (see :data:`NUM_SHAPES`).
+
+    >>> [word_shape(w) for w in ["ada", "Ada", "NASA", "iPhone", "2024", ","]]
+    [1, 2, 3, 4, 5, 6]
+    """
+    if any(ch.isdigit() for ch in word):
+        return 5
+    letters = [ch for ch in word if ch.isalpha()]
+    if not letters:
+        return 6
+    if all(ch.islower() for ch in letters):
+        return 1
+    if all(ch.isupper() for ch in letters):
+        return 3 if len(letters) > 1 else 2
+    if letters[0].isupper() and all(ch.islower() for ch in letters[1:]):
+        return 2
+    return 4
+
+
+def make_windows(subword_counts: Sequence[int], max_subwords: int, overlap: int) -> list[tuple[int, int]]:
+    """Split a sentence into word windows ``[start, end)`` of at most ``max_subwords`` subwords,
+    consecutive windows sharing up to ``overlap`` words. Every word is in at least one window.
+
+    >>> make_windows([1] * 10, 4, 1)
+    [(0, 4), (3, 7), (6, 10)]
+    """
+    n = len(subword_counts)
+    if n == 0:
+        return []
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end, total = start, 0
+        while end < n and (total + subword_counts[end] <= max_subwords or end == start):
+            total += subword_counts[end]
+            end += 1
+        windows.append((start, end))
+        if end >= n:
+            return windows
+        start = max(end - min(overlap, (end - start) // 2), start + 1)  # always advance by half a window
+
 
 Context = tuple[Sequence[str], Sequence[str]]
 """Words before and after a sentence (its neighbours in the document)."""

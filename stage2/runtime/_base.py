@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from stage2.batching import length_batches
-from stage2.data import tokenizable
+from stage2.io import tokenizable
 from stage2.registry import EXPORT_CONFIG, read_config
 
 logger = logging.getLogger(__name__)

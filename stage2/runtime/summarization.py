@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from stage2.data import as_batch
+from stage2.batching import chunk_ids
+from stage2.io import as_batch
 from stage2.runtime._base import RuntimeModel, pad
-from stage2.summarization.config import chunk_ids
 from stage2.summarization.features import feature_columns, static_features
 from stage2.summarization.selection import check_budget, summarize_document
 

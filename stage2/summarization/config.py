@@ -102,19 +102,3 @@ def intent_prompt(config: dict[str, Any], dialogue: bool, focus: str | None = No
     if focus:
         return str(config["focus_template"]).format(intent=intent, focus=focus.strip())
     return str(intent)
-
-
-def chunk_ids(
-    ids: list[list[int]], budget: int, cls_id: int, sep_id: int, unk_id: int
-) -> tuple[list[list[int]], list[int]]:
-    """Encoder inputs of at most ``budget`` subwords (plus specials) covering each text's ``ids``,
-    and the text each chunk belongs to: a long sentence is read in pieces, never cut.
-    """
-    chunks: list[list[int]] = []
-    owner: list[int] = []
-    for i, seq in enumerate(ids):
-        seq = seq or [unk_id]
-        for b in range(0, len(seq), budget):
-            chunks.append([cls_id, *seq[b : b + budget], sep_id])
-            owner.append(i)
-    return chunks, owner

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stage2.data import DataError, iter_jsonl
+from stage2.io import DataError, iter_jsonl
 from stage2.summarization.segmenting import Sentence, split_sentences
 
 

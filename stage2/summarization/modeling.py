@@ -22,10 +22,10 @@ from torch import nn
 
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
-from stage2.batching import length_batches
-from stage2.data import as_batch, tokenizable
+from stage2.batching import chunk_ids, length_batches
+from stage2.io import as_batch, tokenizable
 from stage2.registry import TORCH_CONFIG, read_config
-from stage2.summarization.config import WEIGHTS_NAME, SummarizerConfig, chunk_ids, intent_prompt
+from stage2.summarization.config import WEIGHTS_NAME, SummarizerConfig, intent_prompt
 from stage2.summarization.features import feature_columns, static_features
 from stage2.summarization.segmenting import is_dialogue
 from stage2.summarization.selection import check_budget, summarize_document

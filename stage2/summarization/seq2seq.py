@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from stage2 import __version__
-from stage2.data import as_batch
+from stage2.io import as_batch
 from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop, shuffled_batches
 from stage2.registry import TORCH_CONFIG, read_config
 from stage2.summarization.data import SummaryExample

@@ -95,7 +95,7 @@ def test_train_ctrl_c_leaves_a_checkpoint_and_the_rerun_resumes(model_dir, fixtu
     import os
     import signal
 
-    import stage2.training as training
+    import stage2.ner.training as training
 
     out = tmp_path / "out"
     argv = ["ner", "train", "--model", str(model_dir), "--train", str(fixtures_dir / "tiny.jsonl"), "--out", str(out)]

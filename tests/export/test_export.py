@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from stage2.data import NERExample
 from stage2.labels import Span
+from stage2.ner.data import NERExample
 
 
 def dev_examples():

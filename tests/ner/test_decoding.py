@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 
 from stage2.labels import Span, tags_to_spans
-from stage2.ner.decoding import (
-    NUM_SHAPES,
-    decode_spans,
-    log_softmax,
-    make_windows,
-    merge_windows,
-    num_tags,
-    viterbi,
-    word_shape,
-)
+from stage2.ner.decoding import decode_spans, log_softmax, merge_windows, num_tags, viterbi
+from stage2.ner.windows import NUM_SHAPES, make_windows, word_shape
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from stage2.data import tokenize_words
 from stage2.labels import LabelSet
 from stage2.ner.collator import IGNORE_INDEX, collate_windows
 from stage2.ner.config import WEIGHTS_NAME, NERConfig
+from stage2.ner.data import tokenize_words
 from stage2.ner.modeling import NERModel
 from stage2.registry import TORCH_CONFIG
 
@@ -250,8 +250,8 @@ def test_evaluate_returns_seqeval_scores(entity_model, examples):
     assert 0.0 <= scores["f1"] <= 100.0
     # With the model's own logits, gold = predictions gives 100.
     preds = [[s for s, _ in p] for p in entity_model.predict_words([e.tokens for e in examples])]
-    from stage2.data import NERExample
     from stage2.metrics import ner_scores
+    from stage2.ner.data import NERExample
 
     silver = [NERExample(e.tokens, p) for e, p in zip(examples, preds, strict=True)]
     assert entity_model.evaluate(silver)["f1"] == 100.0

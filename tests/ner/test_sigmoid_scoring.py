@@ -9,7 +9,7 @@ import torch
 
 from stage2.labels import MAX_LABELS, Label, LabelSet
 from stage2.ner.config import NERConfig
-from stage2.training import NERTask, TrainingConfig, _add_negatives, tag_loss, train
+from stage2.ner.training import NERTask, TrainingConfig, _add_negatives, tag_loss, train
 from tests.conftest import LABELS, _tiny_model
 
 
@@ -133,7 +133,7 @@ def test_sigmoid_export_matches_torch(sigmoid_model, examples, tmp_path):
 
 
 def test_coarse_labels_merge_fine_types_and_remap_tags():
-    from stage2.training import _coarsen
+    from stage2.ner.training import _coarsen
 
     labels = LabelSet([Label("actor", "actor"), Label("gpe", "country or city"), Label("athlete", "athlete")])
     parents = {"actor": Label("P", "person"), "athlete": Label("P", "person")}
@@ -144,7 +144,7 @@ def test_coarse_labels_merge_fine_types_and_remap_tags():
 
 
 def test_case_augmentation_rewrites_only_case_shapes(tiny_model):
-    from stage2.training import _is_uncased, _recase
+    from stage2.ner.training import _is_uncased, _recase
 
     (window,) = tiny_model.make_windows(0, ["Ada", "met", "NASA", "in", "2024", "."])
     upper = _recase(window, 3)

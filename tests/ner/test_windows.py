@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from stage2.data import NERExample, add_document_context
 from stage2.labels import Span
+from stage2.ner.data import NERExample, add_document_context
 from stage2.ner.windows import build_windows
 
 CLS, SEP = 101, 102

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from stage2.data import DataError
+from stage2.io import DataError
 from stage2.summarization.data import (
     SummaryExample,
     budget_in_words,

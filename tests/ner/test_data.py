@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from stage2.data import (
-    DataError,
+from stage2.io import DataError
+from stage2.labels import Span
+from stage2.ner.data import (
     NERExample,
     entity_types,
     from_dataset,
@@ -18,7 +19,6 @@ from stage2.data import (
     read_jsonl,
     tokenize_words,
 )
-from stage2.labels import Span
 
 
 def write_jsonl(path, records):

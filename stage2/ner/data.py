@@ -7,22 +7,17 @@ on word indices. Errors name the file, the line and what was expected.
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stage2.io import DataError, iter_jsonl, open_text
 from stage2.labels import Span, TagError, spans_to_tags, tags_to_spans
-
-
-class DataError(ValueError):
-    """Bad training or evaluation data; the message names the file, line and field."""
 
 
 @dataclass
@@ -78,53 +73,6 @@ def tokenize_words(text: str) -> list[tuple[str, int, int]]:
                 continue
         out.append((m.group(), start, end))
     return out
-
-
-def _open_text(path: Path) -> Iterator[str]:
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder; expected a data file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8-sig") as fh:  # type: ignore[operator]
-            yield from fh
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except (OSError, EOFError) as err:  # e.g. a truncated or fake .gz file
-        raise DataError(f"{path}: cannot be read ({err})") from None
-
-
-def iter_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
-    """``(where, record)`` for each non-blank line of a JSON-lines file; bad JSON raises :class:`DataError`."""
-    for lineno, line in enumerate(_open_text(path), 1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {lineno}"
-        try:
-            yield where, json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: not valid JSON ({err.msg})") from None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def tokenizable(texts: Sequence[str]) -> list[str]:
-    """``texts`` with lone surrogates (which no tokenizer can encode) replaced by U+FFFD, one
-    character for one, so offsets into the caller's text stay exact."""
-    return [_SURROGATE.sub("\ufffd", t) if _SURROGATE.search(t) else t for t in texts]
-
-
-def as_batch(value: str | Sequence[str], what: str = "text") -> tuple[list[str], bool]:
-    """``(items, single)``: one string or a sequence of strings as a list; anything else raises ``TypeError``."""
-    if value is None or isinstance(value, bytes | bytearray) or not isinstance(value, str | Sequence):
-        hint = ": decode it first, e.g. value.decode('utf-8')" if isinstance(value, bytes | bytearray) else ""
-        raise TypeError(f"expected a {what} (str) or a list of them, got {type(value).__name__}{hint}")
-    single = isinstance(value, str)
-    items: list[str] = [value] if isinstance(value, str) else list(value)
-    for i, item in enumerate(items):
-        if not isinstance(item, str):
-            raise TypeError(f"{what} {i} is {type(item).__name__}, expected str")
-    return items, single
 
 
 def _example_from_tags(
@@ -233,7 +181,7 @@ def read_conll(
         tokens.clear()
         tags.clear()
 
-    for lineno, line in enumerate(_open_text(path), 1):
+    for lineno, line in enumerate(open_text(path), 1):
         line = line.rstrip("\n")
         if not line.strip():
             flush()

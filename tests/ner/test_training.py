@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
-from stage2.data import NERExample
 from stage2.labels import LabelSet, Span
 from stage2.ner.collator import collate_windows
-from stage2.training import CHECKPOINT_DIR, NERTask, TrainingConfig, TrainResult, train
+from stage2.ner.data import NERExample
+from stage2.ner.training import CHECKPOINT_DIR, NERTask, TrainingConfig, TrainResult, train
 
 
 def quick(**kwargs) -> TrainingConfig:
@@ -280,7 +280,7 @@ def test_ctrl_c_checkpoints_the_step_and_resumes_to_the_same_weights(tiny_model,
     import os
     import signal
 
-    import stage2.training as training
+    import stage2.ner.training as training
     from stage2.loop import TrainingInterrupted, find_checkpoint
 
     def clone():
@@ -310,7 +310,7 @@ def test_ctrl_c_checkpoints_the_step_and_resumes_to_the_same_weights(tiny_model,
 
 
 def test_training_and_evaluation_with_document_context(tiny_model, examples):
-    from stage2.data import add_document_context
+    from stage2.ner.data import add_document_context
 
     with_context = add_document_context(examples, words=8)
     assert all(e.context is not None for e in with_context)
@@ -321,8 +321,8 @@ def test_training_and_evaluation_with_document_context(tiny_model, examples):
 
 
 def test_context_dropout_reads_some_windows_without_context(tiny_model, examples, monkeypatch):
-    import stage2.training as training
-    from stage2.data import add_document_context
+    import stage2.ner.training as training
+    from stage2.ner.data import add_document_context
 
     tiny_model.config.max_context = 8
     with_context = add_document_context(examples, words=8)
@@ -349,7 +349,7 @@ def test_context_dropout_reads_some_windows_without_context(tiny_model, examples
 
 
 def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
-    from stage2.training import distillation_loss
+    from stage2.ner.training import distillation_loss
 
     teacher = torch.randn(2, 5, 3)
     mask = torch.tensor([[True, True, False, True, False], [True, False, False, False, False]])
@@ -372,7 +372,7 @@ def test_training_with_a_teacher_pulls_the_student_towards_it(tiny_model, exampl
     train(plain, examples, config=quick(min_steps=10, learning_rate=1e-3, head_learning_rate=1e-2))
 
     def gap(model) -> float:  # how far the model's tag distributions are from the teacher's
-        from stage2.training import distillation_loss
+        from stage2.ner.training import distillation_loss
 
         label_set = teacher.resolve_labels(None)
         windows = [w for i, ex in enumerate(examples) for w in teacher.make_windows(i, ex.tokens)]

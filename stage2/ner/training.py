@@ -13,11 +13,11 @@ from typing import Any
 
 import torch
 
-from stage2.data import NERExample, entity_types
 from stage2.labels import Label, LabelSet
 from stage2.loop import CHECKPOINT_DIR, TrainingConfig, TrainResult, data_fingerprint, run_loop
 from stage2.ner.collator import collate_windows
 from stage2.ner.config import HeadType, Scoring
+from stage2.ner.data import NERExample, entity_types
 from stage2.ner.modeling import NERModel
 from stage2.ner.windows import Window
 
