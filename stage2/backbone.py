@@ -123,3 +123,35 @@ def keep_layers(model: Any, layers: list[int]) -> None:
         if attention is not None and hasattr(attention, "layer_idx"):
             attention.layer_idx = new_index
     model.config.encoder_config = model.encoder.config.to_dict()
+
+
+def stage2_folder(name_or_path: str | Path | None) -> Path | None:
+    """The local folder of a saved stage2 model (a folder, a shipped or installed name, or a hub id of
+    one, downloaded); None for anything else, e.g. a bare encoder."""
+    if name_or_path is None:
+        return None
+    path = Path(name_or_path)
+    from stage2.registry import TORCH_CONFIG, find_model
+
+    if path.is_dir():
+        return path if (path / TORCH_CONFIG).exists() else None
+    if path.exists():
+        raise ValueError(f"{path} is a file; expected a model folder or a hub id")
+    name = str(name_or_path)
+    if "/" not in name:  # a shipped or installed model's name ("ner-zero")
+        try:
+            return find_model(name, TORCH_CONFIG)
+        except FileNotFoundError:
+            pass
+    if name.count("/") != 1 or resolve_encoder(name) != name:  # not a hub id, or the bundled encoder's alias
+        return None
+    if name.startswith((".", "~")):
+        raise FileNotFoundError(f"{name}: no such model folder")
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError
+
+    try:  # a hub id: is it a stage2 model or a bare encoder?
+        hf_hub_download(name, TORCH_CONFIG)
+    except (EntryNotFoundError, RepositoryNotFoundError, OfflineModeIsEnabled, OSError):
+        return None  # a bare encoder id (or no network): transformers reports what is missing
+    return Path(snapshot_download(name))

@@ -1,6 +1,14 @@
 """The one optimisation loop every stage2 task trains with: AdamW with separate encoder and head
 learning rates, linear warm-up and decay, gradient clipping, dev evaluations that keep the best
 weights, atomic checkpoints and resumption. Tasks supply the batches' loss and the evaluation.
+
+The model needs ``named_parameters``, ``save_pretrained`` and a ``from_pretrained`` classmethod.
+With ``cfg.output_dir``, checkpoints are written atomically (:mod:`stage2.checkpoints`) and a rerun
+resumes; a checkpoint of other data (its ``fingerprint``) or other hyperparameters raises ValueError
+instead of silently continuing the old run (a changed step budget is allowed, with a warning).
+``is_encoder(name)`` picks the parameters trained at ``cfg.learning_rate`` (default: names starting
+with ``encoder.``); the rest train at ``cfg.head_learning_rate``; ``learning_rate_of(name)``, when
+given, sets each parameter's learning rate instead. Parameters with ``requires_grad`` off stay frozen.
 """
 
 from __future__ import annotations
@@ -9,9 +17,7 @@ import contextlib
 import json
 import logging
 import math
-import os
 import random
-import shutil
 import signal
 import threading
 import time
@@ -22,9 +28,29 @@ from typing import Any
 
 import torch
 
-logger = logging.getLogger(__name__)
+from stage2.checkpoints import (
+    CHECKPOINT_DIR,
+    check_same_run,
+    data_fingerprint,
+    find_checkpoint,
+    rng_from_json,
+    rng_to_json,
+    save_atomic,
+    save_checkpoint,
+)
 
-CHECKPOINT_DIR = "checkpoint-last"
+__all__ = [
+    "CHECKPOINT_DIR",
+    "TrainResult",
+    "TrainingConfig",
+    "TrainingInterrupted",
+    "data_fingerprint",
+    "find_checkpoint",
+    "run_loop",
+    "shuffled_batches",
+]
+
+logger = logging.getLogger(__name__)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -167,19 +193,113 @@ def run_loop(
 ) -> TrainResult:
     """Train ``model`` for ``steps`` steps; ``batch_loss(step, rng)`` returns the loss of step ``step``.
 
-    ``evaluate()`` returns dev scores (higher ``metric`` is better); the best weights are restored at
-    the end. With ``cfg.output_dir``, checkpoints are written atomically and a rerun resumes.
-    ``model`` needs ``named_parameters``, ``save_pretrained`` and a ``from_pretrained`` classmethod.
-    ``fingerprint`` identifies the training data: resuming a checkpoint of other data or other
-    hyperparameters raises ValueError instead of silently continuing the old run (a changed step
-    budget is allowed, with a warning).
-    ``is_encoder(name)`` picks the parameters trained at ``cfg.learning_rate`` (default: names
-    starting with ``encoder.``); the rest train at ``cfg.head_learning_rate``. ``learning_rate_of(name)``,
-    when given, sets each parameter's learning rate instead. Parameters with ``requires_grad`` off
-    stay frozen.
+    ``evaluate()`` returns dev scores (higher ``metric`` is better) at the steps ``eval_at``; the best
+    weights are restored at the end. ``fingerprint`` identifies the training data of a resumable run;
+    ``is_encoder``/``learning_rate_of`` choose each parameter's learning rate (see the module docstring).
     """
     torch.manual_seed(cfg.seed)  # dropout and any torch sampling: runs repeat for a seed
     eval_at = eval_at if evaluate is not None and eval_at else set()
+    optimizer, scheduler = _optimizer(model, cfg, steps, is_encoder, learning_rate_of)
+    out_dir = Path(cfg.output_dir) if cfg.output_dir else None
+    rng = random.Random(cfg.seed + 1)
+    run = _Progress()
+    ckpt = find_checkpoint(out_dir) if out_dir and cfg.resume else None
+    if ckpt is not None:
+        run = _resume(ckpt, model, optimizer, scheduler, rng, cfg, steps, fingerprint)
+
+    from tqdm.auto import tqdm
+
+    saver = _Saver(model, optimizer, scheduler, rng, cfg, steps, fingerprint, out_dir)
+    model.train()
+    started = time.perf_counter()
+    bar = tqdm(total=steps, initial=run.step, desc="training", disable=not cfg.progress, unit="step")
+    running = 0.0
+    with _sigint_finishes_the_step() as interrupted:
+        for step in range(run.step, steps):
+            loss = _optimise(model, optimizer, scheduler, batch_loss(step, rng), cfg.max_grad_norm)
+            running = 0.9 * running + 0.1 * loss if step > run.step else loss
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}")
+            done = step + 1
+            periodic = bool(cfg.save_every) and done % cfg.save_every == 0
+            saved = False
+            if done in eval_at or (out_dir and (done == steps or periodic)):
+                record: dict[str, Any] = {"step": done, "loss": round(running, 5)}
+                if evaluate is not None and done in eval_at:
+                    record["dev"] = _evaluate(model, evaluate, metric, done, run, out_dir)
+                run.history.append(record)
+                saved = saver.save(done, run)
+            if interrupted() and done < steps:
+                bar.close()
+                if not saved:
+                    saver.save(done, run)
+                raise TrainingInterrupted(done, steps, out_dir / CHECKPOINT_DIR if out_dir else None)
+    bar.close()
+    seconds = time.perf_counter() - started
+    _restore_best(model, run, out_dir)
+    model.eval()
+    return TrainResult(steps=steps, seconds=seconds, best_dev=run.best, history=run.history)
+
+
+@dataclass
+class _Saver:
+    """Writes the run's checkpoint (when it has an output folder)."""
+
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    rng: random.Random
+    cfg: TrainingConfig
+    steps: int
+    fingerprint: str
+    out_dir: Path | None
+
+    def save(self, done: int, run: _Progress) -> bool:
+        """Checkpoint the state after step ``done``; False without an output folder."""
+        if self.out_dir is None:
+            return False
+        state = {
+            "step": done,
+            "steps": self.steps,
+            "best": run.best,
+            "history": run.history,
+            "rng": rng_to_json(self.rng.getstate()),
+            "config": asdict(self.cfg),
+            "fingerprint": self.fingerprint,
+        }
+        save_checkpoint(self.model, self.optimizer, self.scheduler, state, self.out_dir)
+        return True
+
+
+def _optimise(model: Any, optimizer: Any, scheduler: Any, loss: torch.Tensor, max_grad_norm: float) -> float:
+    """One optimizer step on ``loss`` (gradients clipped); the loss as a number."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    return float(loss.item())
+
+
+@dataclass
+class _Progress:
+    """Where a run stands: the step it starts from, the best dev scores so far, the dev history and
+    (without an output folder) the best weights in memory."""
+
+    step: int = 0
+    best: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+
+
+def _optimizer(
+    model: Any,
+    cfg: TrainingConfig,
+    steps: int,
+    is_encoder: Callable[[str], bool] | None,
+    learning_rate_of: Callable[[str], float] | None,
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW with one parameter group per learning rate, and linear warm-up then decay to zero."""
     in_encoder = is_encoder or (lambda name: name.startswith("encoder."))
     lr_of = learning_rate_of or (lambda name: cfg.learning_rate if in_encoder(name) else cfg.head_learning_rate)
     groups: dict[float, list[torch.nn.Parameter]] = {cfg.learning_rate: [], cfg.head_learning_rate: []}
@@ -196,93 +316,60 @@ def run_loop(
             return (step + 1) / max(1, warmup)
         return max(0.0, (steps - step) / max(1, steps - warmup))
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
-    out_dir = Path(cfg.output_dir) if cfg.output_dir else None
-    start_step: int = 0
-    best: dict[str, Any] | None = None
-    history: list[dict[str, Any]] = []
-    rng = random.Random(cfg.seed + 1)
-    best_state: dict[str, torch.Tensor] | None = None
-    ckpt = find_checkpoint(out_dir) if out_dir and cfg.resume else None
-    if ckpt is not None:
-        state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
-        _check_same_run(ckpt, state, cfg, steps, fingerprint)
-        model.load_state_dict(type(model).from_pretrained(ckpt).state_dict())
-        opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
-        optimizer.load_state_dict(opt_state["optimizer"])
-        scheduler.load_state_dict(opt_state["scheduler"])
-        start_step, best, history = state["step"], state.get("best"), state.get("history", [])
-        rng.setstate(_rng_from_json(state.get("rng") or state["label_rng"]))
-        if "torch_rng" in opt_state:
-            torch.set_rng_state(opt_state["torch_rng"])
-        else:  # checkpoints of stage2 < 0.1.1
-            torch.manual_seed(cfg.seed + start_step)
-        logger.info("resuming from %s at step %d of %d", ckpt, start_step, steps)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
 
-    from tqdm.auto import tqdm
 
-    def checkpoint(done: int) -> None:
-        assert out_dir is not None
-        state = {
-            "step": done,
-            "steps": steps,
-            "best": best,
-            "history": history,
-            "rng": _rng_to_json(rng.getstate()),
-            "config": asdict(cfg),
-            "fingerprint": fingerprint,
-        }
-        _save_checkpoint(model, optimizer, scheduler, state, out_dir)
+def _resume(
+    ckpt: Path,
+    model: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    rng: random.Random,
+    cfg: TrainingConfig,
+    steps: int,
+    fingerprint: str,
+) -> _Progress:
+    """Load model, optimizer, scheduler and random states from ``ckpt``; where the run stands."""
+    state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+    check_same_run(ckpt, state, cfg, steps, fingerprint)
+    model.load_state_dict(type(model).from_pretrained(ckpt).state_dict())
+    opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
+    optimizer.load_state_dict(opt_state["optimizer"])
+    scheduler.load_state_dict(opt_state["scheduler"])
+    run = _Progress(state["step"], state.get("best"), state.get("history", []))
+    rng.setstate(rng_from_json(state.get("rng") or state["label_rng"]))
+    if "torch_rng" in opt_state:
+        torch.set_rng_state(opt_state["torch_rng"])
+    else:  # checkpoints of stage2 < 0.1.1
+        torch.manual_seed(cfg.seed + run.step)
+    logger.info("resuming from %s at step %d of %d", ckpt, run.step, steps)
+    return run
 
+
+def _evaluate(
+    model: Any, evaluate: Callable[[], dict[str, Any]], metric: str, done: int, run: _Progress, out_dir: Path | None
+) -> dict[str, Any]:
+    """Dev scores after step ``done``; a new best is kept (in ``out_dir/best``, or in memory)."""
+    scores = evaluate()
     model.train()
-    started = time.perf_counter()
-    bar = tqdm(total=steps, initial=start_step, desc="training", disable=not cfg.progress, unit="step")
-    running = 0.0
-    with _sigint_finishes_the_step() as interrupted:
-        for step in range(start_step, steps):
-            loss = batch_loss(step, rng)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            running = 0.9 * running + 0.1 * loss.item() if step > start_step else loss.item()
-            bar.update(1)
-            bar.set_postfix(loss=f"{running:.4f}")
-            done = step + 1
-            periodic = bool(cfg.save_every) and done % cfg.save_every == 0
-            saved = False
-            if done in eval_at or (out_dir and (done == steps or periodic)):
-                record: dict[str, Any] = {"step": done, "loss": round(running, 5)}
-                if evaluate is not None and done in eval_at:
-                    scores = evaluate()
-                    model.train()
-                    record["dev"] = scores
-                    logger.info("step %d: dev %s %.2f", done, metric, scores[metric])
-                    if best is None or scores[metric] > best[metric]:
-                        best = {**scores, "step": done}
-                        if out_dir:
-                            save_atomic(model, out_dir / "best")
-                        else:
-                            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                history.append(record)
-                if out_dir:
-                    checkpoint(done)
-                    saved = True
-            if interrupted() and done < steps:
-                bar.close()
-                if out_dir and not saved:
-                    checkpoint(done)
-                raise TrainingInterrupted(done, steps, out_dir / CHECKPOINT_DIR if out_dir else None)
-    bar.close()
-    seconds = time.perf_counter() - started
-    if best is not None:
+    logger.info("step %d: dev %s %.2f", done, metric, scores[metric])
+    if run.best is None or scores[metric] > run.best[metric]:
+        run.best = {**scores, "step": done}
         if out_dir:
-            model.load_state_dict(type(model).from_pretrained(out_dir / "best").state_dict())
-        elif best_state is not None:
-            model.load_state_dict(best_state)
-    model.eval()
-    return TrainResult(steps=steps, seconds=seconds, best_dev=best, history=history)
+            save_atomic(model, out_dir / "best")
+        else:
+            run.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return scores
+
+
+def _restore_best(model: Any, run: _Progress, out_dir: Path | None) -> None:
+    """Put the best dev weights back into ``model`` (when there was a dev evaluation)."""
+    if run.best is None:
+        return
+    if out_dir:
+        model.load_state_dict(type(model).from_pretrained(out_dir / "best").state_dict())
+    elif run.best_state is not None:
+        model.load_state_dict(run.best_state)
 
 
 def shuffled_batches(n: int, batch_size: int, steps: int, seed: int) -> list[list[int]]:
@@ -294,94 +381,3 @@ def shuffled_batches(n: int, batch_size: int, steps: int, seed: int) -> list[lis
         rng.shuffle(idx)
         schedule += [idx[b : b + batch_size] for b in range(0, len(idx), batch_size)]
     return schedule[:steps]
-
-
-def save_atomic(model: Any, path: Path) -> None:
-    """``model.save_pretrained(path)`` that leaves either the old or the new folder, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
-    old = path.with_name(path.name + ".old")
-    if old.exists():  # left by a save that was killed after its renames
-        shutil.rmtree(old)
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-def _save_checkpoint(model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], out: Path) -> None:
-    tmp = out / (CHECKPOINT_DIR + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()},
-        tmp / "optimizer.pt",
-    )
-    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
-    final, old = out / CHECKPOINT_DIR, out / (CHECKPOINT_DIR + ".old")
-    if final.exists() and old.exists():  # left by a save that was killed after its renames
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-_RUN_KEYS = (
-    "batch_size",
-    "learning_rate",
-    "head_learning_rate",
-    "weight_decay",
-    "warmup_ratio",
-    "seed",
-    "label_dropout",
-    "description_dropout",
-    "context_dropout",
-    "negative_labels",
-    "coarse_labels",
-    "case_augmentation",
-)
-
-
-def _check_same_run(ckpt: Path, state: dict[str, Any], cfg: TrainingConfig, steps: int, fingerprint: str) -> None:
-    saved = state.get("config", {})
-    diffs = [
-        f"{k}: {saved.get(k)!r} -> {getattr(cfg, k)!r}" for k in _RUN_KEYS if k in saved and saved[k] != getattr(cfg, k)
-    ]
-    if state.get("steps") not in (None, steps):  # a longer (or shorter) budget for the same run is allowed
-        logger.warning("%s was saved for %s steps; continuing to %d", ckpt, state.get("steps"), steps)
-    if state.get("fingerprint") and fingerprint and state["fingerprint"] != fingerprint:
-        diffs.append("the training data differ")
-    if diffs:
-        raise ValueError(
-            f"{ckpt} belongs to another run ({'; '.join(diffs)}); pass resume=False (CLI: --no-resume) "
-            "or use another output folder"
-        )
-
-
-def data_fingerprint(items: Any) -> str:
-    """A short hash of training data (any JSON-serialisable view of it), stored with checkpoints."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
-
-
-def find_checkpoint(out_dir: Path) -> Path | None:
-    """The last complete checkpoint (a crash between the two renames of a save leaves only ``.old``)."""
-    for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old"):
-        if (out_dir / name / "trainer_state.json").exists():
-            return out_dir / name
-    return None
-
-
-def _rng_to_json(state: Any) -> list[Any]:
-    return [state[0], list(state[1]), state[2]]
-
-
-def _rng_from_json(data: list[Any]) -> Any:
-    return (data[0], tuple(data[1]), data[2])

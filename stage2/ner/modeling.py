@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from stage2 import __version__
-from stage2.backbone import DEFAULT_ENCODER, load_encoder
+from stage2.backbone import DEFAULT_ENCODER, load_encoder, stage2_folder
 from stage2.batching import length_batches
 from stage2.io import tokenizable
 from stage2.labels import Label, LabelSet, resolve_label_set
@@ -120,7 +120,7 @@ class NERModel(nn.Module):
         """Load a saved stage2 model, or build a new one on a bare encoder (extra ``kwargs`` then go
         to :meth:`from_encoder`: ``head``, ``labels``, ``case_embedding`` ...).
         """
-        folder = _find_stage2_folder(name_or_path)
+        folder = stage2_folder(name_or_path)
         if folder is None:
             return cls.from_encoder(None if name_or_path is None else str(name_or_path), **kwargs)
         if kwargs:
@@ -370,39 +370,6 @@ class NERModel(nn.Module):
             [e.tokens for e in examples], label_set, batch_size, contexts if has_context else None
         )
         return ner_scores(examples, [[s for s, _ in p] for p in preds])
-
-
-def _find_stage2_folder(name_or_path: str | Path | None) -> Path | None:
-    """The local folder of a saved stage2 model, downloading it when given a hub id of one."""
-    if name_or_path is None:
-        return None
-    path = Path(name_or_path)
-    if path.is_dir():
-        return path if (path / TORCH_CONFIG).exists() else None
-    if path.exists():
-        raise ValueError(f"{path} is a file; expected a model folder or a hub id")
-    name = str(name_or_path)
-    from stage2.registry import find_model
-
-    if "/" not in name:  # a shipped or installed model's name ("ner-zero")
-        try:
-            return find_model(name, TORCH_CONFIG)
-        except FileNotFoundError:
-            pass
-    from stage2.backbone import resolve_encoder
-
-    if name.count("/") != 1 or resolve_encoder(name) != name:  # not a hub id, or the bundled encoder's alias
-        return None
-    if name.startswith((".", "~")):
-        raise FileNotFoundError(f"{name}: no such model folder")
-    from huggingface_hub import hf_hub_download, snapshot_download
-    from huggingface_hub.errors import EntryNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError
-
-    try:  # a hub id: is it a stage2 model or a bare encoder?
-        hf_hub_download(name, TORCH_CONFIG)
-    except (EntryNotFoundError, RepositoryNotFoundError, OfflineModeIsEnabled, OSError):
-        return None  # a bare encoder id (or no network): transformers reports what is missing
-    return Path(snapshot_download(name))
 
 
 def labels_from_examples(examples: Sequence[NERExample]) -> list[Label]:

@@ -13,8 +13,18 @@ from typing import Any
 
 import torch
 
+from stage2.checkpoints import CHECKPOINT_DIR, data_fingerprint
 from stage2.labels import Label, LabelSet
-from stage2.loop import CHECKPOINT_DIR, TrainingConfig, TrainResult, data_fingerprint, run_loop
+from stage2.loop import TrainingConfig, TrainResult, run_loop
+from stage2.ner.augmentation import (
+    LOWER_SHAPE,
+    UPPER_SHAPE,
+    add_negatives,
+    coarsen,
+    is_uncased,
+    label_dropout,
+    recase,
+)
 from stage2.ner.collator import collate_windows
 from stage2.ner.config import HeadType, Scoring
 from stage2.ner.data import NERExample, entity_types
@@ -123,77 +133,6 @@ def _single_task_schedule(
     return out[:steps]
 
 
-def _apply_label_dropout(
-    labels: LabelSet, tags: list[list[int]], rng: random.Random, cfg: TrainingConfig
-) -> tuple[LabelSet, list[list[int]]]:
-    items = list(labels)
-    if cfg.description_dropout and rng.random() < cfg.description_dropout:
-        items = [Label(lb.key, lb.name, "") for lb in items]
-    keep = list(range(len(items)))
-    if cfg.label_dropout and len(items) > 1 and rng.random() < cfg.label_dropout:
-        n_keep = rng.randint(1, len(items))
-        keep = sorted(rng.sample(range(len(items)), n_keep))
-    remap = [0] * (1 + 2 * len(items))
-    for new, old in enumerate(keep):
-        remap[1 + 2 * old] = 1 + 2 * new
-        remap[2 + 2 * old] = 2 + 2 * new
-    return LabelSet([items[j] for j in keep]), [[remap[t] for t in row] for row in tags]
-
-
-def _add_negatives(labels: LabelSet, pool: Sequence[Label], rng: random.Random, most: int) -> LabelSet:
-    """``labels`` plus up to ``most`` labels of ``pool`` whose names it lacks (appended: tags keep their indices)."""
-    if not pool or most <= 0:
-        return labels
-    names = {lb.name.lower() for lb in labels} | {lb.key.lower() for lb in labels}
-    free = [lb for lb in pool if lb.name.lower() not in names and lb.key.lower() not in names]
-    chosen = rng.sample(free, min(len(free), rng.randint(0, most)))
-    seen: set[str] = set()
-    extra: list[Label] = []
-    for lb in chosen:
-        if lb.name.lower() not in seen:
-            seen.add(lb.name.lower())
-            extra.append(Label(f"__negative_{len(extra)}", lb.name, lb.description))
-    return LabelSet([*labels, *extra])
-
-
-def _coarsen(labels: LabelSet, parents: dict[str, Label], tags: list[list[int]]) -> tuple[LabelSet, list[list[int]]]:
-    """The task read with its coarse types: each fine type with a parent becomes that parent (fine
-    types sharing a parent merge into one); types without a parent stay as they are.
-    """
-    merged: list[Label] = []
-    index: dict[str, int] = {}
-    remap = [0] * (1 + 2 * len(labels))
-    for j, lb in enumerate(labels):
-        target = parents.get(lb.key, lb)
-        if target.name.lower() not in index:
-            index[target.name.lower()] = len(merged)
-            merged.append(
-                Label(f"__coarse_{len(merged)}" if lb.key in parents else lb.key, target.name, target.description)
-            )
-        new = index[target.name.lower()]
-        remap[1 + 2 * j], remap[2 + 2 * j] = 1 + 2 * new, 2 + 2 * new
-    return LabelSet(merged), [[remap[t] for t in row] for row in tags]
-
-
-_UPPER_SHAPE, _LOWER_SHAPE = 3, 1
-_CASED_SHAPES = (1, 2, 3, 4)  # lower, Title, UPPER, mIxed: the shapes a case change rewrites
-
-
-def _recase(window: Window, shape: int) -> Window:
-    """``window`` as if its text were all upper- (or lower-) case: for an uncased encoder only the
-    case-shape ids change."""
-    shapes = [shape if s in _CASED_SHAPES else s for s in window.shape_ids]
-    return Window(window.example, window.start, window.end, window.input_ids, shapes, window.first_subword)
-
-
-def _is_uncased(tokenizer: Any) -> bool:
-    probe = ["Paris", "NASA", "iPhone"]
-    return bool(
-        tokenizer(probe, is_split_into_words=True)["input_ids"]
-        == tokenizer([w.lower() for w in probe], is_split_into_words=True)["input_ids"]
-    )
-
-
 def tag_loss(logits: torch.Tensor, gold: torch.Tensor, scoring: str) -> torch.Tensor:
     """Training loss of tag logits ``[B, T, 1 + 2L]`` against gold tags ``[B, T]`` (-100: ignored).
 
@@ -234,6 +173,51 @@ def train(
     """
     cfg = config or TrainingConfig()
     torch.manual_seed(cfg.seed)
+    tasks = _as_tasks(model, train_data, labels)
+    featurised = [_task_windows(model, t) for t in tasks]
+    bare = _bare_windows(model, tasks, featurised) if cfg.context_dropout else None
+    sizes = [len(w) for w, _ in featurised]
+    if not all(sizes):  # a task without windows would loop forever in the schedule (or get weight 0)
+        empty = [t.name for t, s in zip(tasks, sizes, strict=True) if not s]
+        raise ValueError(f"no words to train on in {empty}: every example there has zero tokens")
+    per_epoch = sum(math.ceil(s / cfg.batch_size) for s in sizes)
+    steps = cfg.total_steps(per_epoch)
+    if len(tasks) == 1:
+        schedule = _single_task_schedule(featurised[0][0], steps, cfg.batch_size, cfg.seed)
+        model.config.labels = tasks[0].labels.to_dict()
+    else:
+        schedule = _schedule(sizes, [t.weight for t in tasks], steps, cfg.batch_size, cfg.seed)
+    if teacher is not None:
+        _check_teacher(model, teacher, tasks)
+        teacher.eval()
+    batch_loss = _BatchLoss(model, tasks, featurised, bare, schedule, cfg, teacher)
+
+    def evaluate() -> dict[str, Any]:
+        assert dev_data is not None
+        scores = model.evaluate(dev_data, tasks[0].labels)
+        return {k: scores[k] for k in ("precision", "recall", "f1")}
+
+    result = run_loop(
+        model,
+        cfg,
+        steps,
+        batch_loss,
+        evaluate if dev_data else None,
+        cfg.eval_points(steps, per_epoch),
+        metric="f1",
+        fingerprint=_fingerprint(tasks, teacher, cfg),
+    )
+    _record_run(model, tasks, steps, cfg, result)
+    return result
+
+
+def _as_tasks(
+    model: NERModel,
+    train_data: Sequence[NERExample] | Sequence[NERTask],
+    labels: LabelSet | dict[str, str] | Sequence[str] | None,
+) -> list[NERTask]:
+    """The training corpora: the given tasks, or one task of the examples with ``labels`` (default:
+    the model's own labels when they cover the data, else the data's entity types)."""
     if not train_data:
         raise ValueError("train_data is empty")
     tasks: list[NERTask]
@@ -254,95 +238,103 @@ def train(
         if missing:
             raise ValueError(f"the training data has entity types {missing} that the label set {label_set.keys} lacks")
         tasks = [NERTask(examples, label_set)]
-    linear = model.config.head == HeadType.LINEAR.value
-    if linear and (len(tasks) > 1 or tasks[0].labels.keys != model.labels.keys):
+    if model.config.head == HeadType.LINEAR.value and (len(tasks) > 1 or tasks[0].labels.keys != model.labels.keys):
         got = [t.labels.keys for t in tasks]
         raise ValueError(f"a linear-head model trains on its own label set {model.labels.keys}; got {got}")
-    featurised = [_task_windows(model, t) for t in tasks]
-    bare = _bare_windows(model, tasks, featurised) if cfg.context_dropout else None
-    sizes = [len(w) for w, _ in featurised]
-    if not all(sizes):  # a task without windows would loop forever in the schedule (or get weight 0)
-        empty = [t.name for t, s in zip(tasks, sizes, strict=True) if not s]
-        raise ValueError(f"no words to train on in {empty}: every example there has zero tokens")
-    per_epoch = sum(math.ceil(s / cfg.batch_size) for s in sizes)
-    steps = cfg.total_steps(per_epoch)
-    if len(tasks) == 1:
-        schedule = _single_task_schedule(featurised[0][0], steps, cfg.batch_size, cfg.seed)
-        model.config.labels = tasks[0].labels.to_dict()
-    else:
-        schedule = _schedule(sizes, [t.weight for t in tasks], steps, cfg.batch_size, cfg.seed)
-    pad_id = model.tokenizer.pad_token_id or 0
-    scoring = model.config.scoring if not linear else Scoring.SOFTMAX.value
-    recase = cfg.case_augmentation if cfg.case_augmentation and _is_uncased(model.tokenizer) else 0.0
-    if cfg.case_augmentation and not recase:
-        logger.warning("case_augmentation needs an uncased encoder (it rewrites case-shape ids only): skipped")
-    if teacher is not None:
-        _check_teacher(model, teacher, tasks)
-        teacher.eval()
+    return tasks
 
-    def batch_loss(step: int, rng: random.Random) -> torch.Tensor:
-        t, idx = schedule[step]
-        windows, tags = featurised[t]
-        label_set, batch_tags = tasks[t].labels, [tags[i] for i in idx]
-        if cfg.coarse_labels and tasks[t].parents and rng.random() < cfg.coarse_labels:
-            label_set, batch_tags = _coarsen(label_set, tasks[t].parents, batch_tags)
+
+class _BatchLoss:
+    """The loss of one step: the scheduled windows of one task, with that step's label-set changes
+    (coarse types, label/description dropout, absent negative types), context dropout and re-casing
+    drawn from the run's random generator, and distillation from a teacher."""
+
+    def __init__(
+        self,
+        model: NERModel,
+        tasks: list[NERTask],
+        featurised: list[tuple[list[Window], list[list[int]]]],
+        bare: list[list[Window]] | None,
+        schedule: list[tuple[int, list[int]]],
+        cfg: TrainingConfig,
+        teacher: NERModel | None,
+    ) -> None:
+        self.model, self.tasks, self.featurised, self.bare = model, tasks, featurised, bare
+        self.schedule, self.cfg, self.teacher = schedule, cfg, teacher
+        self.linear = model.config.head == HeadType.LINEAR.value
+        self.pad_id = model.tokenizer.pad_token_id or 0
+        self.scoring = model.config.scoring if not self.linear else Scoring.SOFTMAX.value
+        uncased = is_uncased(model.tokenizer)
+        self.recase = cfg.case_augmentation if cfg.case_augmentation and uncased else 0.0
+        if cfg.case_augmentation and not self.recase:
+            logger.warning("case_augmentation needs an uncased encoder (it rewrites case-shape ids only): skipped")
+
+    def labels(self, t: int, tags: list[list[int]], rng: random.Random) -> tuple[LabelSet, list[list[int]]]:
+        """This step's label set of task ``t`` and the tags rewritten for it."""
+        cfg, task = self.cfg, self.tasks[t]
+        label_set = task.labels
+        if cfg.coarse_labels and task.parents and rng.random() < cfg.coarse_labels:
+            label_set, tags = coarsen(label_set, task.parents, tags)
         if cfg.label_dropout or cfg.description_dropout:
-            label_set, batch_tags = _apply_label_dropout(label_set, batch_tags, rng, cfg)
-        if cfg.negative_labels and not linear:
-            label_set = _add_negatives(label_set, tasks[t].negatives, rng, cfg.negative_labels)
-        chosen = [windows[i] for i in idx]
-        if bare is not None:  # read some windows as if the sentence stood alone
-            chosen = [bare[t][i] if rng.random() < cfg.context_dropout else w for i, w in zip(idx, chosen, strict=True)]
-        if recase:
+            label_set, tags = label_dropout(label_set, tags, rng, cfg)
+        if cfg.negative_labels and not self.linear:
+            label_set = add_negatives(label_set, task.negatives, rng, cfg.negative_labels)
+        return label_set, tags
+
+    def windows(self, t: int, idx: list[int], rng: random.Random) -> list[Window]:
+        """This step's windows of task ``t``: some read without their context, some re-cased."""
+        chosen = [self.featurised[t][0][i] for i in idx]
+        if self.bare is not None:  # read some windows as if the sentence stood alone
+            bare, p = self.bare[t], self.cfg.context_dropout
+            chosen = [bare[i] if rng.random() < p else w for i, w in zip(idx, chosen, strict=True)]
+        if self.recase:
             chosen = [
-                _recase(w, _UPPER_SHAPE if rng.random() < 0.5 else _LOWER_SHAPE) if rng.random() < recase else w
+                recase(w, UPPER_SHAPE if rng.random() < 0.5 else LOWER_SHAPE) if rng.random() < self.recase else w
                 for w in chosen
             ]
-        batch = collate_windows(chosen, pad_id, batch_tags)
-        logits = model.logits_for(batch, label_set)
+        return chosen
+
+    def __call__(self, step: int, rng: random.Random) -> torch.Tensor:
+        t, idx = self.schedule[step]
+        label_set, batch_tags = self.labels(t, [self.featurised[t][1][i] for i in idx], rng)
+        batch = collate_windows(self.windows(t, idx, rng), self.pad_id, batch_tags)
+        logits = self.model.logits_for(batch, label_set)
         gold = batch["labels"].to(logits.device)
-        loss = tag_loss(logits, gold, scoring)
-        if teacher is None:
+        loss = tag_loss(logits, gold, self.scoring)
+        if self.teacher is None:
             return loss
         with torch.no_grad():
-            soft = teacher.logits_for(batch, label_set).to(logits.device)
-        return (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * distillation_loss(
-            logits, soft, gold != -100, cfg.distill_temperature
+            soft = self.teacher.logits_for(batch, label_set).to(logits.device)
+        weight = self.cfg.distill_weight
+        return (1.0 - weight) * loss + weight * distillation_loss(
+            logits, soft, gold != -100, self.cfg.distill_temperature
         )
 
-    def evaluate() -> dict[str, Any]:
-        assert dev_data is not None
-        scores = model.evaluate(dev_data, tasks[0].labels)
-        return {k: scores[k] for k in ("precision", "recall", "f1")}
 
-    result = run_loop(
-        model,
-        cfg,
-        steps,
-        batch_loss,
-        evaluate if dev_data else None,
-        cfg.eval_points(steps, per_epoch),
-        metric="f1",
-        fingerprint=data_fingerprint(
+def _fingerprint(tasks: list[NERTask], teacher: NERModel | None, cfg: TrainingConfig) -> str:
+    """What identifies a run's data (a checkpoint of other data is not resumed)."""
+    return data_fingerprint(
+        [
             [
+                t.name,
+                t.labels.to_dict(),
                 [
-                    t.name,
-                    t.labels.to_dict(),
-                    [
-                        [e.tokens, [[x.label, x.start, x.end] for x in e.spans]]
-                        + ([list(e.context)] if e.context else [])
-                        for e in t.examples
-                    ],
-                ]
-                # negatives and parents only enter when there are some, so older runs keep their fingerprint
-                + ([[[lb.name, lb.description] for lb in t.negatives]] if t.negatives else [])
-                + ([sorted((k, v.name, v.description) for k, v in t.parents.items())] if t.parents else [])
-                for t in tasks
+                    [e.tokens, [[x.label, x.start, x.end] for x in e.spans]] + ([list(e.context)] if e.context else [])
+                    for e in t.examples
+                ],
             ]
-            # a distilled run resumes only with a teacher and the same distillation settings
-            + ([["teacher", teacher.config.to_dict(), cfg.distill_weight, cfg.distill_temperature]] if teacher else [])
-        ),
+            # negatives and parents only enter when there are some, so older runs keep their fingerprint
+            + ([[[lb.name, lb.description] for lb in t.negatives]] if t.negatives else [])
+            + ([sorted((k, v.name, v.description) for k, v in t.parents.items())] if t.parents else [])
+            for t in tasks
+        ]
+        # a distilled run resumes only with a teacher and the same distillation settings
+        + ([["teacher", teacher.config.to_dict(), cfg.distill_weight, cfg.distill_temperature]] if teacher else [])
     )
+
+
+def _record_run(model: NERModel, tasks: list[NERTask], steps: int, cfg: TrainingConfig, result: TrainResult) -> None:
+    """What was trained on, how long and the best dev scores, into the model card."""
     summary = {
         "examples": sum(len(t.examples) for t in tasks),
         "corpora": [t.name for t in tasks],
@@ -356,7 +348,6 @@ def train(
     card["training"].append(summary)
     if result.best_dev is not None:
         card.setdefault("scores", {})["dev"] = {k: result.best_dev[k] for k in ("precision", "recall", "f1")}
-    return result
 
 
 def distillation_loss(

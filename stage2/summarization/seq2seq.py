@@ -154,24 +154,28 @@ class Seq2SeqSummarizer(nn.Module):
         return out[0] if single else out
 
 
-def train_seq2seq(
-    model: Seq2SeqSummarizer,
-    train_data: Sequence[SummaryExample],
-    dev_data: Sequence[SummaryExample] | None = None,
-    config: TrainingConfig | None = None,
-    max_target_length: int = 128,
-) -> TrainResult:
-    """Teacher-forced fine-tuning of the seq2seq model on document/summary pairs (shared loop).
+def _teacher_forced_loss(model: Seq2SeqSummarizer, batch: list[SummaryExample], max_target_length: int) -> Any:
+    """The model's cross-entropy on the reference summaries of ``batch``, sources and targets cut to length."""
+    enc = model.tokenizer(
+        [model.prefix + e.document for e in batch],
+        truncation=True,
+        max_length=model.max_source_length,
+        padding=True,
+        return_tensors="pt",
+    )
+    tgt = model.tokenizer(
+        text_target=[e.summary for e in batch],
+        truncation=True,
+        max_length=max_target_length,
+        padding=True,
+        return_tensors="pt",
+    )
+    labels = tgt["input_ids"].masked_fill(tgt["attention_mask"] == 0, -100)
+    return model.model(**{k: v.to(model.device) for k, v in enc.items()}, labels=labels.to(model.device)).loss
 
-    Sources longer than ``max_source_length`` are cut to it for training, with a logged count.
-    Every weight trains at ``config.learning_rate`` (there is no separate head).
-    """
-    from stage2.metrics import rouge_scores
 
-    cfg = config or TrainingConfig(batch_size=4, learning_rate=3e-4, head_learning_rate=3e-4)
-    examples = [e for e in train_data if e.document.strip() and e.summary.strip()]
-    if not examples:
-        raise ValueError("no training pair has both a document and a summary")
+def _warn_long(model: Seq2SeqSummarizer, examples: list[SummaryExample], max_target_length: int) -> None:
+    """Log how many documents and summaries are longer than the model reads (they are cut for training)."""
     long = sum(
         1 for e in examples if len(model.tokenizer(model.prefix + e.document)["input_ids"]) > model.max_source_length
     )
@@ -192,29 +196,33 @@ def train_seq2seq(
             len(examples),
             model.max_source_length,
         )
+
+
+def train_seq2seq(
+    model: Seq2SeqSummarizer,
+    train_data: Sequence[SummaryExample],
+    dev_data: Sequence[SummaryExample] | None = None,
+    config: TrainingConfig | None = None,
+    max_target_length: int = 128,
+) -> TrainResult:
+    """Teacher-forced fine-tuning of the seq2seq model on document/summary pairs (shared loop).
+
+    Sources longer than ``max_source_length`` are cut to it for training, with a logged count.
+    Every weight trains at ``config.learning_rate`` (there is no separate head).
+    """
+    from stage2.metrics import rouge_scores
+
+    cfg = config or TrainingConfig(batch_size=4, learning_rate=3e-4, head_learning_rate=3e-4)
+    examples = [e for e in train_data if e.document.strip() and e.summary.strip()]
+    if not examples:
+        raise ValueError("no training pair has both a document and a summary")
+    _warn_long(model, examples, max_target_length)
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     steps = cfg.total_steps(per_epoch)
     schedule = shuffled_batches(len(examples), cfg.batch_size, steps, cfg.seed)
 
     def batch_loss(step: int, rng: random.Random) -> torch.Tensor:
-        batch = [examples[i] for i in schedule[step]]
-        enc = model.tokenizer(
-            [model.prefix + e.document for e in batch],
-            truncation=True,
-            max_length=model.max_source_length,
-            padding=True,
-            return_tensors="pt",
-        )
-        tgt = model.tokenizer(
-            text_target=[e.summary for e in batch],
-            truncation=True,
-            max_length=max_target_length,
-            padding=True,
-            return_tensors="pt",
-        )
-        labels = tgt["input_ids"].masked_fill(tgt["attention_mask"] == 0, -100)
-        out = model.model(**{k: v.to(model.device) for k, v in enc.items()}, labels=labels.to(model.device))
-        return out.loss
+        return _teacher_forced_loss(model, [examples[i] for i in schedule[step]], max_target_length)
 
     def evaluate() -> dict[str, Any]:
         assert dev_data is not None

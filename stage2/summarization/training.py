@@ -1,9 +1,21 @@
 """Training of the extractive summariser on greedy ROUGE-oracle sentence labels, through the
 shared loop of :mod:`stage2.loop`: ten documents or fifteen thousand, one code path.
+
+Each step scores every sentence of ``batch_size`` documents against the intent prompt and takes a
+pairwise ranking loss: every greedy-oracle sentence should outscore every other sentence of its
+document (:func:`ranking_loss`). The feature weights of the documents' kind (prose or dialogue)
+train at ``feature_learning_rate``, the residual at ``head_learning_rate``.
+
+By default the encoder stays frozen: each training sentence is embedded once and only the scoring
+head trains, so even 15,000 documents train in minutes on a CPU. ``train_encoder=True`` fine-tunes
+the encoder too, at ``learning_rate`` (slow, and not better on BBC News or SAMSum). The residual
+(position bias and MLP) trains by default only with at least :data:`RESIDUAL_MIN_DOCUMENTS`
+documents: with fewer, only the few feature weights are fitted, which cannot overfit ten documents.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -75,116 +87,124 @@ def train_summarizer(
     train_encoder: bool = False,
     residual: bool | None = None,
 ) -> TrainResult:
-    """Fine-tune a :class:`~stage2.summarization.modeling.Summarizer` in place.
+    """Fine-tune a :class:`~stage2.summarization.modeling.Summarizer` in place (see the module docstring).
 
-    Each step scores every sentence of ``batch_size`` documents against the intent prompt and takes a
-    pairwise ranking loss: every greedy-oracle sentence should outscore every other sentence of its
-    document (:func:`ranking_loss`). The feature weights of the documents' kind (prose or dialogue)
-    train at ``feature_learning_rate``, the residual at ``head_learning_rate``.
-
-    By default the encoder stays frozen: each training sentence is embedded once and only the
-    scoring head trains, so even 15,000 documents train in minutes on a CPU. ``train_encoder=True``
-    fine-tunes the encoder too, at ``learning_rate`` (slow, and not better on BBC News or SAMSum).
-    ``residual`` trains the residual (position bias and MLP) as well; by default only with at least
-    :data:`RESIDUAL_MIN_DOCUMENTS` documents: with fewer, only the few feature weights are fitted,
-    which cannot overfit ten documents.
-    With ``dev_data``, the best dev ROUGE-1 weights are kept; ``eval_budget`` (for example
-    ``{"ratio": 0.4}``) sets the summary length used there (default: 3 sentences).
+    ``train_encoder`` fine-tunes the encoder too; ``residual`` trains the residual (default: with at
+    least :data:`RESIDUAL_MIN_DOCUMENTS` documents). With ``dev_data`` the best dev ROUGE-1 weights are
+    kept; ``eval_budget`` (e.g. ``{"ratio": 0.4}``) is the summary length there (default 3 sentences).
     """
-    from stage2.metrics import rouge_scores
-    from stage2.summarization.segmenting import is_dialogue
+    from stage2.metrics import summary_scores
 
     cfg = config or TrainingConfig(batch_size=4)
     torch.manual_seed(cfg.seed)
-    examples = [e for e in train_data if len(e.sentences) > 0 and e.summary.strip()]
-    if not examples:
-        raise ValueError("no training document has both sentences and a reference summary")
-    labels = oracle_labels(examples)
-    positives = sum(sum(x) for x in labels)
+    examples, labels, dialogue, prompts, texts = _documents(model, train_data)
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     steps = cfg.total_steps(per_epoch)
     schedule = shuffled_batches(len(examples), cfg.batch_size, steps, cfg.seed)
-    dialogue = [is_dialogue(e.document) for e in examples]
-    prompts = [model.intent_prompt(e.document) for e in examples]
-    texts = [[s.text for s in e.sentences] for e in examples]
     use_residual = len(examples) >= RESIDUAL_MIN_DOCUMENTS if residual is None else residual
-    kinds = {"dialogue_prior" if d else "prior" for d in dialogue}
-
-    def trained(name: str) -> bool:
-        if name.startswith("encoder."):
-            return train_encoder
-        if name in FEATURE_WEIGHTS:
-            return name in kinds
-        return use_residual
-
-    frozen = {name: p.requires_grad for name, p in model.named_parameters()}
-    for name, p in model.named_parameters():
-        p.requires_grad_(trained(name))
-    cache: list[torch.Tensor] | None = None
-    feats: list[torch.Tensor] = []
-    prompt_emb: dict[str, torch.Tensor] = {}
-    if not train_encoder:
-        cache = _cache_embeddings(model, examples, cfg.progress)
-        with torch.no_grad():
-            for p in sorted(set(prompts)):
-                prompt_emb[p] = model.embed([p])[0]
-            feats = [model.features(cache[i], prompt_emb[prompts[i]], texts[i]) for i in range(len(examples))]
+    frozen = _set_trainable(model, train_encoder, use_residual, {"dialogue_prior" if d else "prior" for d in dialogue})
+    inputs = None if train_encoder else _frozen_inputs(model, examples, prompts, cfg)
 
     def batch_loss(step: int, rng: random.Random) -> torch.Tensor:
         losses = []
         for i in schedule[step]:
-            if cache is not None:
-                logits = model.score_embeddings(
-                    cache[i], prompt_emb[prompts[i]], texts[i], dialogue=dialogue[i], feats=feats[i]
-                )
+            if inputs is not None:
+                cache, prompt_emb, feats = inputs
+                emb, prompt = cache[i], prompt_emb[prompts[i]]
+                logits = model.score_embeddings(emb, prompt, texts[i], dialogue=dialogue[i], feats=feats[i])
             else:
                 logits = model.score_sentences(texts[i], prompts[i], dialogue=dialogue[i])
             losses.append(ranking_loss(logits, labels[i]))
         return torch.stack(losses).mean()
 
-    budget = eval_budget or {"max_sentences": 3}
-
     def evaluate() -> dict[str, Any]:
         assert dev_data is not None
-        preds = model.summarize([e.document for e in dev_data], **budget)
-        return rouge_scores(
-            [e.summary for e in dev_data], ["\n".join(s["text"] for s in p["sentences"]) for p in preds]
-        )
+        return summary_scores(model, dev_data, eval_budget or {"max_sentences": 3})
 
-    def learning_rate(name: str) -> float:
-        if name.startswith("encoder."):
-            return cfg.learning_rate
-        return cfg.feature_learning_rate if name in FEATURE_WEIGHTS else cfg.head_learning_rate
-
+    fingerprint = data_fingerprint([[e.document, e.summary] for e in examples])
+    evaluation = (evaluate if dev_data else None), cfg.eval_points(steps, per_epoch), "rouge1"
+    rates = functools.partial(_learning_rate, cfg)
     try:
-        result = run_loop(
-            model,
-            cfg,
-            steps,
-            batch_loss,
-            evaluate if dev_data else None,
-            cfg.eval_points(steps, per_epoch),
-            "rouge1",
-            fingerprint=data_fingerprint([[e.document, e.summary] for e in examples]),
-            learning_rate_of=learning_rate,
-        )
+        result = run_loop(model, cfg, steps, batch_loss, *evaluation, fingerprint=fingerprint, learning_rate_of=rates)
     finally:
         for name, p in model.named_parameters():
             p.requires_grad_(frozen[name])
-    model.config.card.setdefault("training", []).append(
-        {
-            "documents": len(examples),
-            "oracle_sentences": positives,
-            "steps": steps,
-            "seconds": round(result.seconds, 1),
-            "seed": cfg.seed,
-            "encoder": "fine-tuned" if train_encoder else "frozen",
-            "trained": "feature weights and residual" if use_residual else "feature weights",
-            "loss": "pairwise ranking",
-        }
-    )
+    trained = "feature weights and residual" if use_residual else "feature weights"
+    _record_run(model, len(examples), sum(sum(x) for x in labels), steps, cfg, result, train_encoder, trained)
+    return result
+
+
+def _documents(
+    model: Any, train_data: Sequence[SummaryExample]
+) -> tuple[list[SummaryExample], list[list[int]], list[bool], list[str], list[list[str]]]:
+    """The documents to train on (with sentences and a reference), their oracle labels, whether each is
+    a dialogue, its intent prompt and its sentences' texts."""
+    from stage2.summarization.segmenting import is_dialogue
+
+    examples = [e for e in train_data if len(e.sentences) > 0 and e.summary.strip()]
+    if not examples:
+        raise ValueError("no training document has both sentences and a reference summary")
+    labels = oracle_labels(examples)
+    dialogue = [is_dialogue(e.document) for e in examples]
+    prompts = [model.intent_prompt(e.document) for e in examples]
+    return examples, labels, dialogue, prompts, [[s.text for s in e.sentences] for e in examples]
+
+
+def _record_run(
+    model: Any,
+    documents: int,
+    positives: int,
+    steps: int,
+    cfg: TrainingConfig,
+    result: TrainResult,
+    train_encoder: bool,
+    trained: str,
+) -> None:
+    """What was trained on, how long and the best dev scores, into the model card."""
+    summary: dict[str, Any] = {"documents": documents, "oracle_sentences": positives, "steps": steps}
+    summary |= {"seconds": round(result.seconds, 1), "seed": cfg.seed}
+    summary |= {"encoder": "fine-tuned" if train_encoder else "frozen", "trained": trained}
+    model.config.card.setdefault("training", []).append({**summary, "loss": "pairwise ranking"})
     if result.best_dev:
         model.config.card.setdefault("scores", {})["dev"] = {
             k: result.best_dev[k] for k in ("rouge1", "rouge2", "rougeLsum")
         }
-    return result
+
+
+def _learning_rate(cfg: TrainingConfig, name: str) -> float:
+    """The encoder trains at ``learning_rate``, feature weights at ``feature_learning_rate``, the rest at
+    ``head_learning_rate``."""
+    if name.startswith("encoder."):
+        return cfg.learning_rate
+    return cfg.feature_learning_rate if name in FEATURE_WEIGHTS else cfg.head_learning_rate
+
+
+def _frozen_inputs(
+    model: Any, examples: list[SummaryExample], prompts: list[str], cfg: TrainingConfig
+) -> tuple[list[torch.Tensor], dict[str, torch.Tensor], list[torch.Tensor]]:
+    """For a frozen encoder: each document's sentence embeddings (once), each prompt's embedding and
+    each document's hand-made features, so that a step runs the small scoring head only."""
+    cache = _cache_embeddings(model, examples, cfg.progress)
+    prompt_emb: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for p in sorted(set(prompts)):
+            prompt_emb[p] = model.embed([p])[0]
+        feats = [
+            model.features(cache[i], prompt_emb[prompts[i]], [s.text for s in e.sentences])
+            for i, e in enumerate(examples)
+        ]
+    return cache, prompt_emb, feats
+
+
+def _set_trainable(model: Any, train_encoder: bool, residual: bool, kinds: set[str]) -> dict[str, bool]:
+    """Turn training on for the encoder (``train_encoder``), the feature weights of the documents'
+    ``kinds`` and the residual (``residual``), off for the rest; returns the previous flags."""
+    before = {name: p.requires_grad for name, p in model.named_parameters()}
+    for name, p in model.named_parameters():
+        if name.startswith("encoder."):
+            p.requires_grad_(train_encoder)
+        elif name in FEATURE_WEIGHTS:
+            p.requires_grad_(name in kinds)
+        else:
+            p.requires_grad_(residual)
+    return before

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from stage2.labels import MAX_LABELS, Label, LabelSet
+from stage2.ner.augmentation import add_negatives
 from stage2.ner.config import NERConfig
-from stage2.ner.training import NERTask, TrainingConfig, _add_negatives, tag_loss, train
+from stage2.ner.training import NERTask, TrainingConfig, tag_loss, train
 from tests.conftest import LABELS, _tiny_model
 
 
@@ -62,13 +63,13 @@ def test_negatives_are_appended_absent_types_without_name_clashes():
     rng = random.Random(0)
     seen = set()
     for _ in range(50):
-        out = _add_negatives(labels, pool, rng, 3)
+        out = add_negatives(labels, pool, rng, 3)
         assert out.keys[:2] == ["PER", "LOC"]  # tags keep their indices
         names = [lb.name for lb in out][2:]
         assert "person" not in names and len(names) == len(set(names))
         seen.update(names)
     assert seen == {"gene", "chemical"}
-    assert _add_negatives(labels, pool, rng, 0) is labels
+    assert add_negatives(labels, pool, rng, 0) is labels
 
 
 def test_sigmoid_training_with_negatives_learns_the_types(sigmoid_model, examples):
@@ -133,24 +134,24 @@ def test_sigmoid_export_matches_torch(sigmoid_model, examples, tmp_path):
 
 
 def test_coarse_labels_merge_fine_types_and_remap_tags():
-    from stage2.ner.training import _coarsen
+    from stage2.ner.augmentation import coarsen
 
     labels = LabelSet([Label("actor", "actor"), Label("gpe", "country or city"), Label("athlete", "athlete")])
     parents = {"actor": Label("P", "person"), "athlete": Label("P", "person")}
     # O, B-actor, I-actor, B-gpe, B-athlete, I-athlete
-    coarse, tags = _coarsen(labels, parents, [[0, 1, 2, 3, 5, 6]])
+    coarse, tags = coarsen(labels, parents, [[0, 1, 2, 3, 5, 6]])
     assert [lb.name for lb in coarse] == ["person", "country or city"]
     assert tags == [[0, 1, 2, 3, 1, 2]]
 
 
 def test_case_augmentation_rewrites_only_case_shapes(tiny_model):
-    from stage2.ner.training import _is_uncased, _recase
+    from stage2.ner.augmentation import is_uncased, recase
 
     (window,) = tiny_model.make_windows(0, ["Ada", "met", "NASA", "in", "2024", "."])
-    upper = _recase(window, 3)
+    upper = recase(window, 3)
     assert upper.input_ids == window.input_ids
     assert [upper.shape_ids[i] for i in upper.first_subword] == [3, 3, 3, 3, 5, 6]
-    assert _is_uncased(tiny_model.tokenizer)
+    assert is_uncased(tiny_model.tokenizer)
 
 
 def test_training_with_coarse_labels_and_case_augmentation_runs(tiny_model, examples):

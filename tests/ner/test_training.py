@@ -257,17 +257,17 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_model, examples, tmp_path
     straight = clone()
     train(straight, examples, config=quick(**cfg, output_dir=str(tmp_path / "a")))
 
-    original = stage2.loop._save_checkpoint
+    original = stage2.loop.save_checkpoint
 
     def save_then_die(model, optimizer, scheduler, state, out):
         original(model, optimizer, scheduler, state, out)
         if state["step"] == 3:
             raise KeyboardInterrupt("killed after the step-3 checkpoint")
 
-    monkeypatch.setattr(stage2.loop, "_save_checkpoint", save_then_die)
+    monkeypatch.setattr(stage2.loop, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         train(clone(), examples, config=quick(**cfg, output_dir=str(tmp_path / "b")))
-    monkeypatch.setattr(stage2.loop, "_save_checkpoint", original)
+    monkeypatch.setattr(stage2.loop, "save_checkpoint", original)
     resumed = clone()
     train(resumed, examples, config=quick(**cfg, output_dir=str(tmp_path / "b")))
     assert all(torch.allclose(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())

@@ -1,0 +1,112 @@
+"""Checkpoints of a training run: written atomically (a crash leaves the old or the new one, never
+half of one), found again after a crash, and refused when they belong to other data or settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoint-last"
+
+
+def save_atomic(model: Any, path: Path) -> None:
+    """``model.save_pretrained(path)`` that leaves either the old or the new folder, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp)
+    old = path.with_name(path.name + ".old")
+    if old.exists():  # left by a save that was killed after its renames
+        shutil.rmtree(old)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def save_checkpoint(model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], out: Path) -> None:
+    """Model, optimizer, scheduler, torch RNG and ``state`` to ``out/checkpoint-last``, atomically."""
+    tmp = out / (CHECKPOINT_DIR + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp)
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()},
+        tmp / "optimizer.pt",
+    )
+    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    final, old = out / CHECKPOINT_DIR, out / (CHECKPOINT_DIR + ".old")
+    if final.exists() and old.exists():  # left by a save that was killed after its renames
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+RUN_KEYS = (
+    "batch_size",
+    "learning_rate",
+    "head_learning_rate",
+    "weight_decay",
+    "warmup_ratio",
+    "seed",
+    "label_dropout",
+    "description_dropout",
+    "context_dropout",
+    "negative_labels",
+    "coarse_labels",
+    "case_augmentation",
+)
+
+
+def check_same_run(ckpt: Path, state: dict[str, Any], cfg: Any, steps: int, fingerprint: str) -> None:
+    """Refuse to resume ``ckpt`` for other data or other settings (a changed step budget only warns)."""
+    saved = state.get("config", {})
+    diffs = [
+        f"{k}: {saved.get(k)!r} -> {getattr(cfg, k)!r}" for k in RUN_KEYS if k in saved and saved[k] != getattr(cfg, k)
+    ]
+    if state.get("steps") not in (None, steps):  # a longer (or shorter) budget for the same run is allowed
+        logger.warning("%s was saved for %s steps; continuing to %d", ckpt, state.get("steps"), steps)
+    if state.get("fingerprint") and fingerprint and state["fingerprint"] != fingerprint:
+        diffs.append("the training data differ")
+    if diffs:
+        raise ValueError(
+            f"{ckpt} belongs to another run ({'; '.join(diffs)}); pass resume=False (CLI: --no-resume) "
+            "or use another output folder"
+        )
+
+
+def data_fingerprint(items: Any) -> str:
+    """A short hash of training data (any JSON-serialisable view of it), stored with checkpoints."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
+
+
+def find_checkpoint(out_dir: Path) -> Path | None:
+    """The last complete checkpoint (a crash between the two renames of a save leaves only ``.old``)."""
+    for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old"):
+        if (out_dir / name / "trainer_state.json").exists():
+            return out_dir / name
+    return None
+
+
+def rng_to_json(state: Any) -> list[Any]:
+    """A ``random.Random`` state as JSON."""
+    return [state[0], list(state[1]), state[2]]
+
+
+def rng_from_json(data: list[Any]) -> Any:
+    """The ``random.Random`` state :func:`rng_to_json` wrote."""
+    return (data[0], tuple(data[1]), data[2])

@@ -1,0 +1,88 @@
+"""How a training step varies the task it reads, so that the model learns to read label names
+rather than memorise label sets: label and description dropout, absent entity types of other
+domains as negatives, coarse types in place of fine ones, and windows re-cased (for an uncased
+encoder only the case-shape ids change). Each draws from the run's random generator."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from stage2.labels import Label, LabelSet
+from stage2.loop import TrainingConfig
+from stage2.ner.windows import Window
+
+
+def label_dropout(
+    labels: LabelSet, tags: list[list[int]], rng: random.Random, cfg: TrainingConfig
+) -> tuple[LabelSet, list[list[int]]]:
+    """Drop every description (``cfg.description_dropout``) and keep a random subset of the labels
+    (``cfg.label_dropout``), remapping the tags to the labels kept."""
+    items = list(labels)
+    if cfg.description_dropout and rng.random() < cfg.description_dropout:
+        items = [Label(lb.key, lb.name, "") for lb in items]
+    keep = list(range(len(items)))
+    if cfg.label_dropout and len(items) > 1 and rng.random() < cfg.label_dropout:
+        n_keep = rng.randint(1, len(items))
+        keep = sorted(rng.sample(range(len(items)), n_keep))
+    remap = [0] * (1 + 2 * len(items))
+    for new, old in enumerate(keep):
+        remap[1 + 2 * old] = 1 + 2 * new
+        remap[2 + 2 * old] = 2 + 2 * new
+    return LabelSet([items[j] for j in keep]), [[remap[t] for t in row] for row in tags]
+
+
+def add_negatives(labels: LabelSet, pool: Sequence[Label], rng: random.Random, most: int) -> LabelSet:
+    """``labels`` plus up to ``most`` labels of ``pool`` whose names it lacks (appended: tags keep their indices)."""
+    if not pool or most <= 0:
+        return labels
+    names = {lb.name.lower() for lb in labels} | {lb.key.lower() for lb in labels}
+    free = [lb for lb in pool if lb.name.lower() not in names and lb.key.lower() not in names]
+    chosen = rng.sample(free, min(len(free), rng.randint(0, most)))
+    seen: set[str] = set()
+    extra: list[Label] = []
+    for lb in chosen:
+        if lb.name.lower() not in seen:
+            seen.add(lb.name.lower())
+            extra.append(Label(f"__negative_{len(extra)}", lb.name, lb.description))
+    return LabelSet([*labels, *extra])
+
+
+def coarsen(labels: LabelSet, parents: dict[str, Label], tags: list[list[int]]) -> tuple[LabelSet, list[list[int]]]:
+    """The task read with its coarse types: each fine type with a parent becomes that parent (fine
+    types sharing a parent merge into one); types without a parent stay as they are.
+    """
+    merged: list[Label] = []
+    index: dict[str, int] = {}
+    remap = [0] * (1 + 2 * len(labels))
+    for j, lb in enumerate(labels):
+        target = parents.get(lb.key, lb)
+        if target.name.lower() not in index:
+            index[target.name.lower()] = len(merged)
+            merged.append(
+                Label(f"__coarse_{len(merged)}" if lb.key in parents else lb.key, target.name, target.description)
+            )
+        new = index[target.name.lower()]
+        remap[1 + 2 * j], remap[2 + 2 * j] = 1 + 2 * new, 2 + 2 * new
+    return LabelSet(merged), [[remap[t] for t in row] for row in tags]
+
+
+UPPER_SHAPE, LOWER_SHAPE = 3, 1
+CASED_SHAPES = (1, 2, 3, 4)  # lower, Title, UPPER, mIxed: the shapes a case change rewrites
+
+
+def recase(window: Window, shape: int) -> Window:
+    """``window`` as if its text were all upper- (or lower-) case: for an uncased encoder only the
+    case-shape ids change."""
+    shapes = [shape if s in CASED_SHAPES else s for s in window.shape_ids]
+    return Window(window.example, window.start, window.end, window.input_ids, shapes, window.first_subword)
+
+
+def is_uncased(tokenizer: Any) -> bool:
+    """Whether the tokenizer gives the same ids to cased and lower-cased words."""
+    probe = ["Paris", "NASA", "iPhone"]
+    return bool(
+        tokenizer(probe, is_split_into_words=True)["input_ids"]
+        == tokenizer([w.lower() for w in probe], is_split_into_words=True)["input_ids"]
+    )
