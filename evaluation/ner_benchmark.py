@@ -168,7 +168,7 @@ def spacy_predict(test: list[NERExample]) -> list[list[Any]]:
 def run_cell(res: ResultsFile, dataset: str, name: str, setting: str, seed: int, args: argparse.Namespace) -> None:
     import torch
 
-    from stage2.metrics import ner_scores
+    from stage2.ner.metrics import ner_scores
 
     labels = LABELS[dataset]
     test = load_split(dataset, "test")

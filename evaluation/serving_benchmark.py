@@ -212,8 +212,8 @@ def labelled_engine(path: str, count: int, threads: int) -> Callable[[], Any]:
 
 
 def run_ner(res: ResultsFile, args: argparse.Namespace) -> None:
-    from stage2.metrics import ner_scores
     from stage2.ner.data import read_jsonl
+    from stage2.ner.metrics import ner_scores
 
     test = read_jsonl(DATA / "conll2003" / "test.jsonl.gz")
     words = [e.tokens for e in test]
@@ -255,8 +255,8 @@ def run_ner(res: ResultsFile, args: argparse.Namespace) -> None:
 
 
 def run_summarization(res: ResultsFile, args: argparse.Namespace) -> None:
-    from stage2.metrics import rouge_scores
     from stage2.summarization.data import read_summarization_jsonl
+    from stage2.summarization.metrics import rouge_scores
 
     test = read_summarization_jsonl(DATA / "bbc_news" / "test.jsonl.gz")
     engines: dict[str, Callable[[], Any]] = {}

@@ -98,7 +98,7 @@ def centrality(model: Any, ex: SummaryExample, dataset: str) -> list[int]:
 
 
 def evaluate_stage2(model: Any, test: list[SummaryExample], dataset: str) -> tuple[dict[str, float], float]:
-    from stage2.metrics import summary_scores
+    from stage2.summarization.metrics import summary_scores
 
     started = time.perf_counter()
     scores = summary_scores(model, test, SUMMARY_BUDGETS[dataset])
@@ -108,7 +108,7 @@ def evaluate_stage2(model: Any, test: list[SummaryExample], dataset: str) -> tup
 def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: int, args: argparse.Namespace) -> None:
     import torch
 
-    from stage2.metrics import rouge_scores
+    from stage2.summarization.metrics import rouge_scores
     from stage2.summarization.modeling import Summarizer
 
     torch.manual_seed(seed)

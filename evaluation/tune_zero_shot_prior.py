@@ -26,10 +26,10 @@ from common import RESULTS, git_commit, machine
 from tqdm.auto import tqdm
 
 from stage2.benchmarks import SUMMARY_BUDGETS, load_summaries
-from stage2.metrics import rouge_scores
 from stage2.summarization.config import DIALOGUE_PRIOR, PROSE_PRIOR
 from stage2.summarization.data import budget_in_words
 from stage2.summarization.features import FEATURES
+from stage2.summarization.metrics import rouge_scores
 from stage2.summarization.modeling import Summarizer
 from stage2.summarization.selection import select
 

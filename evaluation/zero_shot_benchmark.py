@@ -108,7 +108,7 @@ def load_system(path: Path, threads: int | None = None) -> Any:
 def run_row(
     res: ZeroShotResults, system: str, path: Path | None, dataset: str, variant: str, args: argparse.Namespace
 ) -> None:
-    from stage2.metrics import ner_scores
+    from stage2.ner.metrics import ner_scores
 
     examples = load_ner(dataset, args.split, args.limit)
     labels = label_set(dataset, variant)

@@ -150,7 +150,7 @@ def mixed_scores(system: str) -> list[str]:
 
     import stage2.runtime as rt
     from stage2.benchmarks import load_ner
-    from stage2.metrics import ner_scores as score
+    from stage2.ner.metrics import ner_scores as score
 
     test = load_ner("conll2003", "test")
     found = rt.load(ROOT / "exports" / "ner-default").predict_words([e.tokens for e in test])

@@ -68,7 +68,7 @@ def main() -> None:
                 f"{sc['rouge1']:.2f} / {sc['rouge2']:.2f} / {sc['rougeLsum']:.2f}"
             )
     if setting == "full":
-        from stage2.metrics import summary_scores
+        from stage2.summarization.metrics import summary_scores
         from stage2.summarization.modeling import Summarizer
 
         test = load_summaries("samsum", "test")

@@ -119,8 +119,8 @@ def _warn_label_mismatch(data: list[Any], keys: list[str]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from stage2.metrics import ner_scores
     from stage2.ner.data import load_ner_data
+    from stage2.ner.metrics import ner_scores
 
     model = load_model(args.model, exports=True)
     data = load_ner_data(args.data, scheme=args.scheme, repair=args.repair)

@@ -112,8 +112,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from stage2.metrics import summary_scores
     from stage2.summarization.data import load_summarization_data
+    from stage2.summarization.metrics import summary_scores
 
     model = load_summarizer(args.model, exports=True)
     data = load_summarization_data(args.data)

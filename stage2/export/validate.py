@@ -63,7 +63,8 @@ def task_metric_key(task: str) -> str:
 
 def metric(spec: ExportSpec, predictor: Any, dev: Sequence[Any], budget: dict[str, Any]) -> float:
     """The task metric of ``predictor`` (the torch model or a runtime) on ``dev``, rounded to 3 places."""
-    from stage2.metrics import ner_scores, rouge_scores
+    from stage2.ner.metrics import ner_scores
+    from stage2.summarization.metrics import rouge_scores
 
     if spec.task == "ner":
         preds = predictor.predict_words([e.tokens for e in dev], spec.labels)

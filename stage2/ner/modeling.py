@@ -361,7 +361,7 @@ class NERModel(nn.Module):
         self, examples: Sequence[NERExample], labels: LabelsArg = None, batch_size: int = 32
     ) -> dict[str, Any]:
         """seqeval strict IOB2 micro P/R/F1 (percent) and per-type F1 on labelled examples."""
-        from stage2.metrics import ner_scores
+        from stage2.ner.metrics import ner_scores
 
         label_set = self.resolve_labels(labels)
         contexts = [e.context for e in examples]

@@ -210,7 +210,7 @@ def train_seq2seq(
     Sources longer than ``max_source_length`` are cut to it for training, with a logged count.
     Every weight trains at ``config.learning_rate`` (there is no separate head).
     """
-    from stage2.metrics import rouge_scores
+    from stage2.summarization.metrics import rouge_scores
 
     cfg = config or TrainingConfig(batch_size=4, learning_rate=3e-4, head_learning_rate=3e-4)
     examples = [e for e in train_data if e.document.strip() and e.summary.strip()]

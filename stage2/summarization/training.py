@@ -93,7 +93,7 @@ def train_summarizer(
     least :data:`RESIDUAL_MIN_DOCUMENTS` documents). With ``dev_data`` the best dev ROUGE-1 weights are
     kept; ``eval_budget`` (e.g. ``{"ratio": 0.4}``) is the summary length there (default 3 sentences).
     """
-    from stage2.metrics import summary_scores
+    from stage2.summarization.metrics import summary_scores
 
     cfg = config or TrainingConfig(batch_size=4)
     torch.manual_seed(cfg.seed)

@@ -250,8 +250,8 @@ def test_evaluate_returns_seqeval_scores(entity_model, examples):
     assert 0.0 <= scores["f1"] <= 100.0
     # With the model's own logits, gold = predictions gives 100.
     preds = [[s for s, _ in p] for p in entity_model.predict_words([e.tokens for e in examples])]
-    from stage2.metrics import ner_scores
     from stage2.ner.data import NERExample
+    from stage2.ner.metrics import ner_scores
 
     silver = [NERExample(e.tokens, p) for e, p in zip(examples, preds, strict=True)]
     assert entity_model.evaluate(silver)["f1"] == 100.0
