@@ -5,6 +5,9 @@ document context and context dropout 0.5 (the benchmark's ``stage2-doc-cd`` full
     python models/ner-default/recipe.py                      # train (about 30 min on 2 CPUs), export
     python models/ner-default/recipe.py --model runs/models/conll2003-stage2-doc-cd-full   # reuse the benchmark's
     python models/ner-default/recipe.py --mixed --train-only --out runs/nd-mix/final   # the one-default candidate
+    python models/ner-default/recipe.py --mixed --init runs/nd-mix/final --conll-share 0.75 --steps 1500 \
+        --lr 3e-5 --dev-alone --train-only --out runs/nd-mix2/final                     # ... continued on CoNLL
+    python models/ner-default/recipe.py --soup runs/nd-mix/final runs/nd-mix2/final --out runs/nd-soup/final
 
 Writes runs/models/ner-default (torch), exports/ner-default (int8, shipped), runs/exports/ner-fp32
 (float32, for the serving benchmark) and models/ner-default/MODEL_CARD.md.
@@ -121,6 +124,21 @@ def train_mixed(
     model.save_pretrained(out)
 
 
+def soup(models: list[Path], out: Path) -> None:
+    """The uniform average of the weights of ``models`` (same architecture and labels), saved to ``out``."""
+    from stage2.ner.modeling import NERModel
+
+    loaded = [NERModel.from_pretrained(m) for m in models]
+    states = [m.state_dict() for m in loaded]
+    base = loaded[-1]
+    averaged = {
+        k: sum(s[k] for s in states) / len(states) if v.is_floating_point() else v for k, v in states[-1].items()
+    }
+    base.load_state_dict(averaged)
+    base.config.card["recipe"] = {"soup": [str(m) for m in models]}
+    base.save_pretrained(out)
+
+
 def mixed_how(model_dir: Path) -> str:
     """The card's training paragraph of a --mixed model, from its saved config."""
     import json
@@ -187,6 +205,9 @@ def main() -> None:
     parser.add_argument("--init", help="--mixed: start from this model instead of exports/ner-zero/torch")
     parser.add_argument("--lr", type=float, default=1e-4, help="--mixed: encoder learning rate (head: 10x)")
     parser.add_argument("--dev-alone", action="store_true", help="--mixed: select on CoNLL dev sentences read alone")
+    parser.add_argument(
+        "--soup", nargs="+", metavar="MODEL", help="average these trained models' weights into --out and stop"
+    )
     parser.add_argument("--train-only", action="store_true", help="train, do not export")
     parser.add_argument(
         "--results-system",
@@ -199,6 +220,9 @@ def main() -> None:
     from stage2.benchmarks import load_ner
 
     out = Path(args.out)
+    if args.soup:
+        soup([Path(m) for m in args.soup], out)
+        return
     if args.model:
         copy_model(Path(args.model), out)
     elif args.mixed:

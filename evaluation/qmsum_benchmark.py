@@ -1,0 +1,224 @@
+"""Query-focused meeting summarisation on QMSum: which turns of a meeting of thousands of words answer
+a question, under a word budget. Resumable row by row.
+
+Every system selects whole turns (transcript lines) of the meeting, at most ``--budget-words`` words,
+given the query (``focus``). Scored per query kind (``general``: a whole-meeting query; ``specific``:
+about part of the meeting, with gold ``relevant_turns``):
+- turn retrieval (specific queries): precision, recall and F1 of the selected turns against the gold turns;
+- ROUGE-1/2/Lsum (rouge-score F1, stemming) of the selected turns (one per line) against the answer.
+Systems: ``lead`` (the first turns), ``bm25`` (turns ranked by BM25 against the query: rank-bm25's
+BM25Okapi, lower-cased word tokens), ``oracle`` (greedy ROUGE oracle against the answer: an upper bound),
+``stage2`` (the shipped summariser export, ``summarize(meeting, focus=query, max_words=budget)``),
+``stage2-nofocus`` (the same without the query: what the focus adds). Nothing is truncated: every turn
+of every meeting is scored. Time per meeting is the mean wall time of one query (the whole meeting is
+read for each query).
+
+    python evaluation/qmsum_benchmark.py --systems lead bm25 oracle stage2 stage2-nofocus
+    python evaluation/qmsum_benchmark.py --systems stage2 --force          # redo one row
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, ResultsFile, git_commit, machine
+
+from stage2.benchmarks import data_dir
+from stage2.io import iter_jsonl
+
+logger = logging.getLogger("qmsum_benchmark")
+KINDS = ("general", "specific")
+SYSTEMS = ("lead", "bm25", "oracle", "stage2", "stage2-nofocus")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass
+class Query:
+    """One QMSum query of one meeting."""
+
+    id: str
+    turns: list[str]
+    answer: str
+    focus: str
+    kind: str
+    relevant: list[int]
+    domain: str
+
+    @property
+    def meeting(self) -> str:
+        return self.id.split(":")[0]
+
+
+def load(split: str) -> list[Query]:
+    """The QMSum split (``$STAGE2_DATA/qmsum/<split>.jsonl.gz``)."""
+    out = []
+    for _, r in iter_jsonl(data_dir() / "qmsum" / f"{split}.jsonl.gz"):
+        relevant = r["relevant_turns"]
+        relevant = json.loads(relevant) if isinstance(relevant, str) else relevant
+        turns = r["document"].split("\n")
+        out.append(Query(r["id"], turns, r["summary"], r["focus"], r["kind"], list(relevant), r["domain"]))
+    return out
+
+
+def within_budget(order: list[int], turns: list[str], budget: int) -> list[int]:
+    """Turns taken in ``order`` when they fit in what is left of ``budget`` words, in document order."""
+    chosen, used = [], 0
+    for i in order:
+        words = len(turns[i].split())
+        if not words or used + words > budget:
+            continue
+        chosen.append(i)
+        used += words
+        if used >= budget:
+            break
+    return sorted(chosen)
+
+
+def select_lead(q: Query, budget: int) -> list[int]:
+    return within_budget(list(range(len(q.turns))), q.turns, budget)
+
+
+def select_bm25(q: Query, budget: int) -> list[int]:
+    from rank_bm25 import BM25Okapi
+
+    tokens = [_WORD.findall(t.lower()) or ["_"] for t in q.turns]
+    scores = BM25Okapi(tokens).get_scores(_WORD.findall(q.focus.lower()))
+    order = sorted(range(len(q.turns)), key=lambda i: (-scores[i], i))
+    return within_budget(order, q.turns, budget)
+
+
+def select_oracle(q: Query, budget: int) -> list[int]:
+    from stage2.summarization.data import greedy_oracle
+
+    return greedy_oracle(q.turns, q.answer, max_words=budget)
+
+
+def selector_stage2(model: Any, use_focus: bool) -> Any:
+    """Turns chosen by a summariser: the sentences it picks mapped back to their transcript lines."""
+
+    def select(q: Query, budget: int) -> list[int]:
+        document = "\n".join(q.turns)
+        starts, pos = [], 0
+        for t in q.turns:
+            starts.append(pos)
+            pos += len(t) + 1
+        result = model.summarize(document, max_words=budget, focus=q.focus if use_focus else None)
+        import bisect
+
+        return sorted({bisect.bisect_right(starts, s["start"]) - 1 for s in result["sentences"]})
+
+    return select
+
+
+def turn_scores(chosen: list[int], gold: list[int]) -> dict[str, float]:
+    hit = len(set(chosen) & set(gold))
+    p = hit / len(chosen) if chosen else 0.0
+    r = hit / len(gold) if gold else 0.0
+    return {"turn_precision": 100 * p, "turn_recall": 100 * r, "turn_f1": 100 * (2 * p * r / (p + r) if p + r else 0.0)}
+
+
+def score(queries: list[Query], chosen: list[list[int]]) -> dict[str, Any]:
+    """ROUGE per kind, and turn retrieval on specific queries with gold turns."""
+    from stage2.summarization.metrics import rouge_scores
+
+    out: dict[str, Any] = {}
+    for kind in KINDS:
+        idx = [i for i, q in enumerate(queries) if q.kind == kind]
+        if not idx:
+            continue
+        refs = [queries[i].answer for i in idx]
+        hyps = ["\n".join(queries[i].turns[t] for t in chosen[i]) for i in idx]
+        block: dict[str, Any] = {**rouge_scores(refs, hyps), "queries": len(idx)}
+        gold = [i for i in idx if queries[i].relevant]
+        if gold:
+            per = [turn_scores(chosen[i], queries[i].relevant) for i in gold]
+            block |= {k: round(statistics.mean(p[k] for p in per), 2) for k in per[0]}
+            block["queries_with_gold_turns"] = len(gold)
+        block["mean_words"] = round(
+            statistics.mean(sum(len(queries[i].turns[t].split()) for t in chosen[i]) for i in idx), 1
+        )
+        out[kind] = block
+    return out
+
+
+def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
+    queries = load(args.split)
+    if system in ("stage2", "stage2-nofocus"):
+        import stage2.runtime as rt
+
+        select = selector_stage2(rt.load(args.model, threads=args.threads), system == "stage2")
+    else:
+        select = {"lead": select_lead, "bm25": select_bm25, "oracle": select_oracle}[system]
+    from tqdm.auto import tqdm
+
+    chosen, seconds = [], []
+    for q in tqdm(queries, desc=system, unit="query"):
+        started = time.perf_counter()
+        chosen.append(select(q, args.budget_words))
+        seconds.append(time.perf_counter() - started)
+    scores = score(queries, chosen)
+    row = {
+        "system": system,
+        "setting": "zero-shot",
+        "k": None,
+        "seeds": [1],
+        "scores": scores,
+        "budget_words": args.budget_words,
+        "queries": len(queries),
+        "meetings": len({q.meeting for q in queries}),
+        "mean_meeting_words": round(statistics.mean(sum(len(t.split()) for t in q.turns) for q in queries)),
+        "seconds_per_meeting": round(statistics.mean(seconds), 3),
+        "predict_seconds": round(sum(seconds), 1),
+        "model": str(args.model) if system.startswith("stage2") else None,
+        "notes": NOTES[system],
+        "git_commit": git_commit(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine(),
+    }
+    logger.info("%s: %s", system, json.dumps(scores))
+    res.data["rows"] = [r for r in res.data["rows"] if r["system"] != system] + [row]
+    res.save()
+
+
+NOTES = {
+    "lead": "the first turns of the meeting up to the word budget",
+    "bm25": "turns ranked by BM25Okapi (rank-bm25) against the query's lower-cased word tokens, best first up to "
+    "the word budget, shown in meeting order",
+    "oracle": "greedy ROUGE-1+2 oracle against the reference answer under the word budget (an upper bound; it sees "
+    "the answer)",
+    "stage2": "the shipped summariser export (ONNX Runtime int8), zero-shot, focus = the query, max_words = budget; "
+    "its chosen units (one per turn) mapped to turns",
+    "stage2-nofocus": "the same summariser without the query: what the focus adds",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--split", choices=["test", "validation"], default="test")
+    parser.add_argument("--budget-words", type=int, default=250, help="words of turns each system may select")
+    parser.add_argument("--model", default=str(ROOT / "exports" / "summarizer-default"), help="stage2 rows' export")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--force", action="store_true", help="redo finished rows")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    name = "summarization_qmsum" if args.split == "test" else "summarization_qmsum_dev"
+    res = ResultsFile(name, "summarization", "qmsum", args.split)
+    for system in args.systems:
+        if any(r["system"] == system for r in res.data["rows"]) and not args.force:
+            logger.info("skip %s (done)", system)
+            continue
+        run_row(res, system, args)
+
+
+if __name__ == "__main__":
+    main()
