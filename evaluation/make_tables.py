@@ -134,6 +134,41 @@ def summarization_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def qmsum_table(path: Path) -> str:
+    """QMSum: turn retrieval (specific queries) and ROUGE per query kind, per system."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = sorted(data["rows"], key=lambda r: ({"stage2": 0, "oracle": 9}.get(r["system"], 1), r["system"]))
+    budget = rows[0]["budget_words"] if rows else "?"
+    lines = [
+        f"**qmsum** ({data['split']} split; each system selects whole turns, at most {budget} words, given the "
+        "query; turn P / R / F1 against the gold relevant turns of specific queries; rouge-score F1 with stemming "
+        "of the selected turns against the answer)",
+        "",
+        "| system | setting | specific: turn P / R / F1 | specific: R1 / R2 / RLsum | general: R1 / R2 / RLsum "
+        "| s per meeting |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        sp, ge = r["scores"].get("specific", {}), r["scores"].get("general", {})
+        turns = f"{sp.get('turn_precision', 0):.2f} / {sp.get('turn_recall', 0):.2f} / {sp.get('turn_f1', 0):.2f}"
+
+        def rouge(block: dict) -> str:
+            return f"{block['rouge1']:.2f} / {block['rouge2']:.2f} / {block['rougeLsum']:.2f}" if block else "–"
+
+        lines.append(
+            f"| {r['system']} | {r['setting']} | {turns} | {rouge(sp)} | {rouge(ge)} | {r['seconds_per_meeting']} |"
+        )
+    meetings = rows[0]["meetings"] if rows else "?"
+    words = rows[0]["mean_meeting_words"] if rows else "?"
+    lines += [
+        "",
+        f"{meetings} meetings of {words} words on average, read whole. Machine: {data.get('machine', '?')}; "
+        f"commit `{data.get('git_commit', '?')[:12]}`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def serving_table(path: Path) -> str:
     data = json.loads(path.read_text(encoding="utf-8"))
     lines = [
@@ -239,6 +274,9 @@ def render() -> str:
             found = True
     if not found:
         parts.append("No summarisation results yet.")
+    qmsum = RESULTS / "summarization_qmsum.json"
+    if qmsum.exists():
+        parts.append(qmsum_table(qmsum))
     parts += ["", "### Serving (CPU)", ""]
     serving = RESULTS / "serving.json"
     parts.append(serving_table(serving) if serving.exists() else "No serving results yet.")

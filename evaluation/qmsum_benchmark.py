@@ -9,7 +9,8 @@ about part of the meeting, with gold ``relevant_turns``):
 Systems: ``lead`` (the first turns), ``bm25`` (turns ranked by BM25 against the query: rank-bm25's
 BM25Okapi, lower-cased word tokens), ``oracle`` (greedy ROUGE oracle against the answer: an upper bound),
 ``stage2`` (the shipped summariser export, ``summarize(meeting, focus=query, max_words=budget)``),
-``stage2-nofocus`` (the same without the query: what the focus adds). Nothing is truncated: every turn
+``stage2-nofocus`` (the same without the query: what the focus adds), ``stage2-whole-turns`` (the
+summariser before long turns were split into sentences: every turn one unit). Nothing is truncated: every turn
 of every meeting is scored. Time per meeting is the mean wall time of one query (the whole meeting is
 read for each query).
 
@@ -37,7 +38,7 @@ from stage2.io import iter_jsonl
 
 logger = logging.getLogger("qmsum_benchmark")
 KINDS = ("general", "specific")
-SYSTEMS = ("lead", "bm25", "oracle", "stage2", "stage2-nofocus")
+SYSTEMS = ("lead", "bm25", "oracle", "stage2", "stage2-nofocus", "stage2-whole-turns")
 _WORD = re.compile(r"\w+")
 
 
@@ -152,10 +153,13 @@ def score(queries: list[Query], chosen: list[list[int]]) -> dict[str, Any]:
 
 def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
     queries = load(args.split)
-    if system in ("stage2", "stage2-nofocus"):
+    if system.startswith("stage2"):
         import stage2.runtime as rt
+        import stage2.summarization.segmenting as segmenting
 
-        select = selector_stage2(rt.load(args.model, threads=args.threads), system == "stage2")
+        if system == "stage2-whole-turns":  # the ablation: every turn one unit, however long
+            segmenting.LONG_TURN_WORDS = 10**9
+        select = selector_stage2(rt.load(args.model, threads=args.threads), system != "stage2-nofocus")
     else:
         select = {"lead": select_lead, "bm25": select_bm25, "oracle": select_oracle}[system]
     from tqdm.auto import tqdm
@@ -196,8 +200,10 @@ NOTES = {
     "oracle": "greedy ROUGE-1+2 oracle against the reference answer under the word budget (an upper bound; it sees "
     "the answer)",
     "stage2": "the shipped summariser export (ONNX Runtime int8), zero-shot, focus = the query, max_words = budget; "
-    "its chosen units (one per turn) mapped to turns",
+    "its units (a turn, or a sentence of a turn of more than 100 words) mapped to their turns",
     "stage2-nofocus": "the same summariser without the query: what the focus adds",
+    "stage2-whole-turns": "the shipped summariser with every turn one unit however long (before turns of more than "
+    "100 words were split into sentences): the ablation of that split",
 }
 
 

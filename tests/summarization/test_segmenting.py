@@ -139,3 +139,15 @@ def test_empty_or_whitespace_gives_nothing(doc):
 )
 def test_ordinary_words_and_pronoun_i_end_sentences(text, expected):
     assert [s.text for s in split_sentences(text)] == expected
+
+
+def test_a_long_meeting_turn_is_split_into_sentences_a_short_one_stays_whole():
+    from stage2.summarization.segmenting import LONG_TURN_WORDS
+
+    long_turn = "Grad A: Um . So this is the recorder project . " + "We tested the microphones today . " * 25
+    assert len(long_turn.split()) > LONG_TURN_WORDS
+    doc = "PhD B: OK , let us start .\n" + long_turn.strip()
+    units = split_sentences(doc)
+    assert units[0].text == "PhD B: OK , let us start ."  # a short turn: one unit
+    assert len(units) > 20 and units[1].text.startswith("Grad A: Um .")
+    assert all(doc[u.start : u.end] == u.text for u in units)  # offsets into the meeting stay exact
