@@ -140,9 +140,9 @@ def qmsum_table(path: Path) -> str:
     rows = sorted(data["rows"], key=lambda r: ({"stage2": 0, "oracle": 9}.get(r["system"], 1), r["system"]))
     budget = rows[0]["budget_words"] if rows else "?"
     lines = [
-        f"**qmsum** ({data['split']} split; each system selects whole turns, at most {budget} words, given the "
-        "query; turn P / R / F1 against the gold relevant turns of specific queries; rouge-score F1 with stemming "
-        "of the selected turns against the answer)",
+        f"**qmsum** ({data['split']} split; each system selects turns (the summariser: its units, sentences of "
+        f"turns over 100 words), at most {budget} words, given the query; turn P / R / F1 against the gold relevant "
+        "turns of specific queries; rouge-score F1 with stemming of the selected text against the answer)",
         "",
         "| system | setting | specific: turn P / R / F1 | specific: R1 / R2 / RLsum | general: R1 / R2 / RLsum "
         "| s per meeting |",

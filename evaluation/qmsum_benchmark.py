@@ -1,11 +1,12 @@
 """Query-focused meeting summarisation on QMSum: which turns of a meeting of thousands of words answer
 a question, under a word budget. Resumable row by row.
 
-Every system selects whole turns (transcript lines) of the meeting, at most ``--budget-words`` words,
+Every system selects turns (transcript lines) of the meeting, at most ``--budget-words`` words,
 given the query (``focus``). Scored per query kind (``general``: a whole-meeting query; ``specific``:
 about part of the meeting, with gold ``relevant_turns``):
 - turn retrieval (specific queries): precision, recall and F1 of the selected turns against the gold turns;
-- ROUGE-1/2/Lsum (rouge-score F1, stemming) of the selected turns (one per line) against the answer.
+- ROUGE-1/2/Lsum (rouge-score F1, stemming) of what each system selected (one unit per line: whole turns for
+  the baselines, the summariser's units, which are sentences in turns of more than 100 words) against the answer.
 Systems: ``lead`` (the first turns), ``bm25`` (turns ranked by BM25 against the query: rank-bm25's
 BM25Okapi, lower-cased word tokens), ``oracle`` (greedy ROUGE oracle against the answer: an upper bound),
 ``stage2`` (the shipped summariser export, ``summarize(meeting, focus=query, max_words=budget)``),
@@ -84,29 +85,34 @@ def within_budget(order: list[int], turns: list[str], budget: int) -> list[int]:
     return sorted(chosen)
 
 
-def select_lead(q: Query, budget: int) -> list[int]:
-    return within_budget(list(range(len(q.turns))), q.turns, budget)
+def _turns(q: Query, chosen: list[int]) -> tuple[list[int], str]:
+    return chosen, "\n".join(q.turns[i] for i in chosen)
 
 
-def select_bm25(q: Query, budget: int) -> list[int]:
+def select_lead(q: Query, budget: int) -> tuple[list[int], str]:
+    return _turns(q, within_budget(list(range(len(q.turns))), q.turns, budget))
+
+
+def select_bm25(q: Query, budget: int) -> tuple[list[int], str]:
     from rank_bm25 import BM25Okapi
 
     tokens = [_WORD.findall(t.lower()) or ["_"] for t in q.turns]
     scores = BM25Okapi(tokens).get_scores(_WORD.findall(q.focus.lower()))
     order = sorted(range(len(q.turns)), key=lambda i: (-scores[i], i))
-    return within_budget(order, q.turns, budget)
+    return _turns(q, within_budget(order, q.turns, budget))
 
 
-def select_oracle(q: Query, budget: int) -> list[int]:
+def select_oracle(q: Query, budget: int) -> tuple[list[int], str]:
     from stage2.summarization.data import greedy_oracle
 
-    return greedy_oracle(q.turns, q.answer, max_words=budget)
+    return _turns(q, greedy_oracle(q.turns, q.answer, max_words=budget))
 
 
 def selector_stage2(model: Any, use_focus: bool) -> Any:
-    """Turns chosen by a summariser: the sentences it picks mapped back to their transcript lines."""
+    """Turns chosen by a summariser (the units it picks mapped back to their transcript lines) and its
+    summary (those units, one per line: part of a long turn is not the whole turn)."""
 
-    def select(q: Query, budget: int) -> list[int]:
+    def select(q: Query, budget: int) -> tuple[list[int], str]:
         document = "\n".join(q.turns)
         starts, pos = [], 0
         for t in q.turns:
@@ -115,7 +121,8 @@ def selector_stage2(model: Any, use_focus: bool) -> Any:
         result = model.summarize(document, max_words=budget, focus=q.focus if use_focus else None)
         import bisect
 
-        return sorted({bisect.bisect_right(starts, s["start"]) - 1 for s in result["sentences"]})
+        turns = sorted({bisect.bisect_right(starts, s["start"]) - 1 for s in result["sentences"]})
+        return turns, "\n".join(s["text"] for s in result["sentences"])
 
     return select
 
@@ -127,7 +134,7 @@ def turn_scores(chosen: list[int], gold: list[int]) -> dict[str, float]:
     return {"turn_precision": 100 * p, "turn_recall": 100 * r, "turn_f1": 100 * (2 * p * r / (p + r) if p + r else 0.0)}
 
 
-def score(queries: list[Query], chosen: list[list[int]]) -> dict[str, Any]:
+def score(queries: list[Query], chosen: list[list[int]], texts: list[str]) -> dict[str, Any]:
     """ROUGE per kind, and turn retrieval on specific queries with gold turns."""
     from stage2.summarization.metrics import rouge_scores
 
@@ -137,16 +144,14 @@ def score(queries: list[Query], chosen: list[list[int]]) -> dict[str, Any]:
         if not idx:
             continue
         refs = [queries[i].answer for i in idx]
-        hyps = ["\n".join(queries[i].turns[t] for t in chosen[i]) for i in idx]
+        hyps = [texts[i] for i in idx]
         block: dict[str, Any] = {**rouge_scores(refs, hyps), "queries": len(idx)}
         gold = [i for i in idx if queries[i].relevant]
         if gold:
             per = [turn_scores(chosen[i], queries[i].relevant) for i in gold]
             block |= {k: round(statistics.mean(p[k] for p in per), 2) for k in per[0]}
             block["queries_with_gold_turns"] = len(gold)
-        block["mean_words"] = round(
-            statistics.mean(sum(len(queries[i].turns[t].split()) for t in chosen[i]) for i in idx), 1
-        )
+        block["mean_words"] = round(statistics.mean(len(texts[i].split()) for i in idx), 1)
         out[kind] = block
     return out
 
@@ -164,12 +169,14 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
         select = {"lead": select_lead, "bm25": select_bm25, "oracle": select_oracle}[system]
     from tqdm.auto import tqdm
 
-    chosen, seconds = [], []
+    chosen, texts, seconds = [], [], []
     for q in tqdm(queries, desc=system, unit="query"):
         started = time.perf_counter()
-        chosen.append(select(q, args.budget_words))
+        turns, text = select(q, args.budget_words)
         seconds.append(time.perf_counter() - started)
-    scores = score(queries, chosen)
+        chosen.append(turns)
+        texts.append(text)
+    scores = score(queries, chosen, texts)
     row = {
         "system": system,
         "setting": "zero-shot",
