@@ -164,7 +164,12 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
 
         if system == "stage2-whole-turns":  # the ablation: every turn one unit, however long
             segmenting.LONG_TURN_WORDS = 10**9
-        select = selector_stage2(rt.load(args.model, threads=args.threads), system != "stage2-nofocus")
+        model = rt.load(args.model, threads=args.threads)
+        if args.focus_weight is not None:  # design rows (validation): how strongly the focus counts
+            model.config["focus_weight"] = args.focus_weight
+        if args.focus_template is not None:
+            model.config["focus_template"] = args.focus_template
+        select = selector_stage2(model, system != "stage2-nofocus")
     else:
         select = {"lead": select_lead, "bm25": select_bm25, "oracle": select_oracle}[system]
     from tqdm.auto import tqdm
@@ -177,8 +182,9 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
         chosen.append(turns)
         texts.append(text)
     scores = score(queries, chosen, texts)
+    name = args.name or system
     row = {
-        "system": system,
+        "system": name,
         "setting": "zero-shot",
         "k": None,
         "seeds": [1],
@@ -190,13 +196,15 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
         "seconds_per_meeting": round(statistics.mean(seconds), 3),
         "predict_seconds": round(sum(seconds), 1),
         "model": str(args.model) if system.startswith("stage2") else None,
-        "notes": NOTES[system],
+        "focus_weight": args.focus_weight,
+        "focus_template": args.focus_template,
+        "notes": NOTES[system] + (f"; design: {args.design}" if args.design else ""),
         "git_commit": git_commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
     }
     logger.info("%s: %s", system, json.dumps(scores))
-    res.data["rows"] = [r for r in res.data["rows"] if r["system"] != system] + [row]
+    res.data["rows"] = [r for r in res.data["rows"] if r["system"] != name] + [row]
     res.save()
 
 
@@ -221,13 +229,19 @@ def main() -> None:
     parser.add_argument("--budget-words", type=int, default=250, help="words of turns each system may select")
     parser.add_argument("--model", default=str(ROOT / "exports" / "summarizer-default"), help="stage2 rows' export")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--focus-weight", type=float, default=None, help="stage2 rows: override the export's")
+    parser.add_argument("--focus-template", default=None, help="stage2 rows: override, e.g. '{focus}' (query only)")
+    parser.add_argument("--name", default=None, help="the row's system name (design rows of one --systems entry)")
+    parser.add_argument("--design", default="", help="what distinguishes a design row (kept in its notes)")
     parser.add_argument("--force", action="store_true", help="redo finished rows")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = "summarization_qmsum" if args.split == "test" else "summarization_qmsum_dev"
     res = ResultsFile(name, "summarization", "qmsum", args.split)
+    if args.name and len(args.systems) != 1:
+        raise SystemExit("--name names the row of one --systems entry")
     for system in args.systems:
-        if any(r["system"] == system for r in res.data["rows"]) and not args.force:
+        if any(r["system"] == (args.name or system) for r in res.data["rows"]) and not args.force:
             logger.info("skip %s (done)", system)
             continue
         run_row(res, system, args)
