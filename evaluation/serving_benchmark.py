@@ -317,6 +317,69 @@ def run_summarization(res: ResultsFile, args: argparse.Namespace) -> None:
         )
 
 
+def meeting_documents(words: int) -> list[tuple[str, str]]:
+    """One ``(document, focus)`` per QMSum test meeting of at least ``words`` words: its first whole turns
+    up to ``words`` words, and the meeting's first query."""
+    from stage2.io import iter_jsonl
+
+    seen: dict[str, tuple[str, str]] = {}
+    for _, r in iter_jsonl(DATA / "qmsum" / "test.jsonl.gz"):
+        meeting = r["id"].split(":")[0]
+        if meeting in seen:
+            continue
+        kept, used = [], 0
+        for turn in r["document"].split("\n"):
+            n = len(turn.split())
+            if used + n > words:
+                break
+            kept.append(turn)
+            used += n
+        if used >= 0.98 * words:
+            seen[meeting] = ("\n".join(kept), r["focus"])
+    return list(seen.values())
+
+
+def run_meeting(res: ResultsFile, args: argparse.Namespace) -> None:
+    """Seconds to summarise a meeting of 10,000 words with a focus (the int8 export, one at a time)."""
+    if not args.sum_int8 or (done(res, "ort-int8", "summarization-meeting", 1) and not args.force):
+        return
+    import stage2.runtime as rt
+
+    model = rt.load(args.sum_int8, threads=args.threads)
+    meetings = meeting_documents(args.meeting_words)
+    for doc, focus in meetings[:2]:  # warm-up
+        model.summarize(doc, focus=focus, max_words=250)
+    seconds = []
+    for doc, focus in meetings:
+        t = time.perf_counter()
+        model.summarize(doc, focus=focus, max_words=250)
+        seconds.append(time.perf_counter() - t)
+    ordered = sorted(seconds)
+    scores = {
+        "seconds_p50": round(statistics.median(seconds), 3),
+        "seconds_p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+        "seconds_max": round(ordered[-1], 3),
+        "throughput": round(len(seconds) / sum(seconds), 2),
+        "batch_size": 1,
+        "threads": args.threads,
+        "words": args.meeting_words,
+        "meetings": len(seconds),
+    }
+    logger.info("meeting of %d words: p50 %.2f s, max %.2f s", args.meeting_words, scores["seconds_p50"], ordered[-1])
+    put_row(
+        res,
+        {
+            "system": "ort-int8",
+            "setting": "summarization-meeting",
+            "k": None,
+            "scores": scores,
+            "notes": f"the {len(seconds)} QMSum test meetings of at least {args.meeting_words} words, each cut to its "
+            f"first whole turns up to {args.meeting_words} words, summarised one at a time with the meeting's first "
+            "query as focus and a 250-word budget; throughput in meetings per second",
+        },
+    )
+
+
 def same_entities(got: list[dict[str, Any]], want: list[dict[str, Any]], tolerance: float = 0.01) -> bool:
     """Same spans and labels; scores may differ a little (int8 activations are quantised per batch, so a
     text batched with others scores slightly differently than alone).
@@ -423,7 +486,8 @@ def main() -> None:
     parser.add_argument("--sum-fp32", help="float32 export of the summariser")
     parser.add_argument("--sum-int8", help="int8 export of the summariser")
     parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime threads")
-    parser.add_argument("--tasks", nargs="+", default=["ner", "summarization", "http"])
+    parser.add_argument("--tasks", nargs="+", default=["ner", "summarization", "meeting", "http"])
+    parser.add_argument("--meeting-words", type=int, default=10_000, help="meeting task: words per meeting")
     parser.add_argument("--only", nargs="*", help="run only these systems")
     parser.add_argument("--force", action="store_true", help="redo finished rows")
     parser.add_argument("--http-requests", type=int, default=2000, help="load test: at most this many requests")
@@ -440,6 +504,8 @@ def main() -> None:
         run_ner(res, args)
     if "summarization" in args.tasks:
         run_summarization(res, args)
+    if "meeting" in args.tasks:
+        run_meeting(res, args)
     if "http" in args.tasks and args.ner_int8:
         run_http(res, args)
     print(json.dumps(res.data["rows"], indent=1)[:4000])
