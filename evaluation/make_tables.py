@@ -134,6 +134,10 @@ def summarization_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _rouge(block: dict) -> str:
+    return f"{block['rouge1']:.2f} / {block['rouge2']:.2f} / {block['rougeLsum']:.2f}" if block else "–"
+
+
 def qmsum_table(path: Path) -> str:
     """QMSum: turn retrieval (specific queries) and ROUGE per query kind, per system."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -151,12 +155,8 @@ def qmsum_table(path: Path) -> str:
     for r in rows:
         sp, ge = r["scores"].get("specific", {}), r["scores"].get("general", {})
         turns = f"{sp.get('turn_precision', 0):.2f} / {sp.get('turn_recall', 0):.2f} / {sp.get('turn_f1', 0):.2f}"
-
-        def rouge(block: dict) -> str:
-            return f"{block['rouge1']:.2f} / {block['rouge2']:.2f} / {block['rougeLsum']:.2f}" if block else "–"
-
         lines.append(
-            f"| {r['system']} | {r['setting']} | {turns} | {rouge(sp)} | {rouge(ge)} | {r['seconds_per_meeting']} |"
+            f"| {r['system']} | {r['setting']} | {turns} | {_rouge(sp)} | {_rouge(ge)} | {r['seconds_per_meeting']} |"
         )
     meetings = rows[0]["meetings"] if rows else "?"
     words = rows[0]["mean_meeting_words"] if rows else "?"

@@ -23,12 +23,18 @@ def save_atomic(model: Any, path: Path) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(tmp)
-    old = path.with_name(path.name + ".old")
-    if old.exists():  # left by a save that was killed after its renames
+    _swap_in(tmp, path)
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Put the complete folder ``tmp`` at ``final``: the previous one is renamed ``.old`` first and
+    removed last, so a crash at any point leaves a complete folder (``final``, or ``.old``)."""
+    old = final.with_name(final.name + ".old")
+    if final.exists() and old.exists():  # left by a save that was killed after its renames
         shutil.rmtree(old)
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
     if old.exists():
         shutil.rmtree(old)
 
@@ -44,14 +50,7 @@ def save_checkpoint(model: Any, optimizer: Any, scheduler: Any, state: dict[str,
         tmp / "optimizer.pt",
     )
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
-    final, old = out / CHECKPOINT_DIR, out / (CHECKPOINT_DIR + ".old")
-    if final.exists() and old.exists():  # left by a save that was killed after its renames
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
+    _swap_in(tmp, out / CHECKPOINT_DIR)
 
 
 RUN_KEYS = (
