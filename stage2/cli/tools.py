@@ -27,6 +27,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         budget=budget(args) or {"max_sentences": 3},
         allow_degraded=args.allow_degraded,
         smoothing=None if args.smoothing <= 0 else args.smoothing,
+        target_drop=args.target_drop,
     )
     if report.get("flagged"):
         print(f"warning: {report['flagged']}", file=sys.stderr)
@@ -85,6 +86,13 @@ def _add_export(tasks: Any) -> None:
         default=0.5,
         metavar="ALPHA",
         help="int8 only: SmoothQuant strength in (0, 1], calibrated on --dev (default 0.5; 0 turns it off)",
+    )
+    x.add_argument(
+        "--target-drop",
+        type=float,
+        metavar="POINTS",
+        help="int8 with --dev: keep the most sensitive matrices in float32 (about 1.7 MB each for MiniLM) "
+        "while the dev metric drops by more than this (default: half the refusal limit, 0.25 F1 for NER)",
     )
     add_budget(x)
     x.set_defaults(func=cmd_export)

@@ -120,11 +120,14 @@ def quantize_with_search(
     torch_metric: float | None,
     budget: dict[str, Any],
     threads: int | None,
+    target_drop: float | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Quantise ``fp32_path`` to ``final``; returns the loaded export and its report entries.
 
-    int8 with dev data: while the dev metric drops by more than half the limit, keep the most
-    sensitive matrices (the feed-forward output projections, bottom layer first) in float32."""
+    int8 with dev data: while the dev metric drops by more than ``target_drop`` (default: half the
+    task's limit), keep the most sensitive matrices (the feed-forward output projections, bottom
+    layer first) in float32."""
+    target = MAX_METRIC_DROP[spec.task] / 2 if target_drop is None else target_drop
     candidates = _ffn_output_nodes(fp32_path) if kind == "int8" and dev is not None else []
     kept: list[str] = []
     search = []
@@ -136,10 +139,11 @@ def quantize_with_search(
             break
         report["exported"] = metric(spec, exported, dev, budget)
         search.append({"kept_float32": list(kept), task_metric_key(spec.task): report["exported"]})
-        if torch_metric - report["exported"] <= MAX_METRIC_DROP[spec.task] / 2 or not candidates:
+        if torch_metric - report["exported"] <= target or not candidates:
             break
         kept.append(candidates.pop(0))
     report["kept_float32"] = kept
+    report["target_drop"] = target
     if len(search) > 1:
         report["quantization_search"] = search
     return exported, report

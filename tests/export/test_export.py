@@ -41,6 +41,26 @@ def test_int8_is_refused_when_the_metric_drops(_semantic_model, tmp_path, monkey
     assert "int8 costs" in report["flagged"]
 
 
+def test_a_stricter_target_drop_keeps_matrices_in_float32(_semantic_model, tmp_path):
+    import stage2.export as ex
+    from tests.conftest import _copy
+
+    loose = ex.export(_copy(_semantic_model), tmp_path / "a", quantize="int8", dev=dev_examples(), target_drop=100.0)
+    assert loose["kept_float32"] == [] and loose["target_drop"] == 100.0
+    strict = ex.export(
+        _copy(_semantic_model),
+        tmp_path / "b",
+        quantize="int8",
+        dev=dev_examples(),
+        target_drop=-1.0,
+        allow_degraded=True,
+    )  # never met: every feed-forward output projection is tried in float32, bottom layer first
+    kept = strict["kept_float32"]
+    assert kept and all("/output/dense/" in k for k in kept)
+    assert [s["kept_float32"] for s in strict["quantization_search"]][-1] == kept
+    assert strict["onnx_megabytes"] > loose["onnx_megabytes"]
+
+
 def test_export_rejects_unknown_quantisation(_semantic_model, tmp_path):
     import stage2.export as ex
 
