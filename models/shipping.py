@@ -25,14 +25,23 @@ def ship(
     dev: Any,
     budget: dict[str, Any] | None = None,
     labels: Any = None,
+    target_drop: float | None = None,
 ) -> dict:
-    """Export ``model_dir`` as int8 to ``exports/NAME`` (refused if the dev metric drops too much)
-    and, for the serving benchmark, as float32 to ``fp32_dir``.
+    """Export ``model_dir`` as int8 to ``exports/NAME`` (refused if the dev metric drops too much;
+    matrices kept in float32 while it drops by more than ``target_drop``) and, for the serving
+    benchmark, as float32 to ``fp32_dir``.
     """
     from stage2.export import export
 
     report = export(
-        model_dir, ROOT / "exports" / name, quantize="int8", dev=dev, dev_limit=len(dev), budget=budget, labels=labels
+        model_dir,
+        ROOT / "exports" / name,
+        quantize="int8",
+        dev=dev,
+        dev_limit=len(dev),
+        budget=budget,
+        labels=labels,
+        target_drop=target_drop,
     )
     size = report["onnx_megabytes"]
     if size > 30:

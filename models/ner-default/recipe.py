@@ -7,10 +7,12 @@ document context and context dropout 0.5 (the benchmark's ``stage2-doc-cd`` full
     python models/ner-default/recipe.py --mixed --train-only --out runs/nd-mix/final   # the one-default candidate
     python models/ner-default/recipe.py --mixed --init runs/nd-mix/final --conll-share 0.75 --steps 1500 \
         --lr 3e-5 --dev-alone --train-only --out runs/nd-mix2/final                     # ... continued on CoNLL
-    python models/ner-default/recipe.py --soup runs/nd-mix/final runs/nd-mix2/final --out runs/nd-soup/final
+    python models/ner-default/recipe.py --soup runs/nd-mix/final runs/nd-mix2/final   # average them, ship: the
+                                                                                        # shipped ner-default
 
 Writes runs/models/ner-default (torch), exports/ner-default (int8, shipped), runs/exports/ner-fp32
-(float32, for the serving benchmark) and models/ner-default/MODEL_CARD.md.
+(float32, for the serving benchmark) and models/ner-default/MODEL_CARD.md. The int8 export keeps the
+most sensitive matrices in float32 while the CoNLL dev F1 drops by more than ``--target-drop``.
 """
 
 from __future__ import annotations
@@ -135,8 +137,33 @@ def soup(models: list[Path], out: Path) -> None:
         k: sum(s[k] for s in states) / len(states) if v.is_floating_point() else v for k, v in states[-1].items()
     }
     base.load_state_dict(averaged)
-    base.config.card["recipe"] = {"soup": [str(m) for m in models]}
+    base.config.card["recipe"] = {"soup": [_relative(m) for m in models]}
     base.save_pretrained(out)
+
+
+def _relative(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def soup_how(model_dir: Path) -> str:
+    """The card's training paragraph of a --soup model: what was averaged, each part's recipe."""
+    import json
+
+    config = json.loads((model_dir / "stage2_config.json").read_text(encoding="utf-8"))
+    members = config["card"]["recipe"]["soup"]
+    parts = [f"({i}) {mixed_how(ROOT / m)}" for i, m in enumerate(members, 1)]
+    return (
+        f"The uniform average of the weights of {len(members)} models (a model soup: one point between the "
+        "first's zero-shot breadth and the second's CoNLL fit): " + " ".join(parts)
+    )
+
+
+def _card_recipe(model_dir: Path) -> dict:
+    import json
+
+    config = json.loads((model_dir / "stage2_config.json").read_text(encoding="utf-8"))
+    return dict(config["card"].get("recipe", {}))
 
 
 def mixed_how(model_dir: Path) -> str:
@@ -147,16 +174,20 @@ def mixed_how(model_dir: Path) -> str:
     runs = config["card"].get("training", [])
     recipe = config["card"].get("recipe", {})
     last = runs[-1] if runs else {}
+    lr = recipe.get("learning_rate", 1e-4)
+    start = recipe.get("from", "exports/ner-zero/torch")
+    begin = "The shipped ner-zero (models/ner-zero)" if "ner-zero" in start else f"{start} (the model above)"
     return (
-        "The shipped ner-zero (models/ner-zero) fine-tuned "
-        f"{recipe.get('steps', last.get('steps'))} steps (batch 16, encoder lr 1e-4, head lr 1e-3; "
+        f"{begin} fine-tuned "
+        f"{recipe.get('steps', last.get('steps'))} steps (batch 16, encoder lr {lr:.0e}, head lr {10 * lr:.0e}; "
         f"{last.get('seconds')} s on 2 CPU cores for the last run) on the CoNLL-2003 train split "
         f"({recipe.get('conll_share', '?')} of the steps; sentences read with up to 32 subwords of their neighbours a "
         "side, context dropout 0.5) mixed with ner-zero's own training corpora ("
         + ", ".join(c for c in last.get("corpora", []) if c != "conll2003")
         + "), with label and description dropout 0.5, up to 8 absent entity types of other domains per step, "
         "coarse types on half the steps of corpora that have them and 20% of windows re-cased. The best of four CoNLL "
-        "dev evaluations is kept. Labels PER/LOC/ORG/MISC with natural-language names and descriptions; any "
+        f"dev evaluations (read with {'no' if recipe.get('dev') == 'sentences alone' else 'their document'} "
+        "context) is kept. Labels PER/LOC/ORG/MISC with natural-language names and descriptions; any "
         "other labels can be given at run time."
     )
 
@@ -206,13 +237,19 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-4, help="--mixed: encoder learning rate (head: 10x)")
     parser.add_argument("--dev-alone", action="store_true", help="--mixed: select on CoNLL dev sentences read alone")
     parser.add_argument(
-        "--soup", nargs="+", metavar="MODEL", help="average these trained models' weights into --out and stop"
+        "--soup", nargs="+", metavar="MODEL", help="average these trained --mixed models' weights into --out, then ship"
+    )
+    parser.add_argument(
+        "--target-drop",
+        type=float,
+        default=0.05,
+        help="int8: keep the most sensitive matrices in float32 while CoNLL dev F1 drops by more than this",
     )
     parser.add_argument("--train-only", action="store_true", help="train, do not export")
     parser.add_argument(
         "--results-system",
-        default="ner-default-mix",
-        help="--mixed: the model's system name in evaluation/results/ner_zero_shot.json (for the card)",
+        default="ner-default",
+        help="--mixed/--soup: the model's system name in evaluation/results/ner_zero_shot.json (for the card)",
     )
     parser.add_argument("--dev-limit", type=int, default=3250, help="CoNLL dev sentences for the export check")
     args = parser.parse_args()
@@ -222,8 +259,7 @@ def main() -> None:
     out = Path(args.out)
     if args.soup:
         soup([Path(m) for m in args.soup], out)
-        return
-    if args.model:
+    elif args.model:
         copy_model(Path(args.model), out)
     elif args.mixed:
         train_mixed(
@@ -241,9 +277,11 @@ def main() -> None:
     if args.train_only:
         return
     dev = load_ner("conll2003", "dev")[: args.dev_limit]
-    report = ship(out, "ner-default", ROOT / "runs" / "exports" / "ner-fp32", dev)
-    if args.mixed:
-        write_card(HERE, "ner-default", mixed_how(out), mixed_scores(args.results_system), report)
+    report = ship(out, "ner-default", ROOT / "runs" / "exports" / "ner-fp32", dev, target_drop=args.target_drop)
+    recipe = _card_recipe(out)
+    if args.mixed or "soup" in recipe or "conll_share" in recipe:
+        how = soup_how(out) if "soup" in recipe else mixed_how(out)
+        write_card(HERE, "ner-default", how, mixed_scores(args.results_system), report)
         return
     scores = ner_scores(args.system, "ort-int8")
     cd = args.system == "stage2-doc-cd"
