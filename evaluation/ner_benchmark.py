@@ -145,8 +145,8 @@ def training_config(system: System, setting: str, seed: int, args: argparse.Name
         max_steps=args.fewshot_steps,
         batch_size=8,
         seed=seed,
-        learning_rate=5e-5 if pretrained else 1e-4,
-        head_learning_rate=2e-4 if pretrained else 1e-3,
+        learning_rate=args.fewshot_lr or (5e-5 if pretrained else 1e-4),
+        head_learning_rate=args.fewshot_head_lr or (2e-4 if pretrained else 1e-3),
         progress=args.progress,
     )
 
@@ -171,9 +171,9 @@ def run_cell(res: ResultsFile, dataset: str, name: str, setting: str, seed: int,
     from stage2.ner.metrics import ner_scores
 
     labels = LABELS[dataset]
-    test = load_split(dataset, "test")
+    test = load_split(dataset, args.split)[: args.limit]
     sentences_alone = test
-    system = SYSTEMS[name]
+    system = SYSTEMS[args.base_of.get(name, name)]
     doc = system.document_context
     if doc:
         if setting != "full":
@@ -230,6 +230,10 @@ def run_cell(res: ResultsFile, dataset: str, name: str, setting: str, seed: int,
                     f"greedy per-type {k}-shot sample of the train split; no dev data; "
                     f"{args.fewshot_steps} steps, batch 8"
                 )
+                if args.fewshot_lr is not None or args.fewshot_head_lr is not None:
+                    notes += f"; encoder lr {args.fewshot_lr}, head lr {args.fewshot_head_lr}"
+                if args.fewshot_self_distill:
+                    notes += f"; self-distilled (teacher: the starting model, weight {args.fewshot_self_distill:g})"
                 extra["train_sentences"] = len(sample)
             if system.pretrained:
                 notes = pretrain_note(system, args) + "; " + notes
@@ -244,6 +248,11 @@ def run_cell(res: ResultsFile, dataset: str, name: str, setting: str, seed: int,
                 notes += f"; encoder lr {cfg.learning_rate:g}, head lr {cfg.head_learning_rate:g}"
             started = time.perf_counter()
             teacher = None
+            if args.fewshot_self_distill and k is not None:
+                import copy
+
+                teacher = copy.deepcopy(model).eval()
+                cfg.distill_weight = args.fewshot_self_distill
             if system.teacher:
                 from stage2.ner.modeling import NERModel
 
@@ -291,7 +300,6 @@ def main() -> None:
         "--systems",
         nargs="+",
         default=["stage2", "linear-head"],
-        choices=list(SYSTEMS),
         metavar="SYSTEM",
         help="rows to run: " + ", ".join(SYSTEMS) + " (see the module docstring)",
     )
@@ -302,6 +310,29 @@ def main() -> None:
         "--zero-base", default=str(ROOT / "exports" / "ner-zero" / "torch"), help="stage2-zero rows: ner-zero weights"
     )
     parser.add_argument("--fewshot-steps", type=int, default=150)
+    parser.add_argument("--fewshot-lr", type=float, default=None, help="K-shot rows: encoder lr (default by system)")
+    parser.add_argument("--fewshot-head-lr", type=float, default=None, help="K-shot rows: head lr (default by system)")
+    parser.add_argument(
+        "--fewshot-self-distill",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="K-shot rows: learn the starting model's own soft tags with this weight beside the gold tags",
+    )
+    parser.add_argument(
+        "--split",
+        choices=["test", "dev"],
+        default="test",
+        help="dev: score on the dev split into ner_<dataset>_dev.json, for choosing designs",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="first N sentences of the scored split")
+    parser.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="ALIAS=SYSTEM",
+        help="record SYSTEM's rows as ALIAS (a design variant run with other options); give ALIAS in --systems",
+    )
     parser.add_argument("--full-epochs", type=float, default=3.0)
     parser.add_argument("--full-lr", type=float, default=None, help="full rows: encoder lr (default by system)")
     parser.add_argument("--full-head-lr", type=float, default=None, help="full rows: head lr (default by system)")
@@ -317,10 +348,15 @@ def main() -> None:
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    res = ResultsFile(f"ner_{args.dataset}", "ner", args.dataset, "test")
+    args.base_of = dict(a.split("=", 1) for a in args.name)
+    unknown = [s for s in args.systems if args.base_of.get(s, s) not in SYSTEMS]
+    if unknown or any(b not in SYSTEMS for b in args.base_of.values()):
+        parser.error(f"unknown system in {unknown or args.name}; known: {', '.join(SYSTEMS)}")
+    suffix = "" if args.split == "test" else f"_{args.split}"
+    res = ResultsFile(f"ner_{args.dataset}{suffix}", "ner", args.dataset, args.split)
     for setting in args.settings:
         for system in args.systems:
-            spec = SYSTEMS[system]
+            spec = SYSTEMS[args.base_of.get(system, system)]
             if spec.start == "spacy" and setting != "zero-shot":
                 continue
             if setting == "zero-shot" and (spec.document_context or not (spec.pretrained or spec.start == "spacy")):

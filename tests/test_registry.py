@@ -58,3 +58,19 @@ def test_run_time_labels_go_to_the_zero_shot_export(monkeypatch, tmp_path, ner_e
     capsys.readouterr()
     assert main(["ner", "Ada Lovelace met Charles Babbage in London."]) == 2
     assert "no ner-default export found" in capsys.readouterr().err
+
+
+def test_run_time_labels_go_to_the_default_when_it_ships(monkeypatch, tmp_path, ner_export, capsys):
+    import shutil
+
+    import stage2.cli.ner as cli_ner
+
+    for name in ("ner-default", "ner-zero"):
+        shutil.copytree(ner_export[0], tmp_path / "exports" / name)
+    monkeypatch.setattr(registry, "CHECKOUT", tmp_path)
+    asked: list[str] = []
+    real = cli_ner.load_model
+    monkeypatch.setattr(cli_ner, "load_model", lambda name, **kw: asked.append(name) or real(name, **kw))
+    assert main(["ner", "Ada Lovelace met Charles Babbage in London.", "--labels", "person,city"]) == 0
+    assert main(["ner", "Ada Lovelace met Charles Babbage in London.", "--model", "ner-zero", "--labels", "city"]) == 0
+    assert asked == ["ner-default", "ner-zero"]

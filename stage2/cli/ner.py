@@ -81,8 +81,10 @@ def read_texts(args: argparse.Namespace) -> list[str]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     name = args.model
-    if name is None:  # run-time labels go to the zero-shot model when it ships, else to ner-default
-        name = DEFAULT_ZERO_SHOT if args.labels and export_folder(DEFAULT_ZERO_SHOT) is not None else DEFAULT_NER
+    if name is None:  # one default for its own and run-time labels; ner-zero if only it ships
+        name = DEFAULT_NER
+        if args.labels and export_folder(DEFAULT_NER) is None and export_folder(DEFAULT_ZERO_SHOT) is not None:
+            name = DEFAULT_ZERO_SHOT
     model = load_model(name, exports=True)
     texts = read_texts(args)
     labels = parse_labels(args.labels)
@@ -170,8 +172,8 @@ def _add_predict(sub: Any) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help=f"{MODEL_HELP} (default: {DEFAULT_NER}, its CoNLL-2003 types; with --labels, {DEFAULT_ZERO_SHOT}, "
-        "trained to read any type's name)",
+        help=f"{MODEL_HELP} (default: {DEFAULT_NER}: its CoNLL-2003 types, or any types named with --labels; "
+        f"{DEFAULT_ZERO_SHOT} when only it is installed)",
     )
     p.add_argument("--input", help="file with one text per line, or JSON lines with 'text'; '-' for stdin")
     p.add_argument("--labels", help=LABELS_HELP + " (default: the model's own)")
