@@ -36,7 +36,7 @@ ENGINES = {  # serving row -> (the export folder it ran, or None for an in-memor
     "ort-int8-fast": "ner-fast",
     "spacy-sm": None,
 }
-ZERO_SHOT_SYSTEMS = ["ner-zero", "ner-default", "ner-default-mix", "spacy-sm"]
+ZERO_SHOT_SYSTEMS = ["ner-zero", "ner-default", "ner-default-conll", "spacy-sm"]
 
 
 def _read(name: str) -> dict[str, Any]:
