@@ -236,6 +236,8 @@ def trained_summarizer(_summarizer):
             p.normal_(0.0, 0.5)
         model.position_bias.weight.normal_(0.0, 0.5)
         model.dialogue_prior.normal_(0.0, 2.0)
+        model.salience.normal_(0.0, 0.5)
+        model.dialogue_salience.normal_(0.0, 0.5)
     return model
 
 

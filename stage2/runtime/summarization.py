@@ -91,6 +91,9 @@ class SummarizerRuntime(RuntimeModel):
         all_feats = np.concatenate([(unit @ _unit(prompt))[:, None], static_features(sentences, unit)], axis=-1)
         feats = all_feats[:, self._columns].astype(np.float32)
         base = feats @ h["dialogue_prior" if dialogue else "prior"]
+        salience = h.get("dialogue_salience" if dialogue else "salience")
+        if salience is not None:  # exports before few-shot salience have none
+            base = base + unit @ salience
         if extra_relevance and "relevance" in names:
             base = base + extra_relevance * feats[:, names.index("relevance")]
         buckets = int(self.config["position_buckets"])

@@ -50,6 +50,9 @@ class Summarizer(nn.Module):
         self.feature_index = feature_columns(config.features)
         self.prior = nn.Parameter(torch.tensor([float(config.prior[f]) for f in config.features]))
         self.dialogue_prior = nn.Parameter(torch.tensor([float(config.dialogue_prior[f]) for f in config.features]))
+        # a corpus's salient content, learned from a few documents (adaptation.fit_salience); zero: the prior
+        self.salience = nn.Parameter(torch.zeros(hidden))
+        self.dialogue_salience = nn.Parameter(torch.zeros(hidden))
         self.position_bias = nn.Embedding(config.position_buckets, 1)
         nn.init.zeros_(self.position_bias.weight)
         self.sentence_proj = nn.Linear(hidden, dim)
@@ -86,7 +89,8 @@ class Summarizer(nn.Module):
         encoder = AutoModel.from_config(AutoConfig.for_model(enc_cfg.pop("model_type"), **enc_cfg))
         model = cls(config, encoder, AutoTokenizer.from_pretrained(str(folder)))
         missing, unexpected = model.load_state_dict(load_file(str(folder / WEIGHTS_NAME)), strict=False)
-        if unexpected or [m for m in missing if "position_ids" not in m]:
+        optional = ("position_ids", "salience")  # buffers; salience vectors are zero in older models
+        if unexpected or [m for m in missing if not any(o in m for o in optional)]:
             raise ValueError(f"{folder}: weights do not match the config (missing {missing}, unexpected {unexpected})")
         return model.eval()
 
@@ -200,7 +204,8 @@ class Summarizer(nn.Module):
         n = emb.shape[0]
         feats = self.features(emb, prompt, sentences) if feats is None else feats
         weights = self.dialogue_prior if dialogue else self.prior
-        base = feats @ weights
+        salience = self.dialogue_salience if dialogue else self.salience
+        base = feats @ weights + nn.functional.normalize(emb, dim=-1) @ salience
         if extra_relevance and "relevance" in self.config.features:
             base = base + extra_relevance * feats[:, self.config.features.index("relevance")]
         idx = torch.arange(n, device=emb.device)

@@ -46,7 +46,7 @@ def test_ranking_loss():
 def test_few_documents_fit_only_the_feature_weights_of_their_kind(tiny_summarizer, summ_examples):
     prose = [e for e in summ_examples if ":" not in e.document.split("\n")[0]]
     before = snapshot(tiny_summarizer)
-    result = train_summarizer(tiny_summarizer, prose, config=fast())
+    result = train_summarizer(tiny_summarizer, prose, config=fast(), adaptation="weights")
     assert result.steps == 3 and result.best_dev is None
     assert changed(before, tiny_summarizer) == {"prior"}  # frozen encoder, no residual, no dialogue weights
     assert all(p.requires_grad for p in tiny_summarizer.parameters())  # restored afterwards
@@ -73,7 +73,12 @@ def test_residual_and_encoder_training_on_request(tiny_summarizer, summ_examples
 
 def test_training_with_dev_data(tiny_summarizer, summ_examples):
     result = train_summarizer(
-        tiny_summarizer, summ_examples, summ_examples[:2], config=fast(), eval_budget={"ratio": 0.5}
+        tiny_summarizer,
+        summ_examples,
+        summ_examples[:2],
+        config=fast(),
+        eval_budget={"ratio": 0.5},
+        adaptation="weights",
     )
     assert result.best_dev is not None
     assert {"rouge1", "rouge2", "rougeLsum", "step"} <= set(result.best_dev)
@@ -90,12 +95,16 @@ def test_documents_without_summaries_raise(tiny_summarizer):
 
 def test_resume_from_output_dir(tiny_summarizer, summ_examples, tmp_path):
     out = tmp_path / "work"
-    first = train_summarizer(tiny_summarizer, summ_examples, config=fast(min_steps=2, output_dir=str(out)))
+    first = train_summarizer(
+        tiny_summarizer, summ_examples, config=fast(min_steps=2, output_dir=str(out)), adaptation="weights"
+    )
     assert first.steps == 2
     state = json.loads((out / "checkpoint-last" / "trainer_state.json").read_text(encoding="utf-8"))
     assert state["step"] == 2
     after_first = snapshot(tiny_summarizer)
-    second = train_summarizer(tiny_summarizer, summ_examples, config=fast(min_steps=4, output_dir=str(out)))
+    second = train_summarizer(
+        tiny_summarizer, summ_examples, config=fast(min_steps=4, output_dir=str(out)), adaptation="weights"
+    )
     assert second.steps == 4
     # the history goes on from the saved step 2 instead of starting again
     assert [h["step"] for h in second.history] == [2, 4]
@@ -104,6 +113,8 @@ def test_resume_from_output_dir(tiny_summarizer, summ_examples, tmp_path):
     assert changed(after_first, tiny_summarizer)
     # a third call with nothing left to do trains no further
     after_second = snapshot(tiny_summarizer)
-    third = train_summarizer(tiny_summarizer, summ_examples, config=fast(min_steps=4, output_dir=str(out)))
+    third = train_summarizer(
+        tiny_summarizer, summ_examples, config=fast(min_steps=4, output_dir=str(out)), adaptation="weights"
+    )
     assert [h["step"] for h in third.history] == [2, 4]
     assert not changed(after_second, tiny_summarizer)
