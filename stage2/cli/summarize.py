@@ -77,6 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             eval_budget=budget(args) or None,
             train_encoder=args.train_encoder,
             residual=args.residual,
+            adaptation=args.adaptation,
         )
     model.save_pretrained(args.out)
     print_json(
@@ -127,8 +128,9 @@ def _add_train(sub: Any) -> None:
         help="fine-tune on documents with reference summaries",
         description="Train the extractive summariser on greedy ROUGE-oracle labels (pairwise ranking loss), "
         "or a seq2seq checkpoint given with --seq2seq; saves to --out. The extractive encoder stays frozen "
-        "(each sentence is embedded once) unless --train-encoder; with fewer than 1000 documents only the "
-        "hand-made features' weights are fitted unless --residual.",
+        "(each sentence is embedded once) unless --train-encoder. With fewer than 1000 documents (few-shot) "
+        "a salience direction is fitted in closed form and kept only if cross-validation on the documents "
+        "says it helps (--adaptation salience); --adaptation weights fits the six feature weights instead.",
     )
     st.add_argument("--train", required=True, help=DATA_HELP)
     st.add_argument("--dev", help="dev data for model selection (" + DATA_HELP + ")")
@@ -139,6 +141,13 @@ def _add_train(sub: Any) -> None:
         "--feature-lr", type=float, default=1e-2, help="learning rate of the feature weights (default 1e-2)"
     )
     st.add_argument("--train-encoder", action="store_true", help="fine-tune the encoder too (slow)")
+    st.add_argument(
+        "--adaptation",
+        choices=["auto", "salience", "weights"],
+        default="auto",
+        help="auto: salience for few-shot runs (frozen encoder, no residual), the ranking loss otherwise; "
+        "weights: always the ranking loss",
+    )
     residual = st.add_mutually_exclusive_group()
     residual.add_argument("--residual", dest="residual", action="store_const", const=True, help="train the residual")
     residual.add_argument("--no-residual", dest="residual", action="store_const", const=False, help="never train it")

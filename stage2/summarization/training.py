@@ -163,6 +163,8 @@ def _adapt_salience(
     seconds = time.perf_counter() - started
     report["seconds"] = round(seconds, 1)
     best = summary_scores(model, dev_data, eval_budget or {"max_sentences": 3}) if dev_data else None
+    if best:
+        model.config.card.setdefault("scores", {})["dev"] = {k: best[k] for k in ("rouge1", "rouge2", "rougeLsum")}
     return TrainResult(0, seconds, best, [{"step": 0, **best}] if best else [])
 
 

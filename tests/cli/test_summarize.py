@@ -75,7 +75,12 @@ def test_evaluate_prints_rouge(summ_dir, data_file, capsys):
 def test_train_writes_a_model(summ_dir, data_file, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["summarize", "train", "--model", str(summ_dir), "--train", str(data_file), "--out", str(out)]
-    argv += ["--min-steps", "2", "--epochs", "1", "--batch-size", "2"]
+    assert main(argv) == 0  # few documents: the salience fit, no gradient steps
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["steps"] == 0 and summary["model"] == str(out)
+    card = json.loads((out / "stage2_config.json").read_text(encoding="utf-8"))["card"]
+    assert card["training"][-1]["adaptation"] == "salience"
+    argv += ["--min-steps", "2", "--epochs", "1", "--batch-size", "2", "--adaptation", "weights"]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["steps"] == 2 and summary["model"] == str(out) and summary["best_dev"] is None
