@@ -92,14 +92,18 @@ def _featurise(model: Any, docs: Sequence[SummaryExample], dialogue: bool) -> li
     was_training = model.training
     model.eval()
     salience = (model.dialogue_salience if dialogue else model.salience).detach()
+    embedded: dict[str, torch.Tensor] = {}
     try:
         with torch.no_grad():
             for e in docs:
                 texts = [s.text for s in e.sentences]
-                emb = model.embed(texts)
-                prompt = model._prompt_embedding(model.intent_prompt(e.document))
+                emb = embedded.get(e.document)
+                if emb is None:  # queries about one meeting share its embeddings
+                    emb = embedded.setdefault(e.document, model.embed(texts))
+                prompt = model._prompt_embedding(model.intent_prompt(e.document, e.focus))
+                boost = float(model.config.focus_weight) if e.focus else 0.0
                 unit = torch.nn.functional.normalize(emb, dim=-1)
-                prior = model.score_embeddings(emb, prompt, texts, dialogue=dialogue) - unit @ salience
+                prior = model.score_embeddings(emb, prompt, texts, boost, dialogue) - unit @ salience
                 items.append(
                     {"texts": texts, "ref": e.summary, "unit": unit.numpy().astype(np.float64), "prior": prior.numpy()}
                 )

@@ -16,12 +16,14 @@ from stage2.summarization.segmenting import Sentence, split_sentences
 
 @dataclass
 class SummaryExample:
-    """A document, its reference summary (may be empty at predict time) and where it came from."""
+    """A document, its reference summary (may be empty at predict time), where it came from, and the
+    question the summary answers (``focus``: None for a general summary, e.g. a QMSum query)."""
 
     document: str
     summary: str = ""
     source: str = ""
     sentences: list[Sentence] = field(default_factory=list)
+    focus: str | None = None
 
     def __post_init__(self) -> None:
         if not self.sentences:
@@ -31,7 +33,8 @@ class SummaryExample:
 def read_summarization_jsonl(
     path: str | Path, document_field: str = "document", summary_field: str = "summary"
 ) -> list[SummaryExample]:
-    """Read JSON lines (optionally gzipped) with a document and a summary per line."""
+    """Read JSON lines (optionally gzipped) with a document and a summary per line, and an optional
+    ``focus`` (a string, or null/absent for a general summary)."""
     path = Path(path)
     out = [_example(record, where, document_field, summary_field) for where, record in iter_jsonl(path)]
     if not out:
@@ -47,7 +50,10 @@ def _example(record: Any, where: str, document_field: str, summary_field: str) -
             raise DataError(f"{where}: missing field {name!r} (expected {document_field!r} and {summary_field!r})")
         if not isinstance(record[name], str):
             raise DataError(f"{where}: field {name!r} must be a string")
-    return SummaryExample(record[document_field], record[summary_field], where)
+    focus = record.get("focus")
+    if focus is not None and not isinstance(focus, str):
+        raise DataError(f"{where}: field 'focus' must be a string or null, got {type(focus).__name__}")
+    return SummaryExample(record[document_field], record[summary_field], where, focus=focus or None)
 
 
 def summarization_from_dataset(

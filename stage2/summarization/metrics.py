@@ -35,8 +35,13 @@ def rouge_scores(references: Sequence[str], predictions: Sequence[str]) -> dict[
 
 def summary_scores(model: Any, examples: Sequence[Any], budget: dict[str, Any] | None = None) -> dict[str, float]:
     """:func:`rouge_scores` of ``model``'s summaries (torch or runtime; its chosen sentences one per line)
-    of ``examples`` (with ``document`` and ``summary``) under ``budget`` (``summarize`` keyword arguments)."""
-    preds = model.summarize([e.document for e in examples], **(budget or {}))
+    of ``examples`` (with ``document`` and ``summary``, and ``focus`` if they have one) under ``budget``
+    (``summarize`` keyword arguments)."""
+    focused = [getattr(e, "focus", None) for e in examples]
+    if any(focused):
+        preds = [model.summarize(e.document, focus=f, **(budget or {})) for e, f in zip(examples, focused, strict=True)]
+    else:
+        preds = model.summarize([e.document for e in examples], **(budget or {}))
     hyps = ["\n".join(s["text"] for s in p["sentences"]) if p["sentences"] else p["summary"] for p in preds]
     return rouge_scores([e.summary for e in examples], hyps)
 

@@ -62,24 +62,31 @@ def ranking_loss(logits: torch.Tensor, labels: Sequence[int]) -> torch.Tensor:
 
 
 def _cache_embeddings(model: Any, examples: Sequence[SummaryExample], progress: bool) -> list[torch.Tensor]:
-    """Each document's sentence embeddings from the (frozen) encoder, a few documents per batch."""
+    """Each document's sentence embeddings from the (frozen) encoder, a few documents per batch; a
+    document given several times (queries about one meeting) is embedded once."""
     from tqdm.auto import tqdm
 
-    out: list[torch.Tensor] = []
+    unique: dict[str, int] = {}
+    firsts: list[SummaryExample] = []
+    for e in examples:
+        if e.document not in unique:
+            unique[e.document] = len(firsts)
+            firsts.append(e)
+    embedded: list[torch.Tensor] = []
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             for start in tqdm(
-                range(0, len(examples), 32), desc="embedding sentences", unit="x32 docs", disable=not progress
+                range(0, len(firsts), 32), desc="embedding sentences", unit="x32 docs", disable=not progress
             ):
-                part = examples[start : start + 32]
+                part = firsts[start : start + 32]
                 emb = model.embed([s.text for e in part for s in e.sentences])
                 sizes = [len(e.sentences) for e in part]
-                out.extend(t.clone() for t in torch.split(emb, sizes))
+                embedded.extend(t.clone() for t in torch.split(emb, sizes))
     finally:
         model.train(was_training)
-    return out
+    return [embedded[unique[e.document]] for e in examples]
 
 
 def train_summarizer(
@@ -113,6 +120,7 @@ def train_summarizer(
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     steps = cfg.total_steps(per_epoch)
     schedule = shuffled_batches(len(examples), cfg.batch_size, steps, cfg.seed)
+    boosts = [float(model.config.focus_weight) if e.focus else 0.0 for e in examples]
     frozen = _set_trainable(model, train_encoder, use_residual, {"dialogue_prior" if d else "prior" for d in dialogue})
     inputs = None if train_encoder else _frozen_inputs(model, examples, prompts, cfg)
 
@@ -122,9 +130,9 @@ def train_summarizer(
             if inputs is not None:
                 cache, prompt_emb, feats = inputs
                 emb, prompt = cache[i], prompt_emb[prompts[i]]
-                logits = model.score_embeddings(emb, prompt, texts[i], dialogue=dialogue[i], feats=feats[i])
+                logits = model.score_embeddings(emb, prompt, texts[i], boosts[i], dialogue[i], feats[i])
             else:
-                logits = model.score_sentences(texts[i], prompts[i], dialogue=dialogue[i])
+                logits = model.score_sentences(texts[i], prompts[i], boosts[i], dialogue[i])
             losses.append(ranking_loss(logits, labels[i]))
         return torch.stack(losses).mean()
 
@@ -172,7 +180,7 @@ def _documents(
     model: Any, train_data: Sequence[SummaryExample]
 ) -> tuple[list[SummaryExample], list[list[int]], list[bool], list[str], list[list[str]]]:
     """The documents to train on (with sentences and a reference), their oracle labels, whether each is
-    a dialogue, its intent prompt and its sentences' texts."""
+    a dialogue, its intent prompt (with its focus, if any) and its sentences' texts."""
     from stage2.summarization.segmenting import is_dialogue
 
     examples = [e for e in train_data if len(e.sentences) > 0 and e.summary.strip()]
@@ -180,7 +188,7 @@ def _documents(
         raise ValueError("no training document has both sentences and a reference summary")
     labels = oracle_labels(examples)
     dialogue = [is_dialogue(e.document) for e in examples]
-    prompts = [model.intent_prompt(e.document) for e in examples]
+    prompts = [model.intent_prompt(e.document, e.focus) for e in examples]
     return examples, labels, dialogue, prompts, [[s.text for s in e.sentences] for e in examples]
 
 

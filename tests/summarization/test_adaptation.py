@@ -74,3 +74,16 @@ def test_saved_and_reloaded_with_salience_and_older_models_load(tiny_summarizer,
     save_file({k: v for k, v in weights.items() if "salience" not in k}, str(tmp_path / "m" / "model.safetensors"))
     older = Summarizer.from_pretrained(tmp_path / "m")  # saved before salience existed: zero vectors
     assert float(older.dialogue_salience.abs().sum()) == 0
+
+
+def test_focused_documents_are_scored_with_their_focus(tiny_summarizer, monkeypatch):
+    seen = []
+    real = tiny_summarizer.intent_prompt
+    monkeypatch.setattr(
+        tiny_summarizer, "intent_prompt", lambda doc, focus=None: seen.append(focus) or real(doc, focus)
+    )
+    docs = corpus(4)
+    for d in docs[:2]:
+        d.focus = "What about prices?"
+    adaptation.fit_salience(tiny_summarizer, docs, {"max_sentences": 1}, folds=2)
+    assert seen == ["What about prices?"] * 2 + [None] * 2

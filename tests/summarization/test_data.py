@@ -42,6 +42,12 @@ def test_read_jsonl_skips_blank_lines_and_reads_gzip(tmp_path):
     assert [e.source for e in examples] == [f"{path}, line 1", f"{path}, line 3"]
 
 
+def test_read_jsonl_reads_an_optional_focus(tmp_path):
+    lines = [json.dumps({**GOOD, "focus": "What did Ada do?"}), json.dumps({**GOOD, "focus": None}), json.dumps(GOOD)]
+    examples = read_summarization_jsonl(write_lines(tmp_path / "q.jsonl", lines))
+    assert [e.focus for e in examples] == ["What did Ada do?", None, None]
+
+
 def test_read_jsonl_custom_fields(tmp_path):
     path = write_lines(
         tmp_path / "samsum.jsonl", [json.dumps({"dialogue": "Ann: hi\nBo: yo", "summary": "They greet."})]
@@ -59,6 +65,7 @@ def test_read_jsonl_custom_fields(tmp_path):
         ('{"document": 3, "summary": "x"}', "field 'document' must be a string"),
         ('{"document": "x", "summary": ["x"]}', "field 'summary' must be a string"),
         ('["x", "y"]', "expected a JSON object"),
+        ('{"document": "x", "summary": "x", "focus": 3}', "field 'focus' must be a string or null, got int"),
     ],
 )
 def test_bad_line_names_file_and_line(tmp_path, bad, message):

@@ -24,3 +24,19 @@ def test_summary_scores_score_the_chosen_sentences():
 
     examples = [SummaryExample("The cat sat. The dog ran.", "The cat sat.")]
     assert summary_scores(FirstSentence(), examples, {"max_sentences": 1})["rouge1"] == 100.0
+
+
+def test_summary_scores_pass_each_examples_focus():
+    from stage2.summarization.data import SummaryExample
+    from stage2.summarization.metrics import summary_scores
+
+    asked = []
+
+    class Recorder:
+        def summarize(self, document, focus=None, **budget):
+            asked.append(focus)
+            return {"summary": document, "sentences": [{"text": document}]}
+
+    examples = [SummaryExample("The cat sat.", "The cat sat.", focus="cat?"), SummaryExample("A dog.", "A dog.")]
+    assert summary_scores(Recorder(), examples)["rouge1"] == 100.0
+    assert asked == ["cat?", None]

@@ -118,3 +118,16 @@ def test_resume_from_output_dir(tiny_summarizer, summ_examples, tmp_path):
     )
     assert [h["step"] for h in third.history] == [2, 4]
     assert not changed(after_second, tiny_summarizer)
+
+
+def test_training_reads_each_documents_focus(tiny_summarizer, summ_examples, monkeypatch):
+    seen = []
+    real = tiny_summarizer.intent_prompt
+    monkeypatch.setattr(
+        tiny_summarizer, "intent_prompt", lambda doc, focus=None: seen.append(focus) or real(doc, focus)
+    )
+    docs = [
+        SummaryExample(e.document, e.summary, focus="rates?" if i == 0 else None) for i, e in enumerate(summ_examples)
+    ]
+    train_summarizer(tiny_summarizer, docs + docs, config=fast(), adaptation="weights")
+    assert seen[: len(docs)] == ["rates?"] + [None] * (len(docs) - 1)
