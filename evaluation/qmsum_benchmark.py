@@ -11,12 +11,18 @@ Systems: ``lead`` (the first turns), ``bm25`` (turns ranked by BM25 against the 
 BM25Okapi, lower-cased word tokens), ``oracle`` (greedy ROUGE oracle against the answer: an upper bound),
 ``stage2`` (the shipped summariser export, ``summarize(meeting, focus=query, max_words=budget)``),
 ``stage2-nofocus`` (the same without the query: what the focus adds), ``stage2-whole-turns`` (the
-summariser before long turns were split into sentences: every turn one unit). Nothing is truncated: every turn
+summariser before long turns were split into sentences: every turn one unit), ``stage2-prior`` (the
+untrained torch summariser on the bundled encoder, the start of every trained setting: ``zero-shot``;
+``10-shot``/``100-shot``, seeds 1-3: K training queries drawn with the seed, the few-shot salience fit with
+each query as the focus; ``full``: every training query, ranking loss and residual, best of
+``--full-evaluations`` on the first ``--dev-queries`` validation queries). Nothing is truncated: every turn
 of every meeting is scored. Time per meeting is the mean wall time of one query (the whole meeting is
-read for each query).
+read for each query; ``stage2-prior`` rows embed each meeting once per process and score the queries from
+that cache, so their time is not comparable).
 
     python evaluation/qmsum_benchmark.py --systems lead bm25 oracle stage2 stage2-nofocus
     python evaluation/qmsum_benchmark.py --systems stage2 --force          # redo one row
+    python evaluation/qmsum_benchmark.py --systems stage2-prior --settings zero-shot 10-shot 100-shot full
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ from stage2.io import iter_jsonl
 
 logger = logging.getLogger("qmsum_benchmark")
 KINDS = ("general", "specific")
-SYSTEMS = ("lead", "bm25", "oracle", "stage2", "stage2-nofocus", "stage2-whole-turns")
+SYSTEMS = ("lead", "bm25", "oracle", "stage2", "stage2-nofocus", "stage2-whole-turns", "stage2-prior")
+SETTINGS = ("zero-shot", "10-shot", "100-shot", "full")
 _WORD = re.compile(r"\w+")
 
 
@@ -127,6 +134,71 @@ def selector_stage2(model: Any, use_focus: bool) -> Any:
     return select
 
 
+def memoize_embeddings(model: Any, cache: dict[tuple[str, ...], Any]) -> None:
+    """Make ``model.embed`` answer a repeated list of texts (a meeting's units, asked again for every
+    query about it) from ``cache``; prompts (one text) are embedded as before. The encoder is frozen."""
+    real = model.embed
+
+    def embed(texts: Any, batch_size: int = 64) -> Any:
+        if len(texts) < 2:
+            return real(texts, batch_size)
+        key = tuple(texts)
+        if key not in cache:
+            cache[key] = real(texts, batch_size)
+        return cache[key]
+
+    model.embed = embed
+
+
+def examples(queries: list[Query]) -> list[Any]:
+    """QMSum queries as training examples: the meeting, the answer, the query as the focus."""
+    from stage2.summarization.data import SummaryExample
+
+    return [SummaryExample("\n".join(q.turns), q.answer, q.id, focus=q.focus) for q in queries]
+
+
+def trained_summarizer(setting: str, seed: int, args: argparse.Namespace, cache: dict) -> tuple[Any, dict[str, Any]]:
+    """The untrained summariser, adapted as ``setting`` says (see the module docstring); and what was done."""
+    import random
+
+    import torch
+
+    from stage2.loop import TrainingConfig
+    from stage2.summarization.modeling import Summarizer
+    from stage2.summarization.training import train_summarizer
+
+    torch.manual_seed(seed)
+    model = Summarizer.from_pretrained(None)
+    memoize_embeddings(model, cache)
+    info: dict[str, Any] = {}
+    if setting == "zero-shot":
+        return model, info
+    train = examples(load("train"))
+    budget = {"max_words": args.budget_words}
+    if setting == "full":
+        dev = examples(load("validation")[: args.dev_queries])
+        cfg = TrainingConfig(
+            epochs=args.full_epochs,
+            min_steps=0,
+            batch_size=16,
+            seed=seed,
+            head_learning_rate=1e-3,
+            feature_learning_rate=1e-2,
+            evaluations=args.full_evaluations,
+            progress=False,
+        )
+        result = train_summarizer(model, train, dev, cfg, eval_budget=budget)
+        info |= {"train_queries": len(train), "steps": result.steps, "best_dev": result.best_dev}
+        if args.save_model:
+            model.save_pretrained(Path(args.save_model) / "qmsum-stage2-full")
+    else:
+        sample = random.Random(seed).sample(train, int(setting.split("-")[0]))
+        result = train_summarizer(model, sample, None, TrainingConfig(seed=seed, progress=False), eval_budget=budget)
+        info |= {"train_queries": len(sample), "adaptation": model.config.card["training"][-1]}
+    info["train_seconds"] = round(result.seconds, 1)
+    return model, info
+
+
 def turn_scores(chosen: list[int], gold: list[int]) -> dict[str, float]:
     hit = len(set(chosen) & set(gold))
     p = hit / len(chosen) if chosen else 0.0
@@ -208,6 +280,62 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
     res.save()
 
 
+def run_trained(res: ResultsFile, setting: str, args: argparse.Namespace, cache: dict) -> None:
+    """The ``stage2-prior`` row of ``setting``: seeds 1-3 for K-shot (mean scores, each seed kept)."""
+    from tqdm.auto import tqdm
+
+    queries = load(args.split)
+    seeds = args.seeds if setting.endswith("-shot") and setting != "zero-shot" else [1]
+    per_seed, infos, seconds = [], [], []
+    for seed in seeds:
+        model, info = trained_summarizer(setting, seed, args, cache)
+        select = selector_stage2(model, True)
+        chosen, texts = [], []
+        for q in tqdm(queries, desc=f"stage2-prior {setting} seed {seed}", unit="query"):
+            started = time.perf_counter()
+            turns, text = select(q, args.budget_words)
+            seconds.append(time.perf_counter() - started)
+            chosen.append(turns)
+            texts.append(text)
+        per_seed.append(score(queries, chosen, texts))
+        infos.append(info)
+        logger.info("stage2-prior %s seed %d: %s", setting, seed, json.dumps(per_seed[-1]))
+    mean = {
+        kind: {k: round(statistics.mean(p[kind][k] for p in per_seed), 2) for k in per_seed[0][kind]}
+        for kind in per_seed[0]
+    }
+    row = {
+        "system": "stage2-prior",
+        "setting": setting,
+        "k": int(setting.split("-")[0]) if setting in ("10-shot", "100-shot") else None,
+        "seeds": seeds,
+        "scores": mean,
+        "per_seed": per_seed,
+        "training": infos,
+        "budget_words": args.budget_words,
+        "queries": len(queries),
+        "meetings": len({q.meeting for q in queries}),
+        "seconds_per_query_cached": round(statistics.mean(seconds), 3),
+        "notes": NOTES["stage2-prior"] + " " + SETTING_NOTES[setting],
+        "git_commit": git_commit(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine(),
+    }
+    res.data["rows"] = [r for r in res.data["rows"] if (r["system"], r["setting"]) != ("stage2-prior", setting)]
+    res.data["rows"].append(row)
+    res.save()
+
+
+SETTING_NOTES = {
+    "zero-shot": "No training.",
+    "10-shot": "10 training queries drawn with the seed; few-shot salience fit (query as focus), kept only if "
+    "5-fold cross-validation on them raises ROUGE-1 at the budget.",
+    "100-shot": "100 training queries drawn with the seed; few-shot salience fit (query as focus), kept only if "
+    "5-fold cross-validation on them raises ROUGE-1 at the budget.",
+    "full": "Every training query (query as focus): ranking loss on greedy-oracle labels, feature weights and "
+    "residual, frozen encoder; model selection on validation queries.",
+}
+
 NOTES = {
     "lead": "the first turns of the meeting up to the word budget",
     "bm25": "turns ranked by BM25Okapi (rank-bm25) against the query's lower-cased word tokens, best first up to "
@@ -219,6 +347,8 @@ NOTES = {
     "stage2-nofocus": "the same summariser without the query: what the focus adds",
     "stage2-whole-turns": "the shipped summariser with every turn one unit however long (before turns of more than "
     "100 words were split into sentences): the ablation of that split",
+    "stage2-prior": "the untrained torch summariser on the bundled encoder (the zero-shot prior, not the shipped "
+    "BBC-trained export), focus = the query, max_words = budget.",
 }
 
 
@@ -233,6 +363,12 @@ def main() -> None:
     parser.add_argument("--focus-template", default=None, help="stage2 rows: override, e.g. '{focus}' (query only)")
     parser.add_argument("--name", default=None, help="the row's system name (design rows of one --systems entry)")
     parser.add_argument("--design", default="", help="what distinguishes a design row (kept in its notes)")
+    parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=["zero-shot"], help="stage2-prior rows")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds of K-shot rows")
+    parser.add_argument("--full-epochs", type=float, default=3.0)
+    parser.add_argument("--full-evaluations", type=int, default=3)
+    parser.add_argument("--dev-queries", type=int, default=100, help="validation queries for the full row")
+    parser.add_argument("--save-model", default="", help="folder where the full row's model is saved")
     parser.add_argument("--force", action="store_true", help="redo finished rows")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -240,7 +376,15 @@ def main() -> None:
     res = ResultsFile(name, "summarization", "qmsum", args.split)
     if args.name and len(args.systems) != 1:
         raise SystemExit("--name names the row of one --systems entry")
+    cache: dict[tuple[str, ...], Any] = {}
     for system in args.systems:
+        if system == "stage2-prior":
+            for setting in args.settings:
+                if any((r["system"], r["setting"]) == (system, setting) for r in res.data["rows"]) and not args.force:
+                    logger.info("skip %s %s (done)", system, setting)
+                    continue
+                run_trained(res, setting, args, cache)
+            continue
         if any(r["system"] == (args.name or system) for r in res.data["rows"]) and not args.force:
             logger.info("skip %s (done)", system)
             continue
