@@ -141,7 +141,11 @@ def _rouge(block: dict) -> str:
 def qmsum_table(path: Path) -> str:
     """QMSum: turn retrieval (specific queries) and ROUGE per query kind, per system."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    rows = sorted(data["rows"], key=lambda r: ({"stage2": 0, "oracle": 9}.get(r["system"], 1), r["system"]))
+    order = {"zero-shot": 0, "10-shot": 1, "100-shot": 2, "full": 3}
+    rows = sorted(
+        data["rows"],
+        key=lambda r: ({"stage2": 0, "oracle": 9}.get(r["system"], 1), r["system"], order.get(r["setting"], 9)),
+    )
     budget = rows[0]["budget_words"] if rows else "?"
     lines = [
         f"**qmsum** ({data['split']} split; each system selects turns (the summariser: its units, sentences of "
@@ -155,17 +159,45 @@ def qmsum_table(path: Path) -> str:
     for r in rows:
         sp, ge = r["scores"].get("specific", {}), r["scores"].get("general", {})
         turns = f"{sp.get('turn_precision', 0):.2f} / {sp.get('turn_recall', 0):.2f} / {sp.get('turn_f1', 0):.2f}"
+        seeds = f" (n={len(r['seeds'])})" if len(r.get("seeds", [])) > 1 else ""
         lines.append(
-            f"| {r['system']} | {r['setting']} | {turns} | {_rouge(sp)} | {_rouge(ge)} | {r['seconds_per_meeting']} |"
+            f"| {r['system']} | {r['setting']}{seeds} | {turns} | {_rouge(sp)} | {_rouge(ge)} "
+            f"| {r.get('seconds_per_meeting', '–')} |"
         )
     meetings = rows[0]["meetings"] if rows else "?"
-    words = rows[0]["mean_meeting_words"] if rows else "?"
+    words = next((r["mean_meeting_words"] for r in rows if "mean_meeting_words" in r), "?")
     lines += [
         "",
-        f"{meetings} meetings of {words} words on average, read whole. Machine: {data.get('machine', '?')}; "
+        f"{meetings} meetings of {words} words on average, read whole. stage2-prior: the untrained summariser on the "
+        "bundled encoder and what K training queries (mean of seeds) or the whole train split make of it (no time: "
+        f"those rows score queries from a per-meeting embedding cache). Machine: {data.get('machine', '?')}; "
         f"commit `{data.get('git_commit', '?')[:12]}`.",
         "",
     ]
+    return "\n".join(lines)
+
+
+def transfer_table(path: Path) -> str:
+    """ROUGE-1 of each model (rows: trained on) on each test set (columns); in-domain in italics."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    sets = ["bbc_news", "samsum", "qmsum-general", "qmsum-specific"]
+    models = list(dict.fromkeys(r["trained_on"] for r in data["rows"]))
+    cells = {(r["trained_on"], r["dataset"]): r for r in data["rows"]}
+    lines = [
+        "**Transfer** (test splits, ROUGE-1; rows: the corpus the weights were fitted on, whole train split; *italic*: "
+        "in-domain; prior: no training)",
+        "",
+        "| trained on | " + " | ".join(sets) + " |",
+        "|---|" + "---|" * len(sets),
+    ]
+    for m in models:
+        row = []
+        for s in sets:
+            r = cells.get((m, s))
+            value = "–" if r is None else f"{r['scores']['rouge1']:.2f}"
+            row.append(f"*{value}*" if r is not None and s.startswith(m) else value)
+        lines.append(f"| {m} | " + " | ".join(row) + " |")
+    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
     return "\n".join(lines)
 
 
@@ -284,6 +316,9 @@ def render() -> str:
     qmsum = RESULTS / "summarization_qmsum.json"
     if qmsum.exists():
         parts.append(qmsum_table(qmsum))
+    transfer = RESULTS / "summarization_transfer.json"
+    if transfer.exists():
+        parts.append(transfer_table(transfer))
     parts += ["", "### Serving (CPU)", ""]
     serving = RESULTS / "serving.json"
     parts.append(serving_table(serving) if serving.exists() else "No serving results yet.")
