@@ -24,7 +24,7 @@ def test_kept_salience_changes_scores_and_is_recorded(tiny_summarizer, monkeypat
     monkeypatch.setattr(adaptation, "_cross_validate", lambda *a: (10.0, 20.0))  # the check says it helps
     docs = corpus(12)
     before = tiny_summarizer.score_sentences([s.text for s in docs[0].sentences], "x").clone()
-    report = adaptation.fit_salience(tiny_summarizer, docs, {"max_sentences": 1})
+    report = adaptation.fit_salience(tiny_summarizer, docs, {"max_sentences": 1}, min_documents=2)
     assert report["kept"] == "salience" and report["kind"] == "prose" and report["documents"] == 12
     assert float(tiny_summarizer.salience.abs().sum()) > 0
     assert float(tiny_summarizer.dialogue_salience.abs().sum()) == 0  # only the documents' kind
@@ -37,17 +37,26 @@ def test_the_prior_is_kept_when_cross_validation_sees_no_gain(tiny_summarizer, m
     monkeypatch.setattr(adaptation, "_cross_validate", lambda *a: (20.0, 20.0))
     with torch.no_grad():
         tiny_summarizer.salience.fill_(1.0)  # an earlier fit is replaced, not added to
-    report = adaptation.fit_salience(tiny_summarizer, corpus(6))
+    report = adaptation.fit_salience(tiny_summarizer, corpus(6), min_documents=2)
     assert report["kept"].startswith("prior")
     assert float(tiny_summarizer.salience.abs().sum()) == 0
 
 
 def test_cross_validation_scores_held_out_documents(tiny_summarizer):
-    report = adaptation.fit_salience(tiny_summarizer, corpus(12), {"max_sentences": 1}, folds=3)
+    report = adaptation.fit_salience(tiny_summarizer, corpus(12), {"max_sentences": 1}, folds=3, min_documents=2)
     assert 0 <= report["cv_rouge1_prior"] <= 100 and 0 <= report["cv_rouge1_adapted"] <= 100
     kept = report["cv_rouge1_adapted"] > report["cv_rouge1_prior"]
     assert (report["kept"] == "salience") == kept
     assert (float(tiny_summarizer.salience.abs().sum()) > 0) == kept
+
+
+def test_too_few_documents_keep_the_prior_without_trying(tiny_summarizer, monkeypatch):
+    monkeypatch.setattr(adaptation, "_cross_validate", lambda *a: pytest.fail("no check below the minimum"))
+    with torch.no_grad():
+        tiny_summarizer.salience.fill_(1.0)
+    report = adaptation.fit_salience(tiny_summarizer, corpus(12), min_documents=13)
+    assert report["kept"] == "prior (fewer than 13 documents)"
+    assert float(tiny_summarizer.salience.abs().sum()) == 0
 
 
 def test_few_shot_training_defaults_to_salience(tiny_summarizer, summ_examples):
@@ -85,5 +94,5 @@ def test_focused_documents_are_scored_with_their_focus(tiny_summarizer, monkeypa
     docs = corpus(4)
     for d in docs[:2]:
         d.focus = "What about prices?"
-    adaptation.fit_salience(tiny_summarizer, docs, {"max_sentences": 1}, folds=2)
+    adaptation.fit_salience(tiny_summarizer, docs, {"max_sentences": 1}, folds=2, min_documents=2)
     assert seen == ["What about prices?"] * 2 + [None] * 2
