@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from stage2.cli import ray_jobs
 from stage2.cli.common import (
     DEFAULT_NER,
     DEFAULT_ZERO_SHOT,
@@ -85,6 +86,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         name = DEFAULT_NER
         if args.labels and export_folder(DEFAULT_NER) is None and export_folder(DEFAULT_ZERO_SHOT) is not None:
             name = DEFAULT_ZERO_SHOT
+    if args.ray is not None:
+        labels_list = [lb.strip() for lb in args.labels.split(",")] if args.labels else None
+        folder = export_folder(name)
+        return ray_jobs.run(args, "ner", str(folder or name), labels=labels_list, batch_size=args.batch_size)
     model = load_model(name, exports=True)
     texts = read_texts(args)
     labels = parse_labels(args.labels)
@@ -184,6 +189,7 @@ def _add_predict(sub: Any) -> None:
         default="jsonl",
         help="jsonl: one JSON object per text, for pipes (default); pretty: the text with entities highlighted",
     )
+    ray_jobs.add_ray_args(p)
     p.set_defaults(func=cmd_predict)
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stage2.cli import ray_jobs
 from stage2.cli.common import (
     DEFAULT_SUMMARIZER,
     JSON_SUFFIXES,
@@ -103,6 +104,9 @@ def read_documents(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.ray is not None:
+        folder = export_folder(args.model) if args.model else None
+        return ray_jobs.run(args, "summarization", str(folder or args.model), focus=args.focus, **budget(args))
     model = load_summarizer(args.model, exports=True)
     docs = read_documents(args)
     from tqdm.auto import tqdm
@@ -172,6 +176,7 @@ def _add_predict(sub: Any) -> None:
     sp.add_argument("--input", help="a text file, or JSON lines with 'document'")
     sp.add_argument("--focus", help="an optional natural-language focus, e.g. 'financial results'")
     add_budget(sp)
+    ray_jobs.add_ray_args(sp)
     sp.set_defaults(func=cmd_predict)
 
 

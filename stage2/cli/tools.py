@@ -62,6 +62,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         token=token,
     )
+    if args.ray is not None:
+        from stage2.serve.ray_serve import serve_on_ray
+
+        address = None if args.ray == "local" else args.ray
+        serve_on_ray(args.model, address, args.host, args.port, limits, args.replicas, args.max_replicas, args.threads)
+        return 0
     serve(args.model, host=args.host, port=args.port, limits=limits)
     return 0
 
@@ -148,6 +154,17 @@ def _add_serve(tasks: Any) -> None:
         default=None,
         help="require 'Authorization: Bearer TOKEN' on POST requests (or set STAGE2_TOKEN; default: no token)",
     )
+    v.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help='serve as a Ray Serve deployment (pip install "stage2[ray]"): alone, a local Ray; "auto" or an address '
+        "joins a cluster. Request limits as above; connections are handled by Ray Serve's proxy",
+    )
+    v.add_argument("--replicas", type=int, default=1, help="--ray: replicas (the minimum with --max-replicas)")
+    v.add_argument("--max-replicas", type=int, default=None, help="--ray: autoscale up to this many replicas")
+    v.add_argument("--threads", type=int, default=1, help="--ray: cores per replica")
     v.set_defaults(func=cmd_serve)
 
 

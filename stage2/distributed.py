@@ -1,0 +1,202 @@
+"""Batch inference on Ray Data: tag or summarise a Ray Dataset, or a glob of files, with the
+torch-free runtime in a pool of actors (``pip install "stage2[ray]"``).
+
+Each actor loads the export once and answers batches of rows; rows keep every column they had
+(ids included) and gain ``entities`` (NER: the runtime's dicts) or ``summary`` and ``sentences``
+(summarisation). Ray retries a batch whose actor died and restarts the actor, so no row is lost
+or written twice::
+
+    import ray
+    from stage2.distributed import predict_dataset
+
+    ds = ray.data.read_json("data/*.jsonl")              # rows with a "text" column
+    tagged = predict_dataset(ds, model="ner-default", labels=["person", "company"])
+    tagged.write_parquet("out/")
+
+On a cluster every node needs ``stage2[ray]`` and the model installed (an export folder on a shared
+path, or ``pip install`` of a model package made by ``stage2 package``); ``ray.init("auto")`` joins it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+OUTPUT_FORMATS = ("jsonl", "parquet")
+_CRASH_ONCE = "STAGE2_RAY_CRASH_ONCE"
+"""Test aid: a path; the first actor batch that finds no file there creates it and kills its process."""
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as err:  # the optional extra is missing
+        raise ImportError('stage2.distributed needs Ray: pip install "stage2[ray]"') from err
+    return ray
+
+
+def _model_ref(model: str | Path) -> str:
+    """A local folder as an absolute path (actors may run elsewhere); a name as it is."""
+    path = Path(model)
+    return str(path.resolve()) if path.exists() else str(model)
+
+
+def _crash_once() -> None:
+    marker = os.environ.get(_CRASH_ONCE)
+    if marker and not os.path.exists(marker):
+        Path(marker).write_text("crashed", encoding="utf-8")
+        os._exit(1)
+
+
+class _Tagger:
+    """Ray Data actor: one NER export, loaded once per actor."""
+
+    def __init__(self, model: str, labels: list[str] | None, column: str, threads: int) -> None:
+        import stage2.runtime as rt
+
+        loaded = rt.load(model, threads=threads)
+        if not isinstance(loaded, rt.NERRuntime):
+            raise ValueError(f"{model}: a {loaded.task} export, not an NER one")
+        self.model = loaded
+        self.labels, self.column = labels, column
+
+    def __call__(self, batch: Any) -> Any:
+        _crash_once()
+        texts = [str(t) for t in batch[self.column]]
+        batch["entities"] = self.model.predict(texts, labels=self.labels)
+        return batch
+
+
+class _Summarizer:
+    """Ray Data actor: one summariser export, loaded once per actor."""
+
+    def __init__(self, model: str, budget: dict[str, Any], column: str, threads: int) -> None:
+        import stage2.runtime as rt
+
+        loaded = rt.load(model, threads=threads)
+        if not isinstance(loaded, rt.SummarizerRuntime):
+            raise ValueError(f"{model}: a {loaded.task} export, not a summariser")
+        self.model = loaded
+        self.budget, self.column = budget, column  # budget: summarize keyword arguments (focus too)
+
+    def __call__(self, batch: Any) -> Any:
+        _crash_once()
+        results = self.model.summarize([str(d) for d in batch[self.column]], **self.budget)
+        assert isinstance(results, list)  # a list in, a list out
+        batch["summary"] = [r["summary"] for r in results]
+        batch["sentences"] = [r["sentences"] for r in results]
+        return batch
+
+
+def _map(ds: Any, actor: type, args: tuple[Any, ...], actors: int, batch_size: int, threads: int) -> Any:
+    if actors < 1 or batch_size < 1 or threads < 1:
+        raise ValueError(f"actors, batch_size and threads must be >= 1, got {actors}, {batch_size}, {threads}")
+    return ds.map_batches(
+        actor,
+        fn_constructor_args=args,
+        batch_size=batch_size,
+        batch_format="pandas",
+        concurrency=actors,
+        num_cpus=threads,
+    )
+
+
+def _label_names(labels: Sequence[str] | str) -> list[str]:
+    """Run-time labels as a list of names (a comma-separated string too); each a non-empty string."""
+    names = [n.strip() for n in labels.split(",")] if isinstance(labels, str) else list(labels)
+    bad = [n for n in names if not isinstance(n, str) or not n.strip()]
+    if not names or bad:
+        raise ValueError(f"labels must be non-empty strings, got {labels!r}")
+    return names
+
+
+def _check_column(ds: Any, column: str) -> None:
+    names = ds.schema().names if ds.schema() is not None else []
+    if column not in names:
+        raise ValueError(f"the dataset has no {column!r} column (columns: {', '.join(names) or 'none'})")
+
+
+def predict_dataset(
+    ds: Any,
+    model: str | Path = "ner-default",
+    labels: Sequence[str] | str | None = None,
+    text_column: str = "text",
+    actors: int = 1,
+    batch_size: int = 64,
+    threads: int = 1,
+) -> Any:
+    """``ds`` (a Ray Dataset with ``text_column``) with an ``entities`` column added: the entities of
+    each text from the NER export ``model`` (a folder or an installed name), for ``labels`` given at
+    run time (default: the model's own). ``actors`` copies of the model, ``threads`` cores each.
+
+    >>> tagged = predict_dataset(ray.data.from_items([{"id": 1, "text": "Ada met Bob."}]))  # doctest: +SKIP
+    """
+    _check_column(ds, text_column)
+    names = _label_names(labels) if labels is not None else None
+    return _map(ds, _Tagger, (_model_ref(model), names, text_column, threads), actors, batch_size, threads)
+
+
+def summarize_dataset(
+    ds: Any,
+    model: str | Path = "summarizer-default",
+    document_column: str = "document",
+    max_sentences: int | None = None,
+    max_words: int | None = None,
+    ratio: float | None = None,
+    focus: str | None = None,
+    actors: int = 1,
+    batch_size: int = 16,
+    threads: int = 1,
+) -> Any:
+    """``ds`` with ``summary`` and ``sentences`` columns added: the extractive summary of each
+    ``document_column`` value by the summariser export ``model``, under one length budget (and one
+    optional ``focus``)."""
+    from stage2.summarization.selection import check_budget
+
+    check_budget(max_sentences, max_words, ratio, focus)
+    _check_column(ds, document_column)
+    budget = {"max_sentences": max_sentences, "max_words": max_words, "ratio": ratio, "focus": focus}
+    args = (_model_ref(model), budget, document_column, threads)
+    return _map(ds, _Summarizer, args, actors, batch_size, threads)
+
+
+def read_files(pattern: str, column: str) -> Any:
+    """A Ray Dataset from the files matching ``pattern``: JSON lines (``.jsonl``, ``.json``, gzipped
+    too) and Parquet keep their columns; a text file gives one ``column`` row per line."""
+    ray = _ray()
+    files = sorted(glob.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"{pattern}: no files match")
+    kinds = {_kind(f) for f in files}
+    if len(kinds) > 1:
+        raise ValueError(f"{pattern}: mixed file types ({', '.join(sorted(kinds))}); give one kind per run")
+    kind = kinds.pop()
+    if kind == "parquet":
+        return ray.data.read_parquet(files)
+    if kind == "json":
+        return ray.data.read_json(files, lines=True)
+    ds = ray.data.read_text(files)
+    return ds if column == "text" else ds.rename_columns({"text": column})
+
+
+def _kind(path: str) -> str:
+    name = path.lower().removesuffix(".gz")
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".jsonl", ".json")):
+        return "json"
+    return "text"
+
+
+def write_files(ds: Any, out: str | Path, output_format: str = "jsonl") -> None:
+    """Write ``ds`` under the folder ``out`` as JSON lines or Parquet files (one per block)."""
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
+    out = str(Path(out).resolve())
+    if output_format == "parquet":
+        ds.write_parquet(out)
+    else:
+        ds.write_json(out, lines=True)
