@@ -1,0 +1,114 @@
+"""Ray overhead: NER on every CoNLL-2003 test sentence through Ray Data (1 and 2 actors) against the
+single-process runtime, on the same cores. Resumable row by row.
+
+Rows (``evaluation/results/scale.json``, task ``serving``): ``single-process`` (``rt.load(model,
+threads=2)``, one predict call over all sentences, batch 64), ``ray-1-actor`` (one actor with 2 threads)
+and ``ray-2-actors`` (two actors with 1 thread each), each timed from loading the model to the last
+entity (Ray: the cluster is started before the clock; actor start-up and model loading are inside);
+sentences per second, overhead against the single process, and whether every sentence got exactly
+the single process's entities.
+
+    python evaluation/scale_benchmark.py                 # all rows
+    python evaluation/scale_benchmark.py --only ray-2-actors --force
+
+Multi-node: on each node ``pip install "stage2[ray]"`` and the model (its export folder on a shared path,
+or a package from ``stage2 package``); ``ray start --head`` on one node, ``ray start --address HEAD:6379`` on
+the others; then ``stage2 ner predict --ray auto --input 'data/*.jsonl' --output out/ --actors N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, ResultsFile, git_commit, machine
+
+logger = logging.getLogger("scale_benchmark")
+SYSTEMS = ("single-process", "ray-1-actor", "ray-2-actors")
+
+
+def texts() -> list[str]:
+    from stage2.benchmarks import load_ner
+
+    return [" ".join(e.tokens) for e in load_ner("conll2003", "test")]
+
+
+def run_single(model: str, data: list[str]) -> tuple[float, list[Any]]:
+    import stage2.runtime as rt
+
+    started = time.perf_counter()
+    found = rt.load(model, threads=2).predict(data, batch_size=64)
+    return time.perf_counter() - started, found
+
+
+def run_ray(model: str, data: list[str], actors: int) -> tuple[float, list[Any]]:
+    import ray
+
+    from stage2.distributed import predict_dataset
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(data)])
+        started = time.perf_counter()
+        rows = predict_dataset(ds, model, actors=actors, threads=2 // actors, batch_size=64).take_all()
+        seconds = time.perf_counter() - started
+    finally:
+        ray.shutdown()
+    rows.sort(key=lambda r: r["id"])
+    return seconds, [list(r["entities"]) for r in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(ROOT / "exports" / "ner-default"))
+    parser.add_argument("--only", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    res = ResultsFile("scale", "serving", "conll2003", "test")
+    data = texts()
+    reference: list[Any] | None = None
+    single = res.row("single-process", "ray-overhead")
+    for system in args.only:
+        if res.row(system, "ray-overhead") is not None and not args.force:
+            logger.info("skip %s (done)", system)
+            continue
+        if system == "single-process":
+            seconds, found = run_single(args.model, data)
+        else:
+            seconds, found = run_ray(args.model, data, 1 if system == "ray-1-actor" else 2)
+        if reference is None:
+            reference = found if system == "single-process" else run_single(args.model, data)[1]
+        throughput = len(data) / seconds
+        row = {
+            "system": system,
+            "setting": "ray-overhead",
+            "k": None,
+            "seeds": [1],
+            "scores": {
+                "throughput": round(throughput, 1),
+                "seconds": round(seconds, 1),
+                "identical_to_single_process": found == reference,
+            },
+            "sentences": len(data),
+            "model": str(Path(args.model).resolve().relative_to(ROOT)) if Path(args.model).exists() else args.model,
+            "git_commit": git_commit(),
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "machine": machine(),
+        }
+        if system == "single-process":
+            single = row
+        elif single is not None:
+            base = single["scores"]["throughput"]
+            row["scores"]["overhead_percent"] = round(100 * (base - throughput) / base, 1)
+        logger.info("%s: %s", system, row["scores"])
+        res.data["rows"] = [r for r in res.data["rows"] if r["system"] != system] + [row]
+        res.save()
+
+
+if __name__ == "__main__":
+    main()
