@@ -201,6 +201,31 @@ def transfer_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def scale_table(path: Path) -> str:
+    """Ray Data against the single-process runtime (scale.json)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [
+        "| engine | sentences/s | seconds | overhead vs single process | identical entities |",
+        "|---|---|---|---|---|",
+    ]
+    for r in sorted(data["rows"], key=lambda r: r["system"] != "single-process"):
+        sc = r["scores"]
+        overhead = f"{sc['overhead_percent']}%" if "overhead_percent" in sc else "–"
+        lines.append(
+            f"| {r['system']} | {sc['throughput']} | {sc['seconds']} | {overhead} | "
+            f"{'yes' if sc['identical_to_single_process'] else 'NO'} |"
+        )
+    rows = data["rows"]
+    lines += [
+        "",
+        f"{rows[0]['sentences'] if rows else '?'} CoNLL-2003 test sentences, exports/ner-default int8, 2 cores in all "
+        f"(Ray: 1 actor with 2 threads, or 2 actors with 1). Machine: {data.get('machine', '?')}; commit "
+        f"`{data.get('git_commit', '?')[:12]}`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def serving_table(path: Path) -> str:
     data = json.loads(path.read_text(encoding="utf-8"))
     lines = [
@@ -322,6 +347,9 @@ def render() -> str:
     parts += ["", "### Serving (CPU)", ""]
     serving = RESULTS / "serving.json"
     parts.append(serving_table(serving) if serving.exists() else "No serving results yet.")
+    scale = RESULTS / "scale.json"
+    if scale.exists():
+        parts += ["", "### Ray (evaluation/scale_benchmark.py)", "", scale_table(scale)]
     reliability = RESULTS / "reliability.json"
     if reliability.exists():
         parts += ["", "### Reliability (evaluation/reliability_benchmark.py)", "", reliability_table(reliability)]
