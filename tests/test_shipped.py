@@ -1,5 +1,5 @@
-"""What ships works as the README says: the main job on exports/ner-default, run-time labels on
-exports/ner-zero, and the summarisers on the real (bundled) encoder."""
+"""What ships works as the README says: the main job and run-time labels on exports/ner-default, and
+the summarisers on the real (bundled) encoder."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_readme_main_job_tags_with_the_shipped_default(capsys):
     assert {("Angela Merkel", "PER"), ("Emmanuel Macron", "PER"), ("Paris", "LOC")} <= found
 
 
-def test_readme_run_time_labels_reach_the_zero_shot_model(capsys):
+def test_readme_run_time_labels_reach_the_default_model(capsys):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     line = re.search(r"^stage2 ner .* --labels \S+$", readme, flags=re.M)
     assert line is not None
