@@ -208,17 +208,16 @@ def scale_table(path: Path) -> str:
         "| engine | sentences/s | seconds | overhead vs single process | identical entities |",
         "|---|---|---|---|---|",
     ]
-    for r in sorted(data["rows"], key=lambda r: r["system"] != "single-process"):
+    for r in sorted(data["rows"], key=lambda r: (r["sentences"], not r["system"].startswith("single-process"))):
         sc = r["scores"]
         overhead = f"{sc['overhead_percent']}%" if "overhead_percent" in sc else "–"
         lines.append(
-            f"| {r['system']} | {sc['throughput']} | {sc['seconds']} | {overhead} | "
+            f"| {r['system']} ({r['sentences']} sentences) | {sc['throughput']} | {sc['seconds']} | {overhead} | "
             f"{'yes' if sc['identical_to_single_process'] else 'NO'} |"
         )
-    rows = data["rows"]
     lines += [
         "",
-        f"{rows[0]['sentences'] if rows else '?'} CoNLL-2003 test sentences, exports/ner-default int8, 2 cores in all "
+        "CoNLL-2003 test sentences (-x10: ten times over), exports/ner-default int8, 2 cores in all "
         f"(Ray: 1 actor with 2 threads, or 2 actors with 1). Machine: {data.get('machine', '?')}; commit "
         f"`{data.get('git_commit', '?')[:12]}`.",
         "",

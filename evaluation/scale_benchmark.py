@@ -10,6 +10,7 @@ the single process's entities.
 
     python evaluation/scale_benchmark.py                 # all rows
     python evaluation/scale_benchmark.py --only ray-2-actors --force
+    python evaluation/scale_benchmark.py --repeat 10     # the test sentences ten times: fixed costs amortised
 
 Multi-node: on each node ``pip install "stage2[ray]"`` and the model (its export folder on a shared path,
 or a package from ``stage2 package``); ``ray start --head`` on one node, ``ray start --address HEAD:6379`` on
@@ -66,15 +67,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(ROOT / "exports" / "ner-default"))
     parser.add_argument("--only", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--repeat", type=int, default=1, help="the test sentences this many times (rows get -xN)")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     res = ResultsFile("scale", "serving", "conll2003", "test")
-    data = texts()
+    data = texts() * args.repeat
+    suffix = f"-x{args.repeat}" if args.repeat > 1 else ""
     reference: list[Any] | None = None
-    single = res.row("single-process", "ray-overhead")
+    single = res.row("single-process" + suffix, "ray-overhead")
     for system in args.only:
-        if res.row(system, "ray-overhead") is not None and not args.force:
+        if res.row(system + suffix, "ray-overhead") is not None and not args.force:
             logger.info("skip %s (done)", system)
             continue
         if system == "single-process":
@@ -85,7 +88,7 @@ def main() -> None:
             reference = found if system == "single-process" else run_single(args.model, data)[1]
         throughput = len(data) / seconds
         row = {
-            "system": system,
+            "system": system + suffix,
             "setting": "ray-overhead",
             "k": None,
             "seeds": [1],
@@ -106,7 +109,7 @@ def main() -> None:
             base = single["scores"]["throughput"]
             row["scores"]["overhead_percent"] = round(100 * (base - throughput) / base, 1)
         logger.info("%s: %s", system, row["scores"])
-        res.data["rows"] = [r for r in res.data["rows"] if r["system"] != system] + [row]
+        res.data["rows"] = [r for r in res.data["rows"] if r["system"] != row["system"]] + [row]
         res.save()
 
 
