@@ -51,7 +51,7 @@ def run_ray(model: str, data: list[str], actors: int) -> tuple[float, list[Any]]
 
     from stage2.distributed import predict_dataset
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(data)])
         started = time.perf_counter()

@@ -16,7 +16,11 @@ TEXTS = [f"Ada Lovelace met Charles Babbage in London on day {i}." for i in rang
 def test_a_killed_worker_loses_no_row_and_repeats_none(ner_export, tmp_path):
     marker = tmp_path / "crashed"
     ray.init(
-        num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {_CRASH_ONCE: str(marker)}}
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {_CRASH_ONCE: str(marker)}},
     )
     try:
         ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(TEXTS)])

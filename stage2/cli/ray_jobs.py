@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, task: str, model: str, **options: Any) -> int:
     ray = dist._ray()
     started = not ray.is_initialized()  # a caller's running Ray session is used as it is
     if started:
-        ray.init(address=None if args.ray == "local" else args.ray, include_dashboard=False, log_to_driver=False)
+        ray.init(address=args.ray, include_dashboard=False, log_to_driver=False)  # "local": a new local Ray
     try:
         column = "text" if task == "ner" else "document"
         ds = dist.read_files(args.input, column)

@@ -61,11 +61,12 @@ def serve_on_ray(
     max_replicas: int | None = None,
     threads: int = 1,
 ) -> None:
-    """Start (or join, ``address``) Ray, deploy the service on ``host:port`` and block until interrupted."""
+    """Start a new local Ray (or join the cluster at ``address``, e.g. ``"auto"``), deploy the service on
+    ``host:port`` and block until interrupted."""
     import ray
     from ray import serve
 
-    ray.init(address=address, include_dashboard=False)
+    ray.init(address=address or "local", include_dashboard=False)
     serve.start(http_options={"host": host, "port": port})
     logger.info("stage2 on Ray Serve at http://%s:%d (%d replica(s))", host, port, replicas)
     serve.run(ray_application(paths, limits, replicas, max_replicas, threads), route_prefix="/", blocking=True)

@@ -24,7 +24,7 @@ def test_ray_serve_answers_like_the_runtime_with_the_same_limits(ner_export):
     from ray import serve
 
     port = _free_port()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(ray_application([str(ner_export[0])], ServeLimits(max_labels=3)), route_prefix="/")
