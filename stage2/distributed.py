@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from stage2.labels import LabelSet
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 _CRASH_ONCE = "STAGE2_RAY_CRASH_ONCE"
@@ -54,7 +56,7 @@ def _crash_once() -> None:
 class _Tagger:
     """Ray Data actor: one NER export, loaded once per actor."""
 
-    def __init__(self, model: str, labels: list[str] | None, column: str, threads: int) -> None:
+    def __init__(self, model: str, labels: Any, column: str, threads: int) -> None:
         import stage2.runtime as rt
 
         loaded = rt.load(model, threads=threads)
@@ -104,8 +106,12 @@ def _map(ds: Any, actor: type, args: tuple[Any, ...], actors: int, batch_size: i
     )
 
 
-def _label_names(labels: Sequence[str] | str) -> list[str]:
-    """Run-time labels as a list of names (a comma-separated string too); each a non-empty string."""
+def _run_time_labels(labels: Any) -> Any:
+    """Run-time labels as the actors get them: a LabelSet or ``{"name": "description"}`` as it is
+    (``stage2 ner predict --labels labels.json`` gives those), names (a comma-separated string too)
+    as a list, each a non-empty string."""
+    if labels is None or isinstance(labels, (LabelSet, Mapping)):
+        return labels
     names = [n.strip() for n in labels.split(",")] if isinstance(labels, str) else list(labels)
     bad = [n for n in names if not isinstance(n, str) or not n.strip()]
     if not names or bad:
@@ -122,7 +128,7 @@ def _check_column(ds: Any, column: str) -> None:
 def predict_dataset(
     ds: Any,
     model: str | Path = "ner-default",
-    labels: Sequence[str] | str | None = None,
+    labels: Sequence[str] | str | LabelSet | Mapping[str, str] | None = None,
     text_column: str = "text",
     actors: int = 1,
     batch_size: int = 64,
@@ -135,8 +141,8 @@ def predict_dataset(
     >>> tagged = predict_dataset(ray.data.from_items([{"id": 1, "text": "Ada met Bob."}]))  # doctest: +SKIP
     """
     _check_column(ds, text_column)
-    names = _label_names(labels) if labels is not None else None
-    return _map(ds, _Tagger, (_model_ref(model), names, text_column, threads), actors, batch_size, threads)
+    args = (_model_ref(model), _run_time_labels(labels), text_column, threads)
+    return _map(ds, _Tagger, args, actors, batch_size, threads)
 
 
 def summarize_dataset(

@@ -64,6 +64,14 @@ def test_cli_reads_a_glob_and_writes_one_row_per_input(local_ray, ner_export, tm
     assert sorted(r["id"] for r in rows) == sorted(f"{p}-{i}" for p in range(2) for i in range(len(TEXTS) // 2))
     assert all("entities" in r for r in rows)
     assert main(["ner", "predict", "--ray", "--input", str(tmp_path / "nothing-*.jsonl"), "--output", str(out)]) == 2
+    labels = tmp_path / "labels.json"  # a labels file, as without --ray: names with descriptions
+    labels.write_text(json.dumps({"person": "a human being", "city": "a town"}), encoding="utf-8")
+    described = tmp_path / "described"
+    argv = ["ner", "predict", "--ray", "--input", str(tmp_path / "in-0.jsonl"), "--output", str(described)]
+    assert main([*argv, "--model", str(ner_export[0]), "--labels", str(labels)]) == 0
+    rows = [json.loads(line) for f in sorted(described.glob("*.json*")) for line in f.read_text().splitlines() if line]
+    expected = rt.load(ner_export[0]).predict(TEXTS[0::2], labels={"person": "a human being", "city": "a town"})
+    assert [r["entities"] for r in sorted(rows, key=lambda r: int(r["id"].split("-")[1]))] == expected
     with pytest.raises(SystemExit, match="--ray needs --input"):
         main(["ner", "predict", "--ray", "--input", str(tmp_path / "in-*.jsonl")])
 

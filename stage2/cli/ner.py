@@ -87,9 +87,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.labels and export_folder(DEFAULT_NER) is None and export_folder(DEFAULT_ZERO_SHOT) is not None:
             name = DEFAULT_ZERO_SHOT
     if args.ray is not None:
-        labels_list = [lb.strip() for lb in args.labels.split(",")] if args.labels else None
         folder = export_folder(name)
-        return ray_jobs.run(args, "ner", str(folder or name), labels=labels_list, batch_size=args.batch_size)
+        return ray_jobs.run(
+            args, "ner", str(folder or name), labels=parse_labels(args.labels), batch_size=args.batch_size
+        )
     model = load_model(name, exports=True)
     texts = read_texts(args)
     labels = parse_labels(args.labels)
