@@ -15,6 +15,11 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 SETTINGS = ["zero-shot", "5-shot", "10-shot", "20-shot", "full"]
 
 
+def provenance(data: dict) -> str:
+    """A results file's machine and commit, as every table's last line gives them."""
+    return f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`."
+
+
 def _cell(row: dict | None, metric: str = "f1") -> str:
     if row is None:
         return "–"
@@ -53,7 +58,7 @@ def ner_table(path: Path) -> str:
         "*full, sentences alone*: the document-context rows' models reading every test sentence without its "
         "neighbours, as a service given one sentence does (recorded since the stage2-doc-cd row).",
         "",
-        f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.",
+        provenance(data),
         "",
     ]
     return "\n".join(lines)
@@ -95,7 +100,7 @@ def zero_shot_table(path: Path, sets: list[str] | None = None, title: str = "") 
         "Few-NERD INTER: the 17 test types, disjoint from the 36 INTER train types some models trained on. "
         "spacy-sm: OntoNotes types mapped onto a set's types where they have a counterpart (none for Few-NERD).",
         "",
-        f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.",
+        provenance(data),
         "",
     ]
     return "\n".join(lines)
@@ -130,7 +135,7 @@ def summarization_table(path: Path) -> str:
             f"| {r['system']} | {r['setting']} | {r1} | {sc['rouge2']:.2f} | {sc['rougeLsum']:.2f} | "
             f"{len(r.get('seeds', []))} | {t if t is not None else '–'} |"
         )
-    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
+    lines += ["", provenance(data), ""]
     return "\n".join(lines)
 
 
@@ -170,8 +175,7 @@ def qmsum_table(path: Path) -> str:
         "",
         f"{meetings} meetings of {words} words on average, read whole. stage2-prior: the untrained summariser on the "
         "bundled encoder and what K training queries (mean of seeds) or the whole train split make of it (no time: "
-        f"those rows score queries from a per-meeting embedding cache). Machine: {data.get('machine', '?')}; "
-        f"commit `{data.get('git_commit', '?')[:12]}`.",
+        "those rows score queries from a per-meeting embedding cache). " + provenance(data),
         "",
     ]
     return "\n".join(lines)
@@ -197,7 +201,7 @@ def transfer_table(path: Path) -> str:
             value = "–" if r is None else f"{r['scores']['rouge1']:.2f}"
             row.append(f"*{value}*" if r is not None and s.startswith(m) else value)
         lines.append(f"| {m} | " + " | ".join(row) + " |")
-    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
+    lines += ["", provenance(data), ""]
     return "\n".join(lines)
 
 
@@ -218,8 +222,7 @@ def scale_table(path: Path) -> str:
     lines += [
         "",
         "CoNLL-2003 test sentences (-x10: ten times over), exports/ner-default int8, 2 cores in all "
-        f"(Ray: 1 actor with 2 threads, or 2 actors with 1). Machine: {data.get('machine', '?')}; commit "
-        f"`{data.get('git_commit', '?')[:12]}`.",
+        "(Ray: 1 actor with 2 threads, or 2 actors with 1). " + provenance(data),
         "",
     ]
     return "\n".join(lines)
@@ -255,7 +258,7 @@ def serving_table(path: Path) -> str:
             f"| {r['setting']} | {r['system']} | {batch} | {sc['throughput']} | {sc['p50_ms']} | {sc['p95_ms']} | "
             f"{sc['p99_ms']} | {metric} | {sc.get('threads', '–')} |"
         )
-    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
+    lines += ["", provenance(data), ""]
     return "\n".join(lines)
 
 
@@ -286,7 +289,7 @@ def reliability_table(path: Path) -> str:
             f"{sc['clean_errors_or_warnings']} clean one-line errors or warnings | "
             f"{rows['bad-input']['wall_seconds']} |"
         )
-    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
+    lines += ["", provenance(data), ""]
     return "\n".join(lines)
 
 

@@ -177,16 +177,9 @@ def trained_summarizer(setting: str, seed: int, args: argparse.Namespace, cache:
     budget = {"max_words": args.budget_words}
     if setting == "full":
         dev = examples(load("validation")[: args.dev_queries])
-        cfg = TrainingConfig(
-            epochs=args.full_epochs,
-            min_steps=0,
-            batch_size=16,
-            seed=seed,
-            head_learning_rate=1e-3,
-            feature_learning_rate=1e-2,
-            evaluations=args.full_evaluations,
-            progress=False,
-        )
+        from summarization_benchmark import full_training_config
+
+        cfg = full_training_config(seed, args.full_epochs, args.full_evaluations, False)
         result = train_summarizer(model, train, dev, cfg, eval_budget=budget)
         info |= {"train_queries": len(train), "steps": result.steps, "best_dev": result.best_dev}
         if args.save_model:
@@ -228,6 +221,20 @@ def score(queries: list[Query], chosen: list[list[int]], texts: list[str]) -> di
     return out
 
 
+def select_all(queries: list[Query], select: Any, budget: int, desc: str) -> tuple[dict[str, Any], list[float]]:
+    """Every query's selection under ``budget`` words, scored (:func:`score`), and each one's seconds."""
+    from tqdm.auto import tqdm
+
+    chosen, texts, seconds = [], [], []
+    for q in tqdm(queries, desc=desc, unit="query"):
+        started = time.perf_counter()
+        turns, text = select(q, budget)
+        seconds.append(time.perf_counter() - started)
+        chosen.append(turns)
+        texts.append(text)
+    return score(queries, chosen, texts), seconds
+
+
 def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
     queries = load(args.split)
     if system.startswith("stage2"):
@@ -244,16 +251,8 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
         select = selector_stage2(model, system != "stage2-nofocus")
     else:
         select = {"lead": select_lead, "bm25": select_bm25, "oracle": select_oracle}[system]
-    from tqdm.auto import tqdm
 
-    chosen, texts, seconds = [], [], []
-    for q in tqdm(queries, desc=system, unit="query"):
-        started = time.perf_counter()
-        turns, text = select(q, args.budget_words)
-        seconds.append(time.perf_counter() - started)
-        chosen.append(turns)
-        texts.append(text)
-    scores = score(queries, chosen, texts)
+    scores, seconds = select_all(queries, select, args.budget_words, system)
     name = args.name or system
     row = {
         "system": name,
@@ -282,7 +281,6 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
 
 def run_trained(res: ResultsFile, setting: str, args: argparse.Namespace, cache: dict) -> None:
     """The ``stage2-prior`` row of ``setting``: seeds 1-3 for K-shot (mean scores, each seed kept)."""
-    from tqdm.auto import tqdm
 
     queries = load(args.split)
     seeds = args.seeds if setting.endswith("-shot") and setting != "zero-shot" else [1]
@@ -290,14 +288,9 @@ def run_trained(res: ResultsFile, setting: str, args: argparse.Namespace, cache:
     for seed in seeds:
         model, info = trained_summarizer(setting, seed, args, cache)
         select = selector_stage2(model, True)
-        chosen, texts = [], []
-        for q in tqdm(queries, desc=f"stage2-prior {setting} seed {seed}", unit="query"):
-            started = time.perf_counter()
-            turns, text = select(q, args.budget_words)
-            seconds.append(time.perf_counter() - started)
-            chosen.append(turns)
-            texts.append(text)
-        per_seed.append(score(queries, chosen, texts))
+        scores, times = select_all(queries, select, args.budget_words, f"stage2-prior {setting} seed {seed}")
+        per_seed.append(scores)
+        seconds += times
         infos.append(info)
         logger.info("stage2-prior %s seed %d: %s", setting, seed, json.dumps(per_seed[-1]))
     mean = {

@@ -99,6 +99,23 @@ def centrality(model: Any, ex: SummaryExample, dataset: str) -> list[int]:
     return select(texts, rank, budget.get("max_sentences"), words, "none")
 
 
+def full_training_config(seed: int, epochs: float, evaluations: int, progress: bool) -> Any:
+    """The whole-train-split recipe of the summariser rows (here and in qmsum_benchmark.py): 16
+    documents a step, head lr 1e-3, feature weights 1e-2, ``evaluations`` dev evaluations."""
+    from stage2.loop import TrainingConfig
+
+    return TrainingConfig(
+        epochs=epochs,
+        min_steps=0,
+        batch_size=16,
+        seed=seed,
+        head_learning_rate=1e-3,
+        feature_learning_rate=1e-2,
+        evaluations=evaluations,
+        progress=progress,
+    )
+
+
 def evaluate_stage2(model: Any, test: list[SummaryExample], dataset: str) -> tuple[dict[str, float], float]:
     from stage2.summarization.metrics import summary_scores
 
@@ -165,16 +182,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
             if setting == "full":
                 sample = train
                 dev = load_summaries(dataset, "validation")[: args.dev_docs]
-                cfg = TrainingConfig(
-                    epochs=args.full_epochs,
-                    min_steps=0,
-                    batch_size=16,
-                    seed=seed,
-                    head_learning_rate=1e-3,
-                    feature_learning_rate=1e-2,
-                    evaluations=args.full_evaluations,
-                    progress=args.progress,
-                )
+                cfg = full_training_config(seed, args.full_epochs, args.full_evaluations, args.progress)
                 notes += (
                     f"; frozen encoder, feature weights and residual trained with a pairwise ranking loss; whole "
                     f"train split, {args.full_epochs} epochs of 16 documents a step, first {args.dev_docs} "

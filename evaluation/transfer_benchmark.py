@@ -38,12 +38,9 @@ DEFAULT_MODELS = {
 def evaluate(model: Any, dataset: str, cache: dict[tuple[str, ...], Any]) -> dict[str, dict[str, Any]]:
     """Scores of ``model`` on ``dataset``'s test split: ``{test set name: scores}`` (QMSum: two kinds)."""
     if dataset == "qmsum":
-        from qmsum_benchmark import load, score, selector_stage2
+        from qmsum_benchmark import load, select_all, selector_stage2
 
-        queries = load("test")
-        select = selector_stage2(model, True)
-        picked = [select(q, 250) for q in queries]
-        scores = score(queries, [p[0] for p in picked], [p[1] for p in picked])
+        scores, _ = select_all(load("test"), selector_stage2(model, True), 250, "qmsum")
         return {f"qmsum-{kind}": block for kind, block in scores.items()}
     from summarization_benchmark import evaluate_stage2
 

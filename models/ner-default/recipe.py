@@ -148,10 +148,7 @@ def _relative(path: Path) -> str:
 
 def soup_how(model_dir: Path) -> str:
     """The card's training paragraph of a --soup model: what was averaged, each part's recipe."""
-    import json
-
-    config = json.loads((model_dir / "stage2_config.json").read_text(encoding="utf-8"))
-    members = config["card"]["recipe"]["soup"]
+    members = _card(model_dir)["recipe"]["soup"]
     parts = [f"({i}) {mixed_how(ROOT / m)}" for i, m in enumerate(members, 1)]
     return (
         f"The uniform average of the weights of {len(members)} models (a model soup: one point between the "
@@ -159,20 +156,18 @@ def soup_how(model_dir: Path) -> str:
     )
 
 
-def _card_recipe(model_dir: Path) -> dict:
+def _card(model_dir: Path) -> dict:
+    """The model card section of a saved model's config (its training runs and recipe)."""
     import json
 
-    config = json.loads((model_dir / "stage2_config.json").read_text(encoding="utf-8"))
-    return dict(config["card"].get("recipe", {}))
+    return dict(json.loads((model_dir / "stage2_config.json").read_text(encoding="utf-8"))["card"])
 
 
 def mixed_how(model_dir: Path) -> str:
     """The card's training paragraph of a --mixed model, from its saved config."""
-    import json
-
-    config = json.loads((model_dir / "stage2_config.json").read_text(encoding="utf-8"))
-    runs = config["card"].get("training", [])
-    recipe = config["card"].get("recipe", {})
+    card = _card(model_dir)
+    runs = card.get("training", [])
+    recipe = card.get("recipe", {})
     last = runs[-1] if runs else {}
     lr = recipe.get("learning_rate", 1e-4)
     start = recipe.get("from", "exports/ner-zero/torch")
@@ -278,7 +273,7 @@ def main() -> None:
         return
     dev = load_ner("conll2003", "dev")[: args.dev_limit]
     report = ship(out, "ner-default", ROOT / "runs" / "exports" / "ner-fp32", dev, target_drop=args.target_drop)
-    recipe = _card_recipe(out)
+    recipe = _card(out).get("recipe", {})
     if args.mixed or "soup" in recipe or "conll_share" in recipe:
         how = soup_how(out) if "soup" in recipe else mixed_how(out)
         write_card(HERE, "ner-default", how, mixed_scores(args.results_system), report)

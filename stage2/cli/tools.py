@@ -65,8 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.ray is not None:
         from stage2.serve.ray_serve import serve_on_ray
 
-        address = None if args.ray == "local" else args.ray
-        serve_on_ray(args.model, address, args.host, args.port, limits, args.replicas, args.max_replicas, args.threads)
+        serve_on_ray(args.model, args.ray, args.host, args.port, limits, args.replicas, args.max_replicas, args.threads)
         return 0
     serve(args.model, host=args.host, port=args.port, limits=limits)
     return 0

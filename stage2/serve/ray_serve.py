@@ -53,7 +53,7 @@ def ray_application(
 
 def serve_on_ray(
     paths: list[str],
-    address: str | None = None,
+    address: str = "local",
     host: str = "127.0.0.1",
     port: int = 8000,
     limits: ServeLimits | None = None,
@@ -61,12 +61,12 @@ def serve_on_ray(
     max_replicas: int | None = None,
     threads: int = 1,
 ) -> None:
-    """Start a new local Ray (or join the cluster at ``address``, e.g. ``"auto"``), deploy the service on
+    """Start a new local Ray (``address`` "local") or join a cluster (``"auto"`` or an address), deploy the service on
     ``host:port`` and block until interrupted."""
     import ray
     from ray import serve
 
-    ray.init(address=address or "local", include_dashboard=False)
+    ray.init(address=address, include_dashboard=False)
     serve.start(http_options={"host": host, "port": port})
     logger.info("stage2 on Ray Serve at http://%s:%d (%d replica(s))", host, port, replicas)
     serve.run(ray_application(paths, limits, replicas, max_replicas, threads), route_prefix="/", blocking=True)
