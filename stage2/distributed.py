@@ -75,7 +75,7 @@ class _Tagger:
 class _Summarizer:
     """Ray Data actor: one summariser export, loaded once per actor."""
 
-    def __init__(self, model: str, budget: dict[str, Any], column: str, threads: int) -> None:
+    def __init__(self, model: str, budget: dict[str, Any], column: str, focus_column: str | None, threads: int) -> None:
         import stage2.runtime as rt
 
         loaded = rt.load(model, threads=threads)
@@ -83,14 +83,36 @@ class _Summarizer:
             raise ValueError(f"{model}: a {loaded.task} export, not a summariser")
         self.model = loaded
         self.budget, self.column = budget, column  # budget: summarize keyword arguments (focus too)
+        self.focus_column = focus_column
 
     def __call__(self, batch: Any) -> Any:
         _crash_once()
-        results = self.model.summarize([str(d) for d in batch[self.column]], **self.budget)
+        docs = [str(d) for d in batch[self.column]]
+        if self.focus_column is None:
+            results = self.model.summarize(docs, **self.budget)
+        else:  # a row's own focus, else the job's
+            foci = [row_focus(f, self.budget["focus"]) for f in batch[self.focus_column]]
+            results = [self.model.summarize(d, **(self.budget | {"focus": f})) for d, f in zip(docs, foci, strict=True)]
         assert isinstance(results, list)  # a list in, a list out
         batch["summary"] = [r["summary"] for r in results]
         batch["sentences"] = [r["sentences"] for r in results]
         return batch
+
+
+def row_focus(value: Any, default: str | None) -> str | None:
+    """A row's focus: its own when it is a non-empty string, else ``default`` (a missing value of a
+    column comes as None, NaN or pandas' NA)."""
+    import pandas as pd
+
+    if isinstance(value, str):
+        return value if value.strip() else default
+    try:
+        missing = bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or another non-scalar
+        missing = False
+    if missing:
+        return default
+    raise ValueError(f"focus must be a string or null, got {type(value).__name__} {value!r}")
 
 
 def _map(ds: Any, actor: type, args: tuple[Any, ...], actors: int, batch_size: int, threads: int) -> Any:
@@ -156,16 +178,20 @@ def summarize_dataset(
     actors: int = 1,
     batch_size: int = 16,
     threads: int = 1,
+    focus_column: str | None = "focus",
 ) -> Any:
     """``ds`` with ``summary`` and ``sentences`` columns added: the extractive summary of each
-    ``document_column`` value by the summariser export ``model``, under one length budget (and one
-    optional ``focus``)."""
+    ``document_column`` value by the summariser export ``model``, under one length budget. A row's
+    ``focus_column`` value (a string; when the dataset has that column) is its focus; rows without
+    one get ``focus`` (default none)."""
     from stage2.summarization.selection import check_budget
 
     check_budget(max_sentences, max_words, ratio, focus)
     _check_column(ds, document_column)
+    names = ds.schema().names if ds.schema() is not None else []
     budget = {"max_sentences": max_sentences, "max_words": max_words, "ratio": ratio, "focus": focus}
-    args = (_model_ref(model), budget, document_column, threads)
+    per_row = focus_column if focus_column in names else None
+    args = (_model_ref(model), budget, document_column, per_row, threads)
     return _map(ds, _Summarizer, args, actors, batch_size, threads)
 
 

@@ -52,6 +52,23 @@ def test_summarising_a_dataset_matches_the_runtime(local_ray, summarizer_export)
     ]
 
 
+def test_a_rows_focus_column_is_its_focus(local_ray, summarizer_export):
+    folder = summarizer_export[0]
+    foci = ["markets", None, "the weather", "", "rates", None]
+    ds = ray.data.from_items(
+        [{"n": i, "document": d, "focus": f} for i, (d, f) in enumerate(zip(DOCS, foci, strict=True))]
+    )
+    rows = sorted(summarize_dataset(ds, folder, max_sentences=1, focus="banks").take_all(), key=lambda r: r["n"])
+    runtime = rt.load(folder)
+    expected = [runtime.summarize(d, max_sentences=1, focus=f or "banks") for d, f in zip(DOCS, foci, strict=True)]
+    assert [[dict(s) for s in r["sentences"]] for r in rows] == [e["sentences"] for e in expected]  # scores too
+    job_focus = runtime.summarize(DOCS[0], max_sentences=1, focus="banks")
+    assert rows[0]["sentences"][0]["score"] != job_focus["sentences"][0]["score"]  # row 0's own focus counted
+    bad = ray.data.from_items([{"document": DOCS[0], "focus": 3}])
+    with pytest.raises(Exception, match="focus must be a string or null"):
+        summarize_dataset(bad, folder, max_sentences=1).take_all()
+
+
 def test_cli_reads_a_glob_and_writes_one_row_per_input(local_ray, ner_export, tmp_path, capsys):
     for part in range(2):
         lines = [json.dumps({"id": f"{part}-{i}", "text": t}) for i, t in enumerate(TEXTS[part::2])]

@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,12 @@ def export_folder(name: str | None) -> Path | None:
 
 def read_records(path: str, field: str) -> list[str]:
     """The ``field`` strings of a JSON-lines file; a bad line raises a ValueError naming file and line."""
+    return [str(r[field]) for r in read_objects(path, field)]
+
+
+def read_objects(path: str, field: str, optional: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The objects of a JSON-lines file, each with a ``field`` string; the ``optional`` fields, when
+    present, must be strings or null. A bad line raises a ValueError naming file, line and field."""
     from stage2.io import open_text
 
     out = []
@@ -128,7 +134,10 @@ def read_records(path: str, field: str) -> list[str]:
             raise ValueError(f"{path}, line {lineno}: not valid JSON ({err.msg})") from None
         if not isinstance(record, dict) or not isinstance(record.get(field), str):
             raise ValueError(f"{path}, line {lineno}: expected an object with a {field!r} string")
-        out.append(record[field])
+        for name in optional:
+            if not isinstance(record.get(name), (str, type(None))):
+                raise ValueError(f"{path}, line {lineno}: {name!r} must be a string or null")
+        out.append(record)
     return out
 
 

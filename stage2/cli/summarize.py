@@ -17,7 +17,7 @@ from stage2.cli.common import (
     budget,
     export_folder,
     print_json,
-    read_records,
+    read_objects,
     training_config,
 )
 
@@ -87,20 +87,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_documents(args: argparse.Namespace) -> list[str]:
-    """Documents from the arguments, ``--input`` (a text file is one document; JSON lines with
-    'document'), or stdin (one document)."""
+def read_documents(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """``(document, focus)`` pairs from the arguments, ``--input`` (a text file is one document; JSON
+    lines with 'document' and an optional 'focus'), or stdin (one document); ``--focus`` is the focus of
+    every document without its own."""
     from stage2.io import open_text
 
     if args.text and args.input:
         raise SystemExit("error: give documents as arguments or --input, not both")
     if args.input and args.input.endswith(JSON_SUFFIXES):
-        return read_records(args.input, "document")
+        rows = read_objects(args.input, "document", optional=("focus",))
+        return [(r["document"], r.get("focus") or args.focus) for r in rows]
     if args.input:
-        return ["".join(open_text(Path(args.input)))]
+        return [("".join(open_text(Path(args.input))), args.focus)]
     if args.text:
-        return list(args.text)
-    return [sys.stdin.read()]
+        return [(t, args.focus) for t in args.text]
+    return [(sys.stdin.read(), args.focus)]
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -111,8 +113,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     docs = read_documents(args)
     from tqdm.auto import tqdm
 
-    for doc in tqdm(docs, desc="summarising", unit="doc", disable=len(docs) < 20):
-        print_json(model.summarize(doc, focus=args.focus, **budget(args)))
+    for doc, focus in tqdm(docs, desc="summarising", unit="doc", disable=len(docs) < 20):
+        print_json(model.summarize(doc, focus=focus, **budget(args)))
     return 0
 
 
@@ -173,8 +175,11 @@ def _add_predict(sub: Any) -> None:
         help=f"summariser or export: folder or installed name (default: {DEFAULT_SUMMARIZER}; '' for the "
         "zero-shot bundled encoder)",
     )
-    sp.add_argument("--input", help="a text file, or JSON lines with 'document'")
-    sp.add_argument("--focus", help="an optional natural-language focus, e.g. 'financial results'")
+    sp.add_argument("--input", help="a text file, or JSON lines with 'document' and an optional 'focus' (string)")
+    sp.add_argument(
+        "--focus",
+        help="an optional natural-language focus, e.g. 'financial results' (for documents without their own 'focus')",
+    )
     add_budget(sp)
     ray_jobs.add_ray_args(sp)
     sp.set_defaults(func=cmd_predict)

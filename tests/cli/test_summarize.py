@@ -50,6 +50,25 @@ def test_predict_with_budget_focus_and_input_file(summ_dir, tmp_path, capsys):
     assert records[1] == {"summary": "", "sentences": []}
 
 
+def test_predict_reads_each_lines_focus(summ_dir, tmp_path, capsys):
+    from stage2.summarization.modeling import Summarizer
+
+    rows = [{"document": NEWS, "focus": "shares"}, {"document": NEWS, "focus": None}, {"document": NEWS}]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    argv = ["summarize", "predict", "--model", str(summ_dir), "--input", str(path), "--max-sentences", "1"]
+    assert main([*argv, "--focus", "the chairman"]) == 0
+    got = [json.loads(line)["summary"] for line in capsys.readouterr().out.splitlines()]
+    model = Summarizer.from_pretrained(summ_dir)
+    want = [
+        model.summarize(NEWS, max_sentences=1, focus=f)["summary"] for f in ("shares", "the chairman", "the chairman")
+    ]
+    assert got == want
+    path.write_text(json.dumps({"document": NEWS, "focus": ["shares"]}) + "\n", encoding="utf-8")
+    assert main(argv) == 2
+    assert "docs.jsonl, line 1: 'focus' must be a string or null" in capsys.readouterr().err
+
+
 def test_predict_text_file(summ_dir, tmp_path, capsys):
     path = tmp_path / "article.txt"
     path.write_text(NEWS, encoding="utf-8")
