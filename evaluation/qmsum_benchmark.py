@@ -248,6 +248,7 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
             model.config["focus_weight"] = args.focus_weight
         if args.focus_template is not None:
             model.config["focus_template"] = args.focus_template
+        model.config.update(context_overrides(args))
         select = selector_stage2(model, system != "stage2-nofocus")
     else:
         select = {"lead": select_lead, "bm25": select_bm25, "oracle": select_oracle}[system]
@@ -269,6 +270,7 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
         "model": str(args.model) if system.startswith("stage2") else None,
         "focus_weight": args.focus_weight,
         "focus_template": args.focus_template,
+        "focus_context": {k: model.config[k] for k in CONTEXT_KEYS} if system.startswith("stage2") else None,
         "notes": NOTES[system] + (f"; design: {args.design}" if args.design else ""),
         "git_commit": git_commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -279,6 +281,14 @@ def run_row(res: ResultsFile, system: str, args: argparse.Namespace) -> None:
     res.save()
 
 
+CONTEXT_KEYS = ("focus_context", "focus_context_weight", "focus_lexical_context", "focus_lexical_weight")
+
+
+def context_overrides(args: argparse.Namespace) -> dict[str, float]:
+    """The focus-neighbourhood settings given on the command line (design rows), by config key."""
+    return {k: getattr(args, k) for k in CONTEXT_KEYS if getattr(args, k) is not None}
+
+
 def run_trained(res: ResultsFile, setting: str, args: argparse.Namespace, cache: dict) -> None:
     """The ``stage2-prior`` row of ``setting``: seeds 1-3 for K-shot (mean scores, each seed kept)."""
 
@@ -287,6 +297,8 @@ def run_trained(res: ResultsFile, setting: str, args: argparse.Namespace, cache:
     per_seed, infos, seconds = [], [], []
     for seed in seeds:
         model, info = trained_summarizer(setting, seed, args, cache)
+        for key, value in context_overrides(args).items():
+            setattr(model.config, key, value)
         select = selector_stage2(model, True)
         scores, times = select_all(queries, select, args.budget_words, f"stage2-prior {setting} seed {seed}")
         per_seed.append(scores)
@@ -309,6 +321,7 @@ def run_trained(res: ResultsFile, setting: str, args: argparse.Namespace, cache:
         "queries": len(queries),
         "meetings": len({q.meeting for q in queries}),
         "seconds_per_query_cached": round(statistics.mean(seconds), 3),
+        "focus_context": {k: getattr(model.config, k) for k in CONTEXT_KEYS},
         "notes": NOTES["stage2-prior"] + " " + SETTING_NOTES[setting],
         "git_commit": git_commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -354,6 +367,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--focus-weight", type=float, default=None, help="stage2 rows: override the export's")
     parser.add_argument("--focus-template", default=None, help="stage2 rows: override, e.g. '{focus}' (query only)")
+    for key, kind in zip(CONTEXT_KEYS, (int, float, int, float), strict=True):
+        flag = "--" + key.replace("_", "-")
+        parser.add_argument(flag, type=kind, default=None, help="stage2 rows: override the model's (design rows)")
     parser.add_argument("--name", default=None, help="the row's system name (design rows of one --systems entry)")
     parser.add_argument("--design", default="", help="what distinguishes a design row (kept in its notes)")
     parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=["zero-shot"], help="stage2-prior rows")

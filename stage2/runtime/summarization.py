@@ -10,7 +10,7 @@ import numpy as np
 from stage2.batching import chunk_ids
 from stage2.io import as_batch
 from stage2.runtime._base import RuntimeModel, pad
-from stage2.summarization.features import feature_columns, static_features
+from stage2.summarization.features import feature_columns, focus_context, static_features
 from stage2.summarization.selection import check_budget, summarize_document
 
 
@@ -82,8 +82,10 @@ class SummarizerRuntime(RuntimeModel):
         sentences: Sequence[str],
         extra_relevance: float = 0.0,
         dialogue: bool = False,
+        focus: str | None = None,
     ) -> np.ndarray:
-        """Sentence scores from embeddings ``[n, H]`` and the prompt embedding ``[H]`` (the torch head)."""
+        """Sentence scores from embeddings ``[n, H]`` and the prompt embedding ``[H]`` (the torch head);
+        a ``focus`` adds its neighbourhood term (:func:`~stage2.summarization.features.focus_context`)."""
         h = self.head
         n = emb.shape[0]
         names = list(self.config["features"])
@@ -96,6 +98,8 @@ class SummarizerRuntime(RuntimeModel):
             base = base + unit @ salience
         if extra_relevance and "relevance" in names:
             base = base + extra_relevance * feats[:, names.index("relevance")]
+        if focus:
+            base = base + focus_context(all_feats[:, 0], sentences, focus, self.config)
         buckets = int(self.config["position_buckets"])
         bucket = np.minimum(np.arange(n) * buckets // max(n, 1), buckets - 1)
         s = emb @ h["sentence_proj.weight"].T + h["sentence_proj.bias"]
@@ -109,13 +113,18 @@ class SummarizerRuntime(RuntimeModel):
         return (base + h["position_bias.weight"][bucket, 0] + residual).astype(np.float32)
 
     def score_sentences(
-        self, sentences: Sequence[str], prompt: str, extra_relevance: float = 0.0, dialogue: bool = False
+        self,
+        sentences: Sequence[str],
+        prompt: str,
+        extra_relevance: float = 0.0,
+        dialogue: bool = False,
+        focus: str | None = None,
     ) -> np.ndarray:
         """One score per sentence (higher: belongs in the summary)."""
         if not sentences:
             return np.zeros(0, dtype=np.float32)
         emb = self.embed(sentences)
-        return self.score_embeddings(emb, self._prompt_embedding(prompt), sentences, extra_relevance, dialogue)
+        return self.score_embeddings(emb, self._prompt_embedding(prompt), sentences, extra_relevance, dialogue, focus)
 
     def summarize(
         self,

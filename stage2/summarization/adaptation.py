@@ -115,7 +115,7 @@ def _featurise(model: Any, docs: Sequence[SummaryExample], dialogue: bool) -> li
                 prompt = model._prompt_embedding(model.intent_prompt(e.document, e.focus))
                 boost = float(model.config.focus_weight) if e.focus else 0.0
                 unit = torch.nn.functional.normalize(emb, dim=-1)
-                prior = model.score_embeddings(emb, prompt, texts, boost, dialogue) - unit @ salience
+                prior = model.score_embeddings(emb, prompt, texts, boost, dialogue, focus=e.focus) - unit @ salience
                 items.append(
                     {"texts": texts, "ref": e.summary, "unit": unit.numpy().astype(np.float64), "prior": prior.numpy()}
                 )

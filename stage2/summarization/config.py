@@ -71,6 +71,23 @@ class SummarizerConfig:
             "QMSum validation over 4 and the intent+focus prompt; older models keep their saved values)"
         },
     )
+    focus_context: int = field(
+        default=15,
+        metadata={"help": "with a focus: sentences on either side whose relevance to it counts for a sentence"},
+    )
+    focus_context_weight: float = field(
+        default=2.0,
+        metadata={
+            "help": "with a focus: weight of the neighbours' standardised relevance (2 and 15 sentences: chosen on "
+            "QMSum validation turn recall and ROUGE-1; 0 turns it off)"
+        },
+    )
+    focus_lexical_context: int = field(
+        default=8, metadata={"help": "with a focus: sentences on either side whose BM25 match with it counts"}
+    )
+    focus_lexical_weight: float = field(
+        default=2.0, metadata={"help": "with a focus: weight of the neighbours' standardised BM25 match (0: off)"}
+    )
     encoder_config: dict[str, Any] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
     stage2_version: str = ""

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +63,9 @@ def lexrank(unit: np.ndarray, threshold: float = 0.1, damping: float = 0.85, ite
 def lexical_salience(sentences: Sequence[str]) -> np.ndarray:
     """``[n, 2]``: the ``frequency`` and ``coverage`` features of each sentence (see the module doc).
 
-    >>> lexical_salience(["Rates rise.", "Rates rise again, banks say.", "Weather is fine."]).round(2).tolist()
-    [[1.0, 0.67], [0.67, 1.0], [0.5, 0.33]]
+    >>> sentences = ["Rates rise.", "Rates rise again, banks say.", "Weather is fine."]
+    >>> lexical_salience(sentences).astype(float).round(2).tolist()
+    [[1.0, 0.8], [0.83, 1.0], [0.5, 0.4]]
     """
     words = [content_words(s) for s in sentences]
     counts = Counter(w for ws in words for w in ws)
@@ -88,3 +90,60 @@ def static_features(sentences: Sequence[str], unit: np.ndarray) -> np.ndarray:
     length = np.log1p(np.array([len(s.split()) for s in sentences], dtype=np.float64)) / 4.0
     basic = np.stack([centrality, position, length], axis=-1).astype(np.float32)
     return np.concatenate([basic, lexical_salience(sentences)], axis=-1)
+
+
+def bm25(sentences: Sequence[str], query: str, k1: float = 1.5, b: float = 0.75) -> np.ndarray:
+    """Okapi BM25 of each sentence for the words of ``query``, the sentences being the collection
+    (idf ``log(1 + (N - df + 0.5) / (df + 0.5))``, never negative).
+
+    >>> bm25(["the budget is late", "we like the colour", "budget budget"], "budget").round(2).tolist()
+    [0.43, 0.0, 0.77]
+    """
+    docs = [_WORD.findall(s.lower()) for s in sentences]
+    n = len(docs)
+    if n == 0:
+        return np.zeros(0, dtype=np.float64)
+    lengths = np.array([len(d) for d in docs], dtype=np.float64)
+    norm = k1 * (1.0 - b + b * lengths / max(float(lengths.mean()), 1e-9))
+    counts = [Counter(d) for d in docs]
+    out = np.zeros(n, dtype=np.float64)
+    for word in set(_WORD.findall(query.lower())):
+        tf = np.array([c[word] for c in counts], dtype=np.float64)
+        df = float((tf > 0).sum())
+        if df:
+            out += np.log1p((n - df + 0.5) / (df + 0.5)) * tf * (k1 + 1.0) / (tf + norm)
+    return out
+
+
+def window_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """The mean of ``values`` over each position's ``window`` neighbours on either side (fewer at the ends)."""
+    n = values.size
+    if window <= 0 or n == 0:
+        return values.astype(np.float64)
+    total = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    lo = np.maximum(np.arange(n) - window, 0)
+    hi = np.minimum(np.arange(n) + window + 1, n)
+    return (total[hi] - total[lo]) / (hi - lo)
+
+
+def standardise(values: np.ndarray) -> np.ndarray:
+    """``values`` centred and scaled to unit deviation; all zeros when they (nearly) do not vary."""
+    spread = float(values.std()) if values.size else 0.0
+    if spread < 1e-6:
+        return np.zeros_like(values, dtype=np.float64)
+    return (values - values.mean()) / spread
+
+
+def focus_context(relevance: np.ndarray, sentences: Sequence[str], focus: str, config: Mapping[str, Any]) -> np.ndarray:
+    """What a focus adds to each sentence's score for its neighbourhood: a question is answered by a
+    passage, not a lone sentence (QMSum's gold spans are runs of turns), so a sentence gains
+    ``focus_context_weight`` times the standardised mean relevance (to the focus prompt) of the
+    ``focus_context`` sentences on either side of it, and ``focus_lexical_weight`` times the
+    standardised mean :func:`bm25` match with the focus's words over ``focus_lexical_context`` sentences.
+    Both terms are zero on a text too short to vary over such windows.
+    """
+    rel = standardise(relevance.astype(np.float64))
+    dense = standardise(window_mean(rel, int(config["focus_context"])))
+    lexical = standardise(window_mean(standardise(bm25(sentences, focus)), int(config["focus_lexical_context"])))
+    out = float(config["focus_context_weight"]) * dense + float(config["focus_lexical_weight"]) * lexical
+    return out.astype(np.float32)

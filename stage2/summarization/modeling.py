@@ -26,7 +26,7 @@ from stage2.batching import chunk_ids, length_batches
 from stage2.io import as_batch, tokenizable
 from stage2.registry import TORCH_CONFIG, read_config
 from stage2.summarization.config import WEIGHTS_NAME, SummarizerConfig, intent_prompt
-from stage2.summarization.features import feature_columns, static_features
+from stage2.summarization.features import feature_columns, focus_context, static_features
 from stage2.summarization.segmenting import is_dialogue
 from stage2.summarization.selection import check_budget, summarize_document
 
@@ -168,15 +168,21 @@ class Summarizer(nn.Module):
 
     # ----------------------------------------------------------------- scoring
     def score_sentences(
-        self, sentences: Sequence[str], prompt: str, extra_relevance: float = 0.0, dialogue: bool = False
+        self,
+        sentences: Sequence[str],
+        prompt: str,
+        extra_relevance: float = 0.0,
+        dialogue: bool = False,
+        focus: str | None = None,
     ) -> torch.Tensor:
         """One logit per sentence (higher: belongs in the summary); ``extra_relevance`` adds weight to
-        the relevance feature (used when the user gives a focus); ``dialogue`` picks the dialogue weights.
+        the relevance feature (used when the user gives a focus); ``dialogue`` picks the dialogue weights;
+        ``focus`` (the user's text) adds its neighbourhood term.
         """
         if not sentences:
             return torch.zeros(0, device=self.device)
         return self.score_embeddings(
-            self.embed(sentences), self._prompt_embedding(prompt), sentences, extra_relevance, dialogue
+            self.embed(sentences), self._prompt_embedding(prompt), sentences, extra_relevance, dialogue, focus=focus
         )
 
     def features(self, emb: torch.Tensor, prompt: torch.Tensor, sentences: Sequence[str]) -> torch.Tensor:
@@ -197,9 +203,11 @@ class Summarizer(nn.Module):
         extra_relevance: float = 0.0,
         dialogue: bool = False,
         feats: torch.Tensor | None = None,
+        focus: str | None = None,
     ) -> torch.Tensor:
         """Scores from precomputed sentence embeddings ``[n, H]`` and the prompt embedding ``[H]``
-        (``feats``: the sentences' :meth:`features`, when already computed).
+        (``feats``: the sentences' :meth:`features`, when already computed). A ``focus`` adds
+        :func:`~stage2.summarization.features.focus_context`, a constant of the sentences (no gradient).
         """
         n = emb.shape[0]
         feats = self.features(emb, prompt, sentences) if feats is None else feats
@@ -208,6 +216,10 @@ class Summarizer(nn.Module):
         base = feats @ weights + nn.functional.normalize(emb, dim=-1) @ salience
         if extra_relevance and "relevance" in self.config.features:
             base = base + extra_relevance * feats[:, self.config.features.index("relevance")]
+        if focus:
+            relevance = nn.functional.normalize(emb, dim=-1) @ nn.functional.normalize(prompt, dim=-1)
+            context = focus_context(relevance.detach().float().cpu().numpy(), sentences, focus, self.config.to_dict())
+            base = base + torch.from_numpy(context).to(device=emb.device, dtype=base.dtype)
         idx = torch.arange(n, device=emb.device)
         bucket = torch.clamp(idx * self.config.position_buckets // max(n, 1), max=self.config.position_buckets - 1)
         s = self.sentence_proj(emb)
@@ -251,8 +263,8 @@ class Summarizer(nn.Module):
     ) -> list[dict[str, Any]]:
         config = self.config.to_dict()
 
-        def score(texts: list[str], prompt: str, boost: float, dialogue: bool) -> np.ndarray:
-            return self.score_sentences(texts, prompt, boost, dialogue).float().cpu().numpy()
+        def score(texts: list[str], prompt: str, boost: float, dialogue: bool, focus: str | None) -> np.ndarray:
+            return self.score_sentences(texts, prompt, boost, dialogue, focus).float().cpu().numpy()
 
         def embed(texts: list[str]) -> np.ndarray:
             return self.embed(texts).float().cpu().numpy()

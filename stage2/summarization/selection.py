@@ -136,7 +136,7 @@ def summary_result(
 def summarize_document(
     doc: str,
     config: dict[str, Any],
-    score: Callable[[list[str], str, float, bool], np.ndarray],
+    score: Callable[[list[str], str, float, bool, str | None], np.ndarray],
     embed: Callable[[list[str]], np.ndarray],
     max_sentences: int | None,
     max_words: int | None,
@@ -144,7 +144,7 @@ def summarize_document(
     focus: str | None,
 ) -> dict[str, Any]:
     """One document's extractive summary, shared by the torch model and the runtime: split it, score
-    its sentences against the intent prompt (``score(texts, prompt, extra_relevance, dialogue)``), and choose
+    its sentences against the intent prompt (``score(texts, prompt, extra_relevance, dialogue, focus)``), and choose
     under the budget. ``config`` is a :class:`~stage2.summarization.config.SummarizerConfig` dict.
     """
     sents = split_sentences(doc)
@@ -152,5 +152,5 @@ def summarize_document(
         return {"summary": "", "sentences": []}
     boost = float(config["focus_weight"]) if focus else 0.0
     dialogue = is_dialogue(doc)
-    scores = score([s.text for s in sents], intent_prompt(config, dialogue, focus), boost, dialogue)
+    scores = score([s.text for s in sents], intent_prompt(config, dialogue, focus), boost, dialogue, focus or None)
     return summary_result(sents, scores, max_sentences, max_words, ratio, config["redundancy"], embed)

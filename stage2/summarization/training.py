@@ -130,9 +130,10 @@ def train_summarizer(
             if inputs is not None:
                 cache, prompt_emb, feats = inputs
                 emb, prompt = cache[i], prompt_emb[prompts[i]]
-                logits = model.score_embeddings(emb, prompt, texts[i], boosts[i], dialogue[i], feats[i])
+                focus = examples[i].focus
+                logits = model.score_embeddings(emb, prompt, texts[i], boosts[i], dialogue[i], feats[i], focus)
             else:
-                logits = model.score_sentences(texts[i], prompts[i], boosts[i], dialogue[i])
+                logits = model.score_sentences(texts[i], prompts[i], boosts[i], dialogue[i], examples[i].focus)
             losses.append(ranking_loss(logits, labels[i]))
         return torch.stack(losses).mean()
 

@@ -122,7 +122,11 @@ def test_summarizer_runtime_matches_torch(summarizer_export):
     assert isinstance(runtime, rt.SummarizerRuntime)
     dialogue = "Ann: Are we still on for lunch?\nBob: Yes, at noon.\nAnn: Great, I'll book a table.\nBob: Thanks!"
     cases = [{"max_sentences": 2}, {"max_words": 20}, {"ratio": 0.5}, {"max_sentences": 2, "focus": "taxes"}]
-    for doc, kwargs in [(DOCUMENT, k) for k in cases] + [(dialogue, {"max_sentences": 2})]:
+    meeting = "\n".join(
+        f"P{i % 3}: We discuss item {i}, the {('budget', 'design', 'colour')[i // 10]}." for i in range(30)
+    )
+    focused = {"max_words": 30, "focus": "What did they say about the design?"}  # neighbourhood terms count
+    for doc, kwargs in [(DOCUMENT, k) for k in cases] + [(dialogue, {"max_sentences": 2}), (meeting, focused)]:
         a, b = runtime.summarize(doc, **kwargs), model.summarize(doc, **kwargs)
         assert [s["index"] for s in a["sentences"]] == [s["index"] for s in b["sentences"]]
         assert a["summary"] == b["summary"]

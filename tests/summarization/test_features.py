@@ -39,3 +39,40 @@ def test_static_features_shape_and_position_prior():
     assert np.all(np.diff(feats[:, 1]) < 0)  # the lead prior falls with position
     assert feats[3, 2] > feats[2, 2]  # longer sentences, larger length prior
     assert static_features([], unit[:0]).shape == (0, len(FEATURES) - 1)
+
+
+def test_bm25_scores_query_words_and_ignores_others():
+    from stage2.summarization.features import bm25
+
+    scores = bm25(["the budget is late", "we like the colour", "budget budget", ""], "Budget?")
+    assert scores[1] == 0.0 and scores[3] == 0.0
+    assert scores[2] > scores[0] > 0
+    assert bm25([], "budget").shape == (0,)
+    assert not bm25(["a b", "c d"], "").any()
+
+
+def test_window_mean_and_standardise():
+    from stage2.summarization.features import standardise, window_mean
+
+    x = np.array([0.0, 0.0, 3.0, 0.0, 0.0])
+    assert window_mean(x, 1).tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
+    assert window_mean(x, 0).tolist() == x.tolist()
+    assert window_mean(x, 30).tolist() == [0.6] * 5  # a window wider than the text
+    z = standardise(np.array([1.0, 2.0, 3.0]))
+    assert abs(z.mean()) < 1e-9 and abs(z.std() - 1.0) < 1e-9
+    assert not standardise(np.ones(4)).any()
+
+
+def test_focus_context_raises_the_neighbourhood_of_the_answer():
+    from stage2.summarization.config import SummarizerConfig
+    from stage2.summarization.features import focus_context
+
+    cfg = SummarizerConfig(focus_context=2, focus_lexical_context=2).to_dict()
+    sentences = ["We talk."] * 20
+    sentences[10] = "The remote control budget is twelve euros."
+    relevance = np.zeros(20)
+    relevance[10] = 1.0
+    term = focus_context(relevance, sentences, "the budget", cfg)
+    assert term.dtype == np.float32 and term.shape == (20,)
+    assert term[8:13].min() > term[:6].max()  # neighbours of the relevant sentence gain too
+    assert not focus_context(np.zeros(3), ["A.", "B.", "C."], "xyz", cfg).any()  # nothing varies: nothing added

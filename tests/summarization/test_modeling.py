@@ -121,6 +121,28 @@ def test_focus_changes_the_scores(tiny_summarizer, summ_fixtures):
     assert [s["score"] for s in plain["sentences"]] != [s["score"] for s in focused["sentences"]]
 
 
+def test_a_focus_adds_its_neighbourhood_term(tiny_summarizer):
+    from stage2.summarization.features import focus_context
+
+    doc = "\n".join(f"P{i % 3}: We discuss item {i}, the {('budget', 'design', 'colour')[i // 10]}." for i in range(30))
+    texts = [s.text for s in split_sentences(doc)]
+    focus = "the design"
+    cfg = tiny_summarizer.config
+    with torch.no_grad():
+        full = tiny_summarizer.score_sentences(texts, focus, cfg.focus_weight, True, focus)
+        cfg.focus_context_weight, cfg.focus_lexical_weight = 0.0, 0.0
+        try:
+            bare = tiny_summarizer.score_sentences(texts, focus, cfg.focus_weight, True, focus)
+        finally:
+            cfg.focus_context_weight, cfg.focus_lexical_weight = 2.0, 2.0
+        emb = tiny_summarizer.embed(texts)
+        prompt = tiny_summarizer.embed([focus])[0]
+        relevance = torch.nn.functional.normalize(emb, dim=-1) @ torch.nn.functional.normalize(prompt, dim=-1)
+    term = focus_context(relevance.numpy(), texts, focus, cfg.to_dict())
+    assert torch.allclose(full - bare, torch.from_numpy(term), atol=1e-4)
+    assert term[10:20].mean() > term[:10].mean() and term[10:20].mean() > term[20:].mean()  # the design passage
+
+
 def test_dialogue_is_scored_against_the_dialogue_intent(tiny_summarizer, summ_fixtures):
     doc = summ_fixtures["dialogue"]
     texts = [s.text for s in split_sentences(doc)]
