@@ -251,6 +251,8 @@ def serving_table(path: Path) -> str:
             if "rouge1" in sc
             else f"{sc.get('wrong', '?')} wrong, {sc.get('lost_or_skipped', '?')} lost of {sc.get('requests', '?')}"
         )
+        if "replicas_at_end" in sc:
+            metric += f"; {sc['replicas_at_end']} replica(s) at the end"
         batch = sc.get("batch_size", "–")
         if "concurrency" in sc:
             batch = f"1 ({sc['concurrency']} clients)"
