@@ -494,6 +494,23 @@ RAY_SERVE_ROWS = {  # system: (replicas, max_replicas, threads per replica)
 }
 
 
+def running_replicas() -> int:
+    """Replicas of the stage2 deployment that Ray Serve reports running."""
+    from ray import serve
+
+    states = serve.status().applications["default"].deployments["stage2"].replica_states
+    return sum(n for state, n in states.items() if str(state).upper().endswith("RUNNING"))
+
+
+def watch_replicas(timeline: list[tuple[float, int]], stop: threading.Event, every: float = 2.0) -> None:
+    """Append ``(seconds, running replicas)`` to ``timeline`` each time the count changes, until ``stop``."""
+    started = time.perf_counter()
+    while not stop.wait(every):
+        n = running_replicas()
+        if not timeline or timeline[-1][1] != n:
+            timeline.append((time.perf_counter() - started, n))
+
+
 def run_http_ray(res: ResultsFile, args: argparse.Namespace) -> None:
     """The same load test through ``stage2 serve --ray`` (Ray Serve on a fresh local Ray with the 2 cores):
     fixed replicas, and autoscaling from one replica (how many were running at the end is recorded)."""
@@ -513,9 +530,16 @@ def run_http_ray(res: ResultsFile, args: argparse.Namespace) -> None:
             limits = ServeLimits(max_batch=32, max_wait_ms=5)
             app = ray_application([args.ner_int8], limits, replicas, max_replicas, threads)
             serve.run(app, route_prefix="/", blocking=False)
-            scores = load_test(f"http://127.0.0.1:{args.port}", texts, expected, args)
-            status = serve.status().applications["default"].deployments["stage2"]
-            scores["replicas_at_end"] = sum(status.replica_states.values())
+            timeline: list[tuple[float, int]] = []
+            stop = threading.Event()
+            watcher = threading.Thread(target=watch_replicas, args=(timeline, stop), daemon=True)
+            watcher.start()
+            rounds = args.autoscale_rounds if max_replicas else 1  # time for the autoscaler to act
+            scores = load_test(f"http://127.0.0.1:{args.port}", texts * rounds, expected * rounds, args)
+            stop.set()
+            watcher.join(timeout=10)
+            scores["replicas_at_end"] = running_replicas()
+            scores["replicas_over_time"] = [[round(t, 1), n] for t, n in timeline]
         finally:
             serve.shutdown()
             ray.shutdown()
@@ -530,8 +554,10 @@ def run_http_ray(res: ResultsFile, args: argparse.Namespace) -> None:
                 "scores": scores | {"threads": threads, "replicas": replicas, "max_replicas": max_replicas},
                 "notes": f"stage2 serve --ray: Ray Serve on a fresh local Ray (2 CPUs), {scaling} x {threads} "
                 f"thread(s), the same app and load as http-ort-int8 ({args.concurrency} concurrent clients, one "
-                "sentence per request, micro-batching up to 32 texts / 5 ms in each replica, every answer checked); "
-                "Ray's proxy, controller, the replicas and the client share the CPUs",
+                "sentence per request, micro-batching up to 32 texts / 5 ms in each replica, every answer checked; "
+                f"the autoscaling row sends them {args.autoscale_rounds} times over, at most {args.http_seconds:.0f} "
+                "s, with the running replicas over time); Ray's proxy, controller, the replicas and the client "
+                "share the CPUs",
             },
         )
 
@@ -563,6 +589,9 @@ def main() -> None:
     parser.add_argument("--http-seconds", type=float, default=120, help="load test: at most this long")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--autoscale-rounds", type=int, default=10, help="http-ray autoscaling row: the requests this many times over"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import torch
