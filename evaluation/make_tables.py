@@ -345,6 +345,10 @@ def render() -> str:
     qmsum = RESULTS / "summarization_qmsum.json"
     if qmsum.exists():
         parts.append(qmsum_table(qmsum))
+    qmsum_dev = RESULTS / "summarization_qmsum_dev.json"
+    if qmsum_dev.exists():
+        parts += ["**QMSum design choices** (validation split: what the focus settings were chosen on)", ""]
+        parts.append(qmsum_table(qmsum_dev))
     transfer = RESULTS / "summarization_transfer.json"
     if transfer.exists():
         parts.append(transfer_table(transfer))
