@@ -251,6 +251,8 @@ def serving_table(path: Path) -> str:
             if "rouge1" in sc
             else f"{sc.get('wrong', '?')} wrong, {sc.get('lost_or_skipped', '?')} lost of {sc.get('requests', '?')}"
         )
+        if "replicas_at_end" in sc:
+            metric += f"; {sc['replicas_at_end']} replica(s) at the end"
         batch = sc.get("batch_size", "–")
         if "concurrency" in sc:
             batch = f"1 ({sc['concurrency']} clients)"
@@ -343,6 +345,10 @@ def render() -> str:
     qmsum = RESULTS / "summarization_qmsum.json"
     if qmsum.exists():
         parts.append(qmsum_table(qmsum))
+    qmsum_dev = RESULTS / "summarization_qmsum_dev.json"
+    if qmsum_dev.exists():
+        parts += ["**QMSum design choices** (validation split: what the focus settings were chosen on)", ""]
+        parts.append(qmsum_table(qmsum_dev))
     transfer = RESULTS / "summarization_transfer.json"
     if transfer.exists():
         parts.append(transfer_table(transfer))

@@ -1,8 +1,9 @@
 """Serving benchmark: NER on every CoNLL-2003 test sentence with torch eager, ONNX Runtime float32 and
 int8 (and optionally the 3-layer ner-fast in int8), and spaCy en_core_web_sm (NER only); extractive
 summarisation of the BBC News test articles with torch and ONNX Runtime; and a loopback load test of
-``stage2 serve``. One process, same threads (spaCy's ``nlp.pipe`` runs in this one process: it uses one
-core for its network, where the ONNX Runtime engines use ``--threads``).
+``stage2 serve`` (task ``http``) and of ``stage2 serve --ray`` (task ``http-ray``: Ray Serve with one replica
+of 2 threads, two of one, and autoscaling from one to two). One process, same threads (spaCy's ``nlp.pipe``
+runs in this one process: it uses one core for its network, where the ONNX Runtime engines use ``--threads``).
 
     python evaluation/serving_benchmark.py --ner-torch runs/models/ner-default --ner-fp32 runs/exports/ner-fp32 \\
         --ner-int8 exports/ner-default --sum-torch runs/models/summarizer-default \\
@@ -394,24 +395,21 @@ def same_entities(got: list[dict[str, Any]], want: list[dict[str, Any]], toleran
     return True
 
 
-def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
-    """Loopback load test of the service: bounded in requests and seconds; checks every answer."""
-    import httpx
-    import uvicorn
-
+def http_texts(args: argparse.Namespace) -> tuple[list[str], list[Any]]:
+    """The load test's sentences (CoNLL-2003 test) and the runtime's own answer for each, alone."""
     import stage2.runtime as rt
     from stage2.ner.data import read_jsonl
-    from stage2.serve import ServeLimits, create_app
 
     texts = [" ".join(e.tokens) for e in read_jsonl(DATA / "conll2003" / "test.jsonl.gz")][: args.http_requests]
     reference = rt.load(args.ner_int8, threads=args.threads)
-    expected = [reference.predict(t) for t in texts]
-    app = create_app({"ner": rt.load(args.ner_int8, threads=args.threads)}, ServeLimits(max_batch=32, max_wait_ms=5))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    return texts, [reference.predict(t) for t in texts]
+
+
+def load_test(url: str, texts: list[str], expected: list[Any], args: argparse.Namespace) -> dict[str, Any]:
+    """POST every text to ``url``/ner with ``args.concurrency`` clients (at most ``args.http_seconds``),
+    checking each answer; throughput, latency percentiles and the wrong or lost answers."""
+    import httpx
+
     latencies: list[float] = []
     wrong = lost = 0
 
@@ -419,7 +417,7 @@ def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
         nonlocal wrong, lost
         sem = asyncio.Semaphore(args.concurrency)
         deadline = time.perf_counter() + args.http_seconds
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{args.port}", timeout=30) as http:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
 
             async def one(i: int) -> None:
                 nonlocal wrong, lost
@@ -442,9 +440,7 @@ def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
             return time.perf_counter() - started
 
     elapsed = asyncio.run(client())
-    server.should_exit = True
-    thread.join(timeout=30)
-    scores = {
+    return {
         "throughput": round(len(latencies) / elapsed, 1),
         **percentiles(latencies),
         "batch_size": 1,
@@ -454,8 +450,27 @@ def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
         "answered": len(latencies),
         "wrong": wrong,
         "lost_or_skipped": lost,
-        "micro_batches": app.state.batcher.batches if hasattr(app.state, "batcher") else None,
     }
+
+
+def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
+    """Loopback load test of the service: bounded in requests and seconds; checks every answer."""
+    import uvicorn
+
+    import stage2.runtime as rt
+    from stage2.serve import ServeLimits, create_app
+
+    texts, expected = http_texts(args)
+    app = create_app({"ner": rt.load(args.ner_int8, threads=args.threads)}, ServeLimits(max_batch=32, max_wait_ms=5))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    scores = load_test(f"http://127.0.0.1:{args.port}", texts, expected, args)
+    server.should_exit = True
+    thread.join(timeout=30)
+    scores["micro_batches"] = app.state.batcher.batches if hasattr(app.state, "batcher") else None
     logger.info("http: %s", scores)
     put_row(
         res,
@@ -472,6 +487,81 @@ def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
     )
 
 
+RAY_SERVE_ROWS = {  # system: (replicas, max_replicas, threads per replica)
+    "http-ray-1x2": (1, None, 2),
+    "http-ray-2x1": (2, None, 1),
+    "http-ray-auto-1to2": (1, 2, 1),
+}
+
+
+def running_replicas() -> int:
+    """Replicas of the stage2 deployment that Ray Serve reports running."""
+    from ray import serve
+
+    states = serve.status().applications["default"].deployments["stage2"].replica_states
+    return sum(n for state, n in states.items() if str(state).upper().endswith("RUNNING"))
+
+
+def watch_replicas(timeline: list[tuple[float, int]], stop: threading.Event, every: float = 2.0) -> None:
+    """Append ``(seconds, running replicas)`` to ``timeline`` each time the count changes, until ``stop``."""
+    started = time.perf_counter()
+    while not stop.wait(every):
+        n = running_replicas()
+        if not timeline or timeline[-1][1] != n:
+            timeline.append((time.perf_counter() - started, n))
+
+
+def run_http_ray(res: ResultsFile, args: argparse.Namespace) -> None:
+    """The same load test through ``stage2 serve --ray`` (Ray Serve on a fresh local Ray with the 2 cores):
+    fixed replicas, and autoscaling from one replica (how many were running at the end is recorded)."""
+    import ray
+    from ray import serve
+
+    from stage2.serve import ServeLimits
+    from stage2.serve.ray_serve import ray_application
+
+    texts, expected = http_texts(args)
+    for system, (replicas, max_replicas, threads) in RAY_SERVE_ROWS.items():
+        if (args.only and system not in args.only) or (done(res, system, "ner", 1) and not args.force):
+            continue
+        ray.init(address="local", num_cpus=args.threads, include_dashboard=False, log_to_driver=False)
+        try:
+            serve.start(http_options={"host": "127.0.0.1", "port": args.port})
+            limits = ServeLimits(max_batch=32, max_wait_ms=5)
+            app = ray_application([args.ner_int8], limits, replicas, max_replicas, threads)
+            serve.run(app, route_prefix="/", blocking=False)
+            timeline: list[tuple[float, int]] = []
+            stop = threading.Event()
+            watcher = threading.Thread(target=watch_replicas, args=(timeline, stop), daemon=True)
+            watcher.start()
+            rounds = args.autoscale_rounds if max_replicas else 1  # time for the autoscaler to act
+            scores = load_test(f"http://127.0.0.1:{args.port}", texts * rounds, expected * rounds, args)
+            stop.set()
+            watcher.join(timeout=10)
+            scores["replicas_at_end"] = running_replicas()
+            scores["replicas_over_time"] = [[round(t, 1), n] for t, n in timeline]
+        finally:
+            serve.shutdown()
+            ray.shutdown()
+        logger.info("%s: %s", system, scores)
+        scaling = f"autoscaling {replicas}-{max_replicas} replicas" if max_replicas else f"{replicas} replica(s)"
+        put_row(
+            res,
+            {
+                "system": system,
+                "setting": "ner",
+                "k": None,
+                "scores": scores | {"threads": threads, "replicas": replicas, "max_replicas": max_replicas},
+                "notes": f"stage2 serve --ray: Ray Serve on a fresh local Ray (2 CPUs), {scaling} x {threads} "
+                f"thread(s), the same app and load as http-ort-int8 ({args.concurrency} concurrent clients, one "
+                "sentence per request, micro-batching up to 32 texts / 5 ms in each replica, every answer checked; "
+                f"the autoscaling row sends them {args.autoscale_rounds} times over, at most {args.http_seconds:.0f} "
+                "s, with the running replicas over time); Ray's proxy, controller, the replicas and the client "
+                "share the CPUs",
+            },
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ner-torch", help="saved torch NER model")
@@ -486,7 +576,12 @@ def main() -> None:
     parser.add_argument("--sum-fp32", help="float32 export of the summariser")
     parser.add_argument("--sum-int8", help="int8 export of the summariser")
     parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime threads")
-    parser.add_argument("--tasks", nargs="+", default=["ner", "summarization", "meeting", "http"])
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["ner", "summarization", "meeting", "http"],
+        help="ner, summarization, meeting, http, http-ray (Ray Serve rows; needs stage2[ray])",
+    )
     parser.add_argument("--meeting-words", type=int, default=10_000, help="meeting task: words per meeting")
     parser.add_argument("--only", nargs="*", help="run only these systems")
     parser.add_argument("--force", action="store_true", help="redo finished rows")
@@ -494,6 +589,9 @@ def main() -> None:
     parser.add_argument("--http-seconds", type=float, default=120, help="load test: at most this long")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--autoscale-rounds", type=int, default=10, help="http-ray autoscaling row: the requests this many times over"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import torch
@@ -508,6 +606,8 @@ def main() -> None:
         run_meeting(res, args)
     if "http" in args.tasks and args.ner_int8:
         run_http(res, args)
+    if "http-ray" in args.tasks and args.ner_int8:
+        run_http_ray(res, args)
     print(json.dumps(res.data["rows"], indent=1)[:4000])
 
 

@@ -218,7 +218,7 @@ class Summarizer(nn.Module):
             base = base + extra_relevance * feats[:, self.config.features.index("relevance")]
         if focus:
             relevance = nn.functional.normalize(emb, dim=-1) @ nn.functional.normalize(prompt, dim=-1)
-            context = focus_context(relevance.detach().float().cpu().numpy(), sentences, focus, self.config.to_dict())
+            context = focus_context(relevance.detach().float().cpu().numpy(), sentences, focus, vars(self.config))
             base = base + torch.from_numpy(context).to(device=emb.device, dtype=base.dtype)
         idx = torch.arange(n, device=emb.device)
         bucket = torch.clamp(idx * self.config.position_buckets // max(n, 1), max=self.config.position_buckets - 1)
