@@ -22,11 +22,13 @@ DATA = data_dir()
 
 
 def git_commit() -> str:
-    """Full sha of HEAD (with '-dirty' when the tree has uncommitted changes to tracked files)."""
+    """Full sha of HEAD (with '-dirty' when stage2/, evaluation/ or models/ have uncommitted changes to tracked
+    files; results files do not count: a benchmark writes them as it runs)."""
     try:
         sha = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
         dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--", "stage2", "evaluation", "models"], cwd=ROOT
+            ["git", "diff", "--quiet", "HEAD", "--", "stage2", "evaluation", "models", ":(exclude)evaluation/results"],
+            cwd=ROOT,
         ).returncode
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
