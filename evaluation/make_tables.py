@@ -209,14 +209,15 @@ def scale_table(path: Path) -> str:
     """Ray Data against the single-process runtime (scale.json)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     lines = [
-        "| engine | sentences/s | seconds | overhead vs single process | identical entities |",
-        "|---|---|---|---|---|",
+        "| engine | rows per Ray call | sentences/s | seconds | overhead vs single process | identical entities |",
+        "|---|---|---|---|---|---|",
     ]
     for r in sorted(data["rows"], key=lambda r: (r["sentences"], not r["system"].startswith("single-process"))):
         sc = r["scores"]
         overhead = f"{sc['overhead_percent']}%" if "overhead_percent" in sc else "–"
         lines.append(
-            f"| {r['system']} ({r['sentences']} sentences) | {sc['throughput']} | {sc['seconds']} | {overhead} | "
+            f"| {r['system']} ({r['sentences']} sentences) | {r.get('ray_rows_per_call') or '–'} | "
+            f"{sc['throughput']} | {sc['seconds']} | {overhead} | "
             f"{'yes' if sc['identical_to_single_process'] else 'NO'} |"
         )
     lines += [

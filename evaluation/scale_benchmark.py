@@ -3,7 +3,8 @@ single-process runtime, on the same cores. Resumable row by row.
 
 Rows (``evaluation/results/scale.json``, task ``serving``): ``single-process`` (``rt.load(model,
 threads=2)``, one predict call over all sentences, batch 64), ``ray-1-actor`` (one actor with 2 threads)
-and ``ray-2-actors`` (two actors with 1 thread each), each timed from loading the model to the last
+and ``ray-2-actors`` (two actors with 1 thread each; 1024 rows per actor call, predict_dataset's default,
+64 per forward pass as the single process), each timed from loading the model to the last
 entity (Ray: the cluster is started before the clock; actor start-up and model loading are inside);
 sentences per second, overhead against the single process, and whether every sentence got exactly
 the single process's entities.
@@ -11,6 +12,7 @@ the single process's entities.
     python evaluation/scale_benchmark.py                 # all rows
     python evaluation/scale_benchmark.py --only ray-2-actors --force
     python evaluation/scale_benchmark.py --repeat 10     # the test sentences ten times: fixed costs amortised
+    python evaluation/scale_benchmark.py --batch-size 64 --only ray-1-actor ray-2-actors   # rows -b64
 
 Multi-node: on each node ``pip install "stage2[ray]"`` and the model (its export folder on a shared path,
 or a package from ``stage2 package``); ``ray start --head`` on one node, ``ray start --address HEAD:6379`` on
@@ -46,7 +48,7 @@ def run_single(model: str, data: list[str]) -> tuple[float, list[Any]]:
     return time.perf_counter() - started, found
 
 
-def run_ray(model: str, data: list[str], actors: int) -> tuple[float, list[Any]]:
+def run_ray(model: str, data: list[str], actors: int, batch_size: int) -> tuple[float, list[Any]]:
     import ray
 
     from stage2.distributed import predict_dataset
@@ -55,7 +57,9 @@ def run_ray(model: str, data: list[str], actors: int) -> tuple[float, list[Any]]
     try:
         ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(data)])
         started = time.perf_counter()
-        rows = predict_dataset(ds, model, actors=actors, threads=2 // actors, batch_size=64).take_all()
+        threads = 2 // actors
+        tagged = predict_dataset(ds, model, actors=actors, threads=threads, batch_size=batch_size, model_batch_size=64)
+        rows = tagged.take_all()
         seconds = time.perf_counter() - started
     finally:
         ray.shutdown()
@@ -68,6 +72,9 @@ def main() -> None:
     parser.add_argument("--model", default=str(ROOT / "exports" / "ner-default"))
     parser.add_argument("--only", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument("--repeat", type=int, default=1, help="the test sentences this many times (rows get -xN)")
+    parser.add_argument(
+        "--batch-size", type=int, default=1024, help="Ray rows per actor call (other than 1024: rows get -bN)"
+    )
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -77,18 +84,20 @@ def main() -> None:
     reference: list[Any] | None = None
     single = res.row("single-process" + suffix, "ray-overhead")
     for system in args.only:
-        if res.row(system + suffix, "ray-overhead") is not None and not args.force:
+        ray_suffix = f"-b{args.batch_size}" if system != "single-process" and args.batch_size != 1024 else ""
+        name = system + suffix + ray_suffix
+        if res.row(name, "ray-overhead") is not None and not args.force:
             logger.info("skip %s (done)", system)
             continue
         if system == "single-process":
             seconds, found = run_single(args.model, data)
         else:
-            seconds, found = run_ray(args.model, data, 1 if system == "ray-1-actor" else 2)
+            seconds, found = run_ray(args.model, data, 1 if system == "ray-1-actor" else 2, args.batch_size)
         if reference is None:
             reference = found if system == "single-process" else run_single(args.model, data)[1]
         throughput = len(data) / seconds
         row = {
-            "system": system + suffix,
+            "system": name,
             "setting": "ray-overhead",
             "k": None,
             "seeds": [1],
@@ -98,6 +107,7 @@ def main() -> None:
                 "identical_to_single_process": found == reference,
             },
             "sentences": len(data),
+            "ray_rows_per_call": None if system == "single-process" else args.batch_size,
             "model": str(Path(args.model).resolve().relative_to(ROOT)) if Path(args.model).exists() else args.model,
             "git_commit": git_commit(),
             "command": " ".join([Path(sys.executable).name, *sys.argv]),

@@ -89,7 +89,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.ray is not None:
         folder = export_folder(name)
         return ray_jobs.run(
-            args, "ner", str(folder or name), labels=parse_labels(args.labels), batch_size=args.batch_size
+            args, "ner", str(folder or name), labels=parse_labels(args.labels), model_batch_size=args.batch_size
         )
     model = load_model(name, exports=True)
     texts = read_texts(args)
@@ -183,7 +183,7 @@ def _add_predict(sub: Any) -> None:
     )
     p.add_argument("--input", help="file with one text per line, or JSON lines with 'text'; '-' for stdin")
     p.add_argument("--labels", help=LABELS_HELP + " (default: the model's own)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     p.add_argument(
         "--format",
         choices=["jsonl", "pretty"],
