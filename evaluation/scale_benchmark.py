@@ -5,7 +5,8 @@ Rows (``evaluation/results/scale.json``, task ``serving``): ``single-process`` (
 threads=2)``, one predict call over all sentences, batch 64), ``ray-1-actor`` (one actor with 2 threads)
 and ``ray-2-actors`` (two actors with 1 thread each; 1024 rows per actor call, predict_dataset's default,
 64 per forward pass as the single process), each timed from loading the model to the last
-entity (Ray: the cluster is started before the clock; actor start-up and model loading are inside);
+entity (Ray: the cluster is started before the clock, and its worker processes are up: a no-op task on each
+CPU has run; actor start-up and model loading are inside);
 sentences per second, overhead against the single process, and whether every sentence got exactly
 the single process's entities.
 
@@ -55,6 +56,7 @@ def run_ray(model: str, data: list[str], actors: int, batch_size: int) -> tuple[
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
+        ray.get([ray.remote(lambda: None).remote() for _ in range(2)])  # a started cluster: its workers are up
         ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(data)])
         started = time.perf_counter()
         threads = 2 // actors
