@@ -41,13 +41,27 @@ def ray_application(
     def build() -> Any:  # runs on each replica
         return create_app(load_models(refs, threads), lim)
 
+    # A replica takes up to two micro-batches of requests at once (Ray Serve's default, 5, kept its batcher from
+    # filling a batch); autoscaling adds a replica when the ones running each hold a full batch.
     scaling: dict[str, Any] = (
-        {"autoscaling_config": {"min_replicas": replicas, "max_replicas": max_replicas}}
+        {
+            "autoscaling_config": {
+                "min_replicas": replicas,
+                "max_replicas": max_replicas,
+                "target_ongoing_requests": lim.max_batch,
+            }
+        }
         if max_replicas is not None and max_replicas > replicas
         else {"num_replicas": replicas}
     )
     ingress = serve.ingress(build)(type("Stage2Service", (), {}))
-    deployment: Any = serve.deployment(ingress, name="stage2", ray_actor_options={"num_cpus": threads}, **scaling)
+    deployment: Any = serve.deployment(
+        ingress,
+        name="stage2",
+        ray_actor_options={"num_cpus": threads},
+        max_ongoing_requests=2 * lim.max_batch,
+        **scaling,
+    )
     return deployment.bind()
 
 
