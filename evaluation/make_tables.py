@@ -250,7 +250,8 @@ def serving_table(path: Path) -> str:
             if "f1" in sc
             else f"R1 {sc['rouge1']:.2f}"
             if "rouge1" in sc
-            else f"{sc.get('wrong', '?')} wrong, {sc.get('lost_or_skipped', '?')} lost or unsent at the time limit, of {sc.get('requests', '?')}"
+            else f"{sc.get('wrong', '?')} wrong, {sc.get('lost_or_skipped', '?')} lost or unsent at the time limit, "
+            f"of {sc.get('requests', '?')}"
         )
         if "replicas_at_end" in sc:
             metric += f"; {sc['replicas_at_end']} replica(s) at the end"
