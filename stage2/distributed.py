@@ -88,12 +88,14 @@ class _Summarizer:
     def __call__(self, batch: Any) -> Any:
         _crash_once()
         docs = [str(d) for d in batch[self.column]]
+        results: list[Any]
         if self.focus_column is None:
-            results = self.model.summarize(docs, **self.budget)
-        else:  # a row's own focus, else the job's
+            found = self.model.summarize(docs, **self.budget)
+            assert isinstance(found, list)  # a list in, a list out
+            results = found
+        else:  # a row's own focus, else the job's (one document at a time)
             foci = [row_focus(f, self.budget["focus"]) for f in batch[self.focus_column]]
             results = [self.model.summarize(d, **(self.budget | {"focus": f})) for d, f in zip(docs, foci, strict=True)]
-        assert isinstance(results, list)  # a list in, a list out
         batch["summary"] = [r["summary"] for r in results]
         batch["sentences"] = [r["sentences"] for r in results]
         return batch
