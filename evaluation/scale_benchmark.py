@@ -96,7 +96,7 @@ def main() -> None:
         ray_suffix += "-warm" if system != "single-process" and args.warm else ""
         name = system + suffix + ray_suffix
         if res.row(name, "ray-overhead") is not None and not args.force:
-            logger.info("skip %s (done)", system)
+            logger.info("skip %s (done)", name)
             continue
         if system == "single-process":
             seconds, found = run_single(args.model, data)

@@ -505,10 +505,12 @@ def running_replicas() -> int:
 def watch_replicas(timeline: list[tuple[float, int]], stop: threading.Event, every: float = 2.0) -> None:
     """Append ``(seconds, running replicas)`` to ``timeline`` each time the count changes, until ``stop``."""
     started = time.perf_counter()
-    while not stop.wait(every):
+    while True:
         n = running_replicas()
         if not timeline or timeline[-1][1] != n:
             timeline.append((time.perf_counter() - started, n))
+        if stop.wait(every):
+            return
 
 
 def run_http_ray(res: ResultsFile, args: argparse.Namespace) -> None:

@@ -94,27 +94,27 @@ class _Summarizer:
             assert isinstance(found, list)  # a list in, a list out
             results = found
         else:  # a row's own focus, else the job's (one document at a time)
-            foci = [row_focus(f, self.budget["focus"]) for f in batch[self.focus_column]]
+            foci = [row_focus(f, self.budget["focus"], self.focus_column) for f in batch[self.focus_column]]
             results = [self.model.summarize(d, **(self.budget | {"focus": f})) for d, f in zip(docs, foci, strict=True)]
         batch["summary"] = [r["summary"] for r in results]
         batch["sentences"] = [r["sentences"] for r in results]
         return batch
 
 
-def row_focus(value: Any, default: str | None) -> str | None:
-    """A row's focus: its own when it is a non-empty string, else ``default`` (a missing value of a
-    column comes as None, NaN or pandas' NA)."""
+def row_focus(value: Any, default: str | None, column: str = "focus") -> str | None:
+    """A row's focus: its own when it is a non-blank string, else ``default`` (a missing value of a
+    column comes as None, NaN or pandas' NA); anything else is an error naming ``column``."""
     import pandas as pd
 
     if isinstance(value, str):
-        return value if value.strip() else default
+        return value.strip() or default
     try:
         missing = bool(pd.isna(value))
     except (TypeError, ValueError):  # a list or another non-scalar
         missing = False
     if missing:
         return default
-    raise ValueError(f"focus must be a string or null, got {type(value).__name__} {value!r}")
+    raise ValueError(f"column {column!r}: focus must be a string or null, got {type(value).__name__} {value!r}")
 
 
 def _map(ds: Any, actor: type, args: tuple[Any, ...], actors: int, batch_size: int, threads: int) -> Any:
@@ -189,13 +189,16 @@ def summarize_dataset(
 ) -> Any:
     """``ds`` with ``summary`` and ``sentences`` columns added: the extractive summary of each
     ``document_column`` value by the summariser export ``model``, under one length budget. A row's
-    ``focus_column`` value (a string; when the dataset has that column) is its focus; rows without
-    one get ``focus`` (default none)."""
+    ``focus_column`` value (a string) is its focus; rows without one get ``focus`` (default none). The
+    default column, ``focus``, is optional; a column named otherwise must exist."""
     from stage2.summarization.selection import check_budget
 
     check_budget(max_sentences, max_words, ratio, focus)
     _check_column(ds, document_column)
-    names = ds.schema().names if ds.schema() is not None else []
+    schema = ds.schema()
+    names = schema.names if schema is not None else []
+    if focus_column is not None and focus_column != "focus" and focus_column not in names:
+        raise ValueError(f"the dataset has no {focus_column!r} column (columns: {', '.join(names) or 'none'})")
     budget = {"max_sentences": max_sentences, "max_words": max_words, "ratio": ratio, "focus": focus}
     per_row = focus_column if focus_column in names else None
     args = (_model_ref(model), budget, document_column, per_row, threads)

@@ -64,8 +64,10 @@ def test_a_rows_focus_column_is_its_focus(local_ray, summarizer_export):
     assert [[dict(s) for s in r["sentences"]] for r in rows] == [e["sentences"] for e in expected]  # scores too
     job_focus = runtime.summarize(DOCS[0], max_sentences=1, focus="banks")
     assert rows[0]["sentences"][0]["score"] != job_focus["sentences"][0]["score"]  # row 0's own focus counted
+    with pytest.raises(ValueError, match="no 'question' column"):
+        summarize_dataset(ds, folder, max_sentences=1, focus_column="question")
     bad = ray.data.from_items([{"document": DOCS[0], "focus": 3}])
-    with pytest.raises(Exception, match="focus must be a string or null"):
+    with pytest.raises(Exception, match="column 'focus': focus must be a string or null"):
         summarize_dataset(bad, folder, max_sentences=1).take_all()
 
 

@@ -97,7 +97,7 @@ def read_documents(args: argparse.Namespace) -> list[tuple[str, str | None]]:
         raise SystemExit("error: give documents as arguments or --input, not both")
     if args.input and args.input.endswith(JSON_SUFFIXES):
         rows = read_objects(args.input, "document", optional=("focus",))
-        return [(r["document"], r.get("focus") or args.focus) for r in rows]
+        return [(r["document"], (r.get("focus") or "").strip() or args.focus) for r in rows]
     if args.input:
         return [("".join(open_text(Path(args.input))), args.focus)]
     if args.text:

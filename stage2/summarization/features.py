@@ -134,16 +134,28 @@ def standardise(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / spread
 
 
+WINDOW_FRACTION = 8
+"""A focus window reaches at most ``(n - 1) // 8`` sentences to either side of a text of ``n``: a window
+that spans most of the text averages the standardised values to about zero everywhere but at the two
+ends, and standardising that would reward the first and last sentences."""
+
+
 def focus_context(relevance: np.ndarray, sentences: Sequence[str], focus: str, config: Mapping[str, Any]) -> np.ndarray:
     """What a focus adds to each sentence's score for its neighbourhood: a question is answered by a
     passage, not a lone sentence (QMSum's gold spans are runs of turns), so a sentence gains
     ``focus_context_weight`` times the standardised mean relevance (to the focus prompt) of the
     ``focus_context`` sentences on either side of it, and ``focus_lexical_weight`` times the
     standardised mean :func:`bm25` match with the focus's words over ``focus_lexical_context`` sentences.
-    Both terms are zero on a text too short to vary over such windows.
+    Windows are capped by :data:`WINDOW_FRACTION`; a text too short for a window of one gets nothing.
     """
-    rel = standardise(relevance.astype(np.float64))
-    dense = standardise(window_mean(rel, int(config["focus_context"])))
-    lexical = standardise(window_mean(standardise(bm25(sentences, focus)), int(config["focus_lexical_context"])))
-    out = float(config["focus_context_weight"]) * dense + float(config["focus_lexical_weight"]) * lexical
+    n = len(sentences)
+    out = np.zeros(n, dtype=np.float64)
+    dense = min(int(config["focus_context"]), (n - 1) // WINDOW_FRACTION)
+    if dense > 0:
+        similar = standardise(relevance.astype(np.float64))
+        out += float(config["focus_context_weight"]) * standardise(window_mean(similar, dense))
+    lexical = min(int(config["focus_lexical_context"]), (n - 1) // WINDOW_FRACTION)
+    if lexical > 0:
+        matches = standardise(bm25(sentences, focus))
+        out += float(config["focus_lexical_weight"]) * standardise(window_mean(matches, lexical))
     return out.astype(np.float32)

@@ -53,7 +53,7 @@ def test_predict_with_budget_focus_and_input_file(summ_dir, tmp_path, capsys):
 def test_predict_reads_each_lines_focus(summ_dir, tmp_path, capsys):
     from stage2.summarization.modeling import Summarizer
 
-    rows = [{"document": NEWS, "focus": "shares"}, {"document": NEWS, "focus": None}, {"document": NEWS}]
+    rows = [{"document": NEWS, "focus": "shares"}, {"document": NEWS, "focus": None}, {"document": NEWS, "focus": " "}]
     path = tmp_path / "docs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     argv = ["summarize", "predict", "--model", str(summ_dir), "--input", str(path), "--max-sentences", "1"]

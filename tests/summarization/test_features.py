@@ -76,3 +76,18 @@ def test_focus_context_raises_the_neighbourhood_of_the_answer():
     assert term.dtype == np.float32 and term.shape == (20,)
     assert term[8:13].min() > term[:6].max()  # neighbours of the relevant sentence gain too
     assert not focus_context(np.zeros(3), ["A.", "B.", "C."], "xyz", cfg).any()  # nothing varies: nothing added
+
+
+@pytest.mark.parametrize("n", [5, 9, 17, 20, 31, 40, 200])
+def test_focus_context_peaks_at_the_relevant_passage_at_any_length(n):
+    from stage2.summarization.config import SummarizerConfig
+    from stage2.summarization.features import focus_context
+
+    relevance = np.zeros(n, dtype=np.float32)
+    relevance[n // 2] = 1.0
+    term = focus_context(relevance, ["We talk."] * n, "xyz", SummarizerConfig().to_dict())
+    assert term[n // 2] == term.max()  # never the first or last sentence for their short windows
+    if n < 9:
+        assert not term.any()  # too short for a window of one sentence
+    else:
+        assert term[0] < term[n // 2] and term[-1] < term[n // 2]

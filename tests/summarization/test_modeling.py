@@ -130,17 +130,24 @@ def test_a_focus_adds_its_neighbourhood_term(tiny_summarizer):
     cfg = tiny_summarizer.config
     with torch.no_grad():
         full = tiny_summarizer.score_sentences(texts, focus, cfg.focus_weight, True, focus)
+        saved = cfg.focus_context_weight, cfg.focus_lexical_weight
         cfg.focus_context_weight, cfg.focus_lexical_weight = 0.0, 0.0
         try:
             bare = tiny_summarizer.score_sentences(texts, focus, cfg.focus_weight, True, focus)
         finally:
-            cfg.focus_context_weight, cfg.focus_lexical_weight = 2.0, 2.0
+            cfg.focus_context_weight, cfg.focus_lexical_weight = saved
         emb = tiny_summarizer.embed(texts)
         prompt = tiny_summarizer.embed([focus])[0]
         relevance = torch.nn.functional.normalize(emb, dim=-1) @ torch.nn.functional.normalize(prompt, dim=-1)
     term = focus_context(relevance.numpy(), texts, focus, cfg.to_dict())
     assert torch.allclose(full - bare, torch.from_numpy(term), atol=1e-4)
     assert term[10:20].mean() > term[:10].mean() and term[10:20].mean() > term[20:].mean()  # the design passage
+
+
+def test_a_blank_focus_is_no_focus(tiny_summarizer, summ_fixtures):
+    doc = summ_fixtures["news"]
+    plain = tiny_summarizer.summarize(doc, max_sentences=2)
+    assert tiny_summarizer.summarize(doc, max_sentences=2, focus="  ") == plain
 
 
 def test_dialogue_is_scored_against_the_dialogue_intent(tiny_summarizer, summ_fixtures):
