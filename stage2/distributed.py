@@ -143,8 +143,13 @@ def _run_time_labels(labels: Any) -> Any:
     return names
 
 
-def _check_column(ds: Any, column: str) -> None:
-    names = ds.schema().names if ds.schema() is not None else []
+def _columns(ds: Any) -> list[str]:
+    """The column names of ``ds`` (its schema is read once: for files it may mean reading some)."""
+    schema = ds.schema()
+    return list(schema.names) if schema is not None else []
+
+
+def _check_column(names: list[str], column: str) -> None:
     if column not in names:
         raise ValueError(f"the dataset has no {column!r} column (columns: {', '.join(names) or 'none'})")
 
@@ -167,7 +172,7 @@ def predict_dataset(
 
     >>> tagged = predict_dataset(ray.data.from_items([{"id": 1, "text": "Ada met Bob."}]))  # doctest: +SKIP
     """
-    _check_column(ds, text_column)
+    _check_column(_columns(ds), text_column)
     if model_batch_size < 1:
         raise ValueError(f"model_batch_size must be >= 1, got {model_batch_size}")
     args = (_model_ref(model), _run_time_labels(labels), text_column, threads, model_batch_size)
@@ -194,11 +199,10 @@ def summarize_dataset(
     from stage2.summarization.selection import check_budget
 
     check_budget(max_sentences, max_words, ratio, focus)
-    _check_column(ds, document_column)
-    schema = ds.schema()
-    names = schema.names if schema is not None else []
-    if focus_column is not None and focus_column != "focus" and focus_column not in names:
-        raise ValueError(f"the dataset has no {focus_column!r} column (columns: {', '.join(names) or 'none'})")
+    names = _columns(ds)
+    _check_column(names, document_column)
+    if focus_column is not None and focus_column != "focus":  # the default column is optional
+        _check_column(names, focus_column)
     budget = {"max_sentences": max_sentences, "max_words": max_words, "ratio": ratio, "focus": focus}
     per_row = focus_column if focus_column in names else None
     args = (_model_ref(model), budget, document_column, per_row, threads)

@@ -150,8 +150,7 @@ def summarize_document(
     sents = split_sentences(doc)
     if not sents:
         return {"summary": "", "sentences": []}
-    focus = focus.strip() if focus else None
-    focus = focus or None  # blank: no focus
+    focus = (focus or "").strip() or None  # blank: no focus
     boost = float(config["focus_weight"]) if focus else 0.0
     dialogue = is_dialogue(doc)
     scores = score([s.text for s in sents], intent_prompt(config, dialogue, focus), boost, dialogue, focus)
