@@ -1,7 +1,9 @@
 """Extractive summarisation benchmark on BBC News and SAMSum (full test splits), resumable seed by seed.
 
-Rows: ``stage2`` (zero-shot, 10-shot, 100-shot with seeds 1-3, full; few-shot runs fit the salience
-direction of ``stage2.summarization.adaptation``), ``stage2-weights`` (few-shot only: the earlier
+Rows: ``stage2`` (zero-shot, 10-shot, 100-shot with seeds 1-3, full; few-shot runs use the library's
+default adaptation, ``stage2.summarization.training.FEW_SHOT``), the few-shot-only rows of one method
+each: ``stage2-salience`` (a salience direction, ``stage2.summarization.adaptation``), ``stage2-encoder``
+(the encoder's top layers, ``stage2.summarization.encoder_adaptation``), ``stage2-weights`` (the earliest
 method, six feature weights fitted with the ranking loss), and the baselines, all with
 this project's sentence segmenter and setting ``zero-shot``: ``lead`` (BBC: leading sentences up to
 40% of the words; SAMSum: first three turns), ``longest-3`` (SAMSum), ``centrality`` (LexRank-style
@@ -27,6 +29,7 @@ import numpy as np
 from common import ResultsFile
 
 from stage2.benchmarks import SUMMARY_BUDGETS, load_summaries
+from stage2.summarization.config import FEW_SHOT
 from stage2.summarization.data import SummaryExample, budget_in_words, greedy_oracle
 
 logger = logging.getLogger("summarization_benchmark")
@@ -165,7 +168,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
         notes += "; stage2's own sentence segmenter"
         if (dataset, system) in ISSUE_FIGURES:
             notes += f"; the issue's regex-split figure: {ISSUE_FIGURES[(dataset, system)]}"
-    elif system in ("stage2", "stage2-weights"):
+    elif system == "stage2" or system in FEW_SHOT_SYSTEMS:
         from stage2.loop import TrainingConfig
         from stage2.summarization.training import train_summarizer
 
@@ -190,7 +193,7 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                 )
             else:
                 sample = random.Random(seed).sample(train, k or 0)
-                adaptation = "weights" if system == "stage2-weights" else "salience"
+                adaptation = FEW_SHOT_SYSTEMS.get(system) or FEW_SHOT
                 cfg = TrainingConfig(
                     epochs=0.0,
                     min_steps=args.fewshot_steps,
@@ -200,14 +203,9 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
                     feature_learning_rate=1e-2,
                     progress=args.progress,
                 )
-                notes += (
-                    f"; frozen encoder, only the feature weights trained (pairwise ranking loss); {k} training "
-                    f"documents drawn at random with the seed, {args.fewshot_steps} steps of 4, no dev data"
-                    if adaptation == "weights"
-                    else f"; frozen encoder; {k} training documents drawn at random with the seed; a salience "
-                    "direction fitted in closed form (ridge from sentence embeddings to oracle labels), kept only "
-                    "if 5-fold cross-validation on those documents raises ROUGE-1; no dev data"
-                )
+                notes += f"; {k} training documents drawn at random with the seed; " + FEW_SHOT_NOTES[adaptation]
+                if adaptation == "weights":
+                    notes += f", {args.fewshot_steps} steps of 4"
             notes += f"; {dropped} train documents that also occur in validation/test removed first"
             started = time.perf_counter()
             result = train_summarizer(
@@ -238,6 +236,18 @@ def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: in
     res.add_seed(system, setting, k, seed, scores, train_seconds, extra, METRICS, params_millions=params, notes=notes)
 
 
+FEW_SHOT_SYSTEMS = {"stage2-weights": "weights", "stage2-salience": "salience", "stage2-encoder": "encoder"}
+"""Few-shot-only rows of one adaptation method (``stage2`` few-shot rows use the library's default)."""
+FEW_SHOT_NOTES = {
+    "weights": "frozen encoder, only the feature weights trained (pairwise ranking loss), no dev data",
+    "salience": "frozen encoder; a salience direction fitted in closed form (ridge from sentence embeddings to "
+    "oracle labels), kept only if 5-fold cross-validation on those documents raises ROUGE-1; no dev data",
+    "encoder": "the encoder's top layers fine-tuned with the pairwise ranking loss on oracle labels "
+    "(stage2.summarization.encoder_adaptation), kept only if 5-fold cross-validation on those documents raises "
+    "the held-out ranking accuracy of the oracle sentences; no dev data",
+}
+
+
 def k_shot(setting: str) -> bool:
     return setting.endswith("-shot") and setting != "zero-shot"
 
@@ -260,9 +270,10 @@ def main() -> None:
     res = ResultsFile(f"summarization_{args.dataset}", "summarization", args.dataset, "test")
     for setting in args.settings:
         for system in args.systems:
-            if system != "stage2" and setting != "zero-shot" and not (system == "stage2-weights" and k_shot(setting)):
+            few_shot_only = system in FEW_SHOT_SYSTEMS
+            if system != "stage2" and setting != "zero-shot" and not (few_shot_only and k_shot(setting)):
                 continue
-            if system == "stage2-weights" and not k_shot(setting):
+            if few_shot_only and not k_shot(setting):
                 continue
             if system == "longest-3" and args.dataset != "samsum":
                 continue

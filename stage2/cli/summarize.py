@@ -20,6 +20,7 @@ from stage2.cli.common import (
     read_objects,
     training_config,
 )
+from stage2.summarization.config import ADAPTATIONS, FEW_SHOT
 
 DATA_HELP = "JSON lines with 'document' and 'summary' per line (.jsonl, .gz ok)"
 SUMMARY_TASKS = ("extractive-summarization", "abstractive-summarization")
@@ -136,7 +137,8 @@ def _add_train(sub: Any) -> None:
         "or a seq2seq checkpoint given with --seq2seq; saves to --out. The extractive encoder stays frozen "
         "(each sentence is embedded once) unless --train-encoder. With fewer than 1000 documents (few-shot) "
         "a salience direction is fitted in closed form and kept only if cross-validation on the documents "
-        "says it helps (--adaptation salience); --adaptation weights fits the six feature weights instead.",
+        "says it helps (--adaptation salience); --adaptation encoder fine-tunes the encoder's top layers instead "
+        "(kept on the same condition); --adaptation weights fits the six feature weights.",
     )
     st.add_argument("--train", required=True, help=DATA_HELP)
     st.add_argument("--dev", help="dev data for model selection (" + DATA_HELP + ")")
@@ -149,10 +151,10 @@ def _add_train(sub: Any) -> None:
     st.add_argument("--train-encoder", action="store_true", help="fine-tune the encoder too (slow)")
     st.add_argument(
         "--adaptation",
-        choices=["auto", "salience", "weights"],
+        choices=list(ADAPTATIONS),
         default="auto",
-        help="auto: salience for few-shot runs (frozen encoder, no residual), the ranking loss otherwise; "
-        "weights: always the ranking loss",
+        help="auto: the default few-shot adaptation (" + FEW_SHOT + ") below 1000 documents, the ranking loss "
+        "otherwise; salience: a salience direction; encoder: the encoder's top layers; weights: the ranking loss",
     )
     residual = st.add_mutually_exclusive_group()
     residual.add_argument("--residual", dest="residual", action="store_const", const=True, help="train the residual")

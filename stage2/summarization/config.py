@@ -12,6 +12,11 @@ WEIGHTS_NAME = "model.safetensors"
 DEFAULT_INTENT = "the main points and key facts of the text"
 DIALOGUE_INTENT = "what the people in the conversation decided, asked or plan to do"
 
+ADAPTATIONS = ("auto", "salience", "encoder", "weights")
+"""Training methods of ``train_summarizer`` (see :mod:`stage2.summarization.training`)."""
+FEW_SHOT = "salience"
+"""What ``adaptation="auto"`` does with fewer than ``RESIDUAL_MIN_DOCUMENTS`` documents."""
+
 LEGACY_FEATURES = ("relevance", "centrality", "position", "length")
 """The features of models saved before lexical salience was added (their configs name none)."""
 

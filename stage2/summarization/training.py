@@ -10,10 +10,12 @@ By default the encoder stays frozen: each training sentence is embedded once and
 head trains, so even 15,000 documents train in minutes on a CPU. ``train_encoder=True`` fine-tunes
 the encoder too, at ``learning_rate`` (slow, and not better on BBC News or SAMSum). The residual
 (position bias and MLP) trains by default only with at least :data:`RESIDUAL_MIN_DOCUMENTS`
-documents. With fewer (a few-shot run) the default adaptation is the salience direction of
-:mod:`stage2.summarization.adaptation` (closed form, kept only when cross-validation on the documents
-says it helps); ``adaptation="weights"`` fits the six feature weights with the ranking loss instead
-(the earlier few-shot method: it did not beat the zero-shot prior on BBC News or SAMSum).
+documents. With fewer (a few-shot run) the default adaptation is :data:`~stage2.summarization.config.FEW_SHOT`:
+``salience``, the salience direction of :mod:`stage2.summarization.adaptation` (closed form, kept only
+when cross-validation on the documents says it helps), or ``encoder``, the encoder's top layers
+fine-tuned by :mod:`stage2.summarization.encoder_adaptation` (kept unless cross-validation shows harm);
+``adaptation="weights"`` fits the six feature weights with the ranking loss instead (the earliest
+few-shot method: it did not beat the zero-shot prior on BBC News or SAMSum).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import torch
 
 from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop, shuffled_batches
+from stage2.summarization.config import ADAPTATIONS, FEW_SHOT
 from stage2.summarization.data import SummaryExample, greedy_oracle
 
 logger = logging.getLogger(__name__)
@@ -104,19 +107,19 @@ def train_summarizer(
     ``train_encoder`` fine-tunes the encoder too; ``residual`` trains the residual (default: with at
     least :data:`RESIDUAL_MIN_DOCUMENTS` documents). With ``dev_data`` the best dev ROUGE-1 weights are
     kept; ``eval_budget`` (e.g. ``{"ratio": 0.4}``) is the summary length there (default 3 sentences).
-    ``adaptation`` is ``auto`` (few-shot runs: the salience direction; more documents: the ranking
-    loss), ``salience`` or ``weights`` (always the ranking loss).
+    ``adaptation`` is ``auto`` (few-shot runs: :data:`~stage2.summarization.config.FEW_SHOT`; more
+    documents: the ranking loss), ``salience``, ``encoder`` or ``weights`` (always the ranking loss).
     """
     from stage2.summarization.metrics import summary_scores
 
-    if adaptation not in ("auto", "salience", "weights"):
-        raise ValueError(f"adaptation must be auto, salience or weights, got {adaptation!r}")
+    if adaptation not in ADAPTATIONS:
+        raise ValueError(f"adaptation must be one of {', '.join(ADAPTATIONS)}, got {adaptation!r}")
     cfg = config or TrainingConfig(batch_size=4)
     torch.manual_seed(cfg.seed)
     examples, labels, dialogue, prompts, texts = _documents(model, train_data)
     use_residual = len(examples) >= RESIDUAL_MIN_DOCUMENTS if residual is None else residual
-    if adaptation == "salience" or (adaptation == "auto" and not (use_residual or train_encoder)):
-        return _adapt_salience(model, examples, dev_data, eval_budget, cfg)
+    if adaptation in ("salience", "encoder") or (adaptation == "auto" and not (use_residual or train_encoder)):
+        return _adapt_few_shot(model, examples, dev_data, eval_budget, cfg, adaptation)
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     steps = cfg.total_steps(per_epoch)
     schedule = shuffled_batches(len(examples), cfg.batch_size, steps, cfg.seed)
@@ -154,21 +157,29 @@ def train_summarizer(
     return result
 
 
-def _adapt_salience(
+def _adapt_few_shot(
     model: Any,
     examples: list[SummaryExample],
     dev_data: Sequence[SummaryExample] | None,
     eval_budget: dict[str, Any] | None,
     cfg: TrainingConfig,
+    adaptation: str,
 ) -> TrainResult:
-    """The few-shot path: :func:`~stage2.summarization.adaptation.fit_salience`, timed, scored on dev."""
+    """The few-shot path: :func:`~stage2.summarization.adaptation.fit_salience` or
+    :func:`~stage2.summarization.encoder_adaptation.fit_encoder` (``auto``: :data:`FEW_SHOT`), timed,
+    scored on dev."""
     import time
 
     from stage2.summarization.adaptation import fit_salience
+    from stage2.summarization.encoder_adaptation import fit_encoder
     from stage2.summarization.metrics import summary_scores
 
     started = time.perf_counter()
-    report = fit_salience(model, examples, eval_budget, seed=cfg.seed)
+    method = FEW_SHOT if adaptation == "auto" else adaptation
+    if method == "encoder":
+        report = fit_encoder(model, examples, eval_budget, seed=cfg.seed, progress=cfg.progress)
+    else:
+        report = fit_salience(model, examples, eval_budget, seed=cfg.seed)
     seconds = time.perf_counter() - started
     report["seconds"] = round(seconds, 1)
     best = summary_scores(model, dev_data, eval_budget or {"max_sentences": 3}) if dev_data else None
