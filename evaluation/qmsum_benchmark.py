@@ -185,8 +185,8 @@ def trained_summarizer(
 
     torch.manual_seed(seed)
     model = Summarizer.from_pretrained(None)
-    adaptation = "encoder" if system == "stage2-encoder" else "auto"
-    if adaptation == "auto":  # a frozen encoder: the prior's embeddings hold throughout
+    adaptation = "encoder" if system == "stage2-encoder" else "salience" if setting.endswith("-shot") else "auto"
+    if adaptation != "encoder":  # a frozen encoder: the prior's embeddings hold throughout
         memoize_embeddings(model, cache)
     info: dict[str, Any] = {}
     if setting == "zero-shot":

@@ -107,7 +107,7 @@ def fit_encoder(
         report["kept"] = "prior (no gradient reaches the encoder: the prior's weights do not use its relevance)"
     else:
         budget = budget or {"max_sentences": 3}
-        tune: dict[str, Any] = {"learning_rate": learning_rate, "steps": steps, "progress": progress}
+        tune: dict[str, Any] = {"learning_rate": learning_rate, "steps": steps, "progress": progress, "embedded": {}}
         cv = _cross_validate(model, docs, labels, params, start, budget, folds, seed, tune)
         report |= {f"cv_{k}": v for k, v in cv.items()} | {"harm_z": harm_z}
         if cv["ranking_change"] + harm_z * cv["ranking_change_se"] >= 0:
@@ -239,8 +239,11 @@ def _tune(
     steps: int,
     seed: int,
     progress: bool = False,
+    embedded: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """``steps`` steps of the ranking loss on ``docs``, training ``params`` only, dropout off."""
+    """``steps`` steps of the ranking loss on ``docs``, training ``params`` only, dropout off. A long
+    document's embeddings before training are taken from (and added to) ``embedded``, by document text:
+    runs that all start from the prior share them."""
     from tqdm.auto import tqdm
 
     from stage2.summarization.training import ranking_loss
@@ -250,12 +253,12 @@ def _tune(
     for p in model.parameters():
         p.requires_grad_(id(p) in trainable)
     model.eval()  # the frozen embeddings of long documents, before any step
+    embedded = {} if embedded is None else embedded
     with torch.no_grad():
-        frozen = {
-            i: model.embed([s.text for s in e.sentences])
-            for i, e in enumerate(docs)
-            if len(e.sentences) > SENTENCES_PER_STEP
-        }
+        for e in docs:
+            if len(e.sentences) > SENTENCES_PER_STEP and e.document not in embedded:
+                embedded[e.document] = model.embed([s.text for s in e.sentences])
+    frozen = {i: embedded[e.document] for i, e in enumerate(docs) if len(e.sentences) > SENTENCES_PER_STEP}
     torch.manual_seed(seed)
     rng = random.Random(seed)
     optimizer = torch.optim.AdamW(list(params.values()), lr=learning_rate, weight_decay=0.0)

@@ -94,11 +94,15 @@ def test_evaluate_prints_rouge(summ_dir, data_file, capsys):
 def test_train_writes_a_model(summ_dir, data_file, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["summarize", "train", "--model", str(summ_dir), "--train", str(data_file), "--out", str(out)]
-    assert main(argv) == 0  # few documents: the salience fit, no gradient steps
+    assert main(argv) == 0  # few documents: the few-shot encoder adaptation (fewer than 5: the prior is kept)
     summary = json.loads(capsys.readouterr().out)
     assert summary["steps"] == 0 and summary["model"] == str(out)
     card = json.loads((out / "stage2_config.json").read_text(encoding="utf-8"))["card"]
+    assert card["training"][-1]["adaptation"] == "encoder"
+    assert main([*argv, "--adaptation", "salience"]) == 0
+    card = json.loads((out / "stage2_config.json").read_text(encoding="utf-8"))["card"]
     assert card["training"][-1]["adaptation"] == "salience"
+    capsys.readouterr()
     argv += ["--min-steps", "2", "--epochs", "1", "--batch-size", "2", "--adaptation", "weights"]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)

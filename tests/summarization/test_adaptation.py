@@ -59,8 +59,8 @@ def test_too_few_documents_keep_the_prior_without_trying(tiny_summarizer, monkey
     assert float(tiny_summarizer.salience.abs().sum()) == 0
 
 
-def test_few_shot_training_defaults_to_salience(tiny_summarizer, summ_examples):
-    result = train_summarizer(tiny_summarizer, summ_examples[:2], summ_examples[2:])
+def test_few_shot_training_can_fit_salience(tiny_summarizer, summ_examples):
+    result = train_summarizer(tiny_summarizer, summ_examples[:2], summ_examples[2:], adaptation="salience")
     assert result.steps == 0 and result.best_dev is not None and 0 <= result.best_dev["rouge1"] <= 100
     assert tiny_summarizer.config.card["training"][-1]["adaptation"] == "salience"
     with pytest.raises(ValueError, match="adaptation"):

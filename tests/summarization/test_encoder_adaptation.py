@@ -150,10 +150,14 @@ def test_long_documents_re_embed_a_sample_of_their_sentences(model, monkeypatch)
     docs = corpus(4)  # 6 sentences each: longer than 3
     before = weights(model)
     params = adaptation.top_layer_parameters(model, 1)
-    adaptation._tune(model, docs, oracle_labels(docs), params, learning_rate=1e-3, steps=2, seed=0)
+    shared: dict[str, torch.Tensor] = {}
+    adaptation._tune(model, docs, oracle_labels(docs), params, learning_rate=1e-3, steps=2, seed=0, embedded=shared)
     assert changed(before, model) == set(params)
-    assert embedded[:4] == [6, 6, 6, 6]  # each document's frozen embeddings, once
+    assert embedded[:4] == [6, 6, 6, 6] and len(shared) == 4  # each document's frozen embeddings, once
     assert 3 in embedded[4:] and 6 not in embedded[4:]  # then samples of 3 sentences (and 1-text prompts)
+    embedded.clear()
+    adaptation._tune(model, docs, oracle_labels(docs), params, learning_rate=1e-3, steps=1, seed=0, embedded=shared)
+    assert 6 not in embedded  # a second run from the same start reuses them
 
 
 def test_a_sample_keeps_the_oracle_sentences_and_its_size():
@@ -202,3 +206,9 @@ def test_an_adapted_encoder_saves_loads_and_exports_with_parity(model, monkeypat
     want = model.summarize(docs[0].document, max_sentences=2)
     assert got["summary"] == want["summary"]
     assert [s["score"] for s in got["sentences"]] == pytest.approx([s["score"] for s in want["sentences"]], abs=1e-3)
+
+
+def test_few_shot_training_defaults_to_the_encoder_adaptation(model, summ_examples):
+    result = train_summarizer(model, summ_examples[:2], summ_examples[2:])
+    assert result.steps == 0 and result.best_dev is not None
+    assert model.config.card["training"][-1]["adaptation"] == "encoder"
