@@ -164,7 +164,8 @@ def qmsum_table(path: Path) -> str:
     for r in rows:
         sp, ge = r["scores"].get("specific", {}), r["scores"].get("general", {})
         turns = f"{sp.get('turn_precision', 0):.2f} / {sp.get('turn_recall', 0):.2f} / {sp.get('turn_f1', 0):.2f}"
-        seeds = f" (n={len(r['seeds'])})" if len(r.get("seeds", [])) > 1 else ""
+        kshot = r["setting"] not in ("zero-shot", "full")
+        seeds = f" (n={len(r['seeds'])})" if len(r.get("seeds", [])) > 1 or (kshot and r.get("seeds")) else ""
         lines.append(
             f"| {r['system']} | {r['setting']}{seeds} | {turns} | {_rouge(sp)} | {_rouge(ge)} "
             f"| {r.get('seconds_per_meeting', '–')} |"
@@ -175,7 +176,9 @@ def qmsum_table(path: Path) -> str:
         "",
         f"{meetings} meetings of {words} words on average, read whole. stage2-prior: the untrained summariser on the "
         "bundled encoder and what K training queries (mean of seeds) or the whole train split make of it (no time: "
-        "those rows score queries from a per-meeting embedding cache). " + provenance(data),
+        "those rows score queries from a per-meeting embedding cache; their K-shot rows fit the salience direction). "
+        "stage2-encoder: the same prior with its encoder's top layers fine-tuned on the K queries (the library's "
+        "few-shot default). " + provenance(data),
         "",
     ]
     return "\n".join(lines)
