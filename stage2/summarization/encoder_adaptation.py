@@ -208,8 +208,9 @@ def _logits(model: Any, e: SummaryExample, emb: torch.Tensor | None = None) -> t
 def _reaches_encoder(
     model: Any, docs: Sequence[SummaryExample], labels: Sequence[Sequence[int]], params: dict[str, torch.nn.Parameter]
 ) -> bool:
-    """Whether the ranking loss of (up to four of) ``docs`` has a non-zero gradient for ``params`` (it has
-    none when the prior's weights do not use the encoder's relevance, as on prose without a focus)."""
+    """Whether the ranking loss of (up to four of) ``docs`` that have an oracle and a non-oracle sentence has
+    a non-zero gradient for ``params`` (none when the prior's weights do not use the encoder's relevance, as
+    on prose without a focus)."""
     from stage2.summarization.training import ranking_loss
 
     grads = [p.grad for p in params.values()]
@@ -218,7 +219,10 @@ def _reaches_encoder(
         for p in params.values():
             p.grad = None
             p.requires_grad_(True)
-        loss = torch.stack([ranking_loss(_logits(model, e), y) for e, y in zip(docs[:4], labels[:4], strict=False)])
+        ranked = [(e, y) for e, y in zip(docs, labels, strict=True) if 0 < sum(y) < len(y)][:4]
+        if not ranked:
+            return False
+        loss = torch.stack([ranking_loss(_logits(model, e), y) for e, y in ranked])
         if not loss.requires_grad:
             return False
         found = torch.autograd.grad(loss.mean(), list(params.values()), allow_unused=True)

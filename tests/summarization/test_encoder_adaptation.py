@@ -212,3 +212,12 @@ def test_few_shot_training_defaults_to_the_encoder_adaptation(model, summ_exampl
     result = train_summarizer(model, summ_examples[:2], summ_examples[2:])
     assert result.steps == 0 and result.best_dev is not None
     assert model.config.card["training"][-1]["adaptation"] == "encoder"
+
+
+def test_the_gradient_probe_skips_documents_without_a_pair(model):
+    docs = corpus(5)
+    labels = [[1] * 6] * 4 + [[1, 0, 0, 0, 0, 0]]  # only the fifth document ranks anything
+    params = adaptation.top_layer_parameters(model, 1)
+    assert adaptation._reaches_encoder(model, docs, labels, params)
+    assert not adaptation._reaches_encoder(model, docs[:4], labels[:4], params)
+    assert all(p.grad is None for p in params.values())  # the probe leaves no gradient behind
