@@ -58,11 +58,7 @@ def fit_salience(
     from stage2.summarization.segmenting import is_dialogue
     from stage2.summarization.training import oracle_labels
 
-    docs = [e for e in examples if len(e.sentences) > 1 and e.summary.strip()]
-    if len(docs) < 2:
-        raise ValueError(
-            f"few-shot adaptation needs at least 2 documents with 2+ sentences and a summary, got {len(docs)}"
-        )
+    docs = few_shot_documents(examples)
     dialogue = sum(is_dialogue(e.document) for e in docs) * 2 > len(docs)
     report: dict[str, Any] = {
         "adaptation": "salience",
@@ -96,6 +92,17 @@ def fit_salience(
     )
     model.config.card.setdefault("training", []).append(report)
     return report
+
+
+def few_shot_documents(examples: Sequence[SummaryExample]) -> list[SummaryExample]:
+    """The documents a few-shot adaptation can learn from (2+ sentences and a summary); at least 2 or a
+    ValueError."""
+    docs = [e for e in examples if len(e.sentences) > 1 and e.summary.strip()]
+    if len(docs) < 2:
+        raise ValueError(
+            f"few-shot adaptation needs at least 2 documents with 2+ sentences and a summary, got {len(docs)}"
+        )
+    return docs
 
 
 def _featurise(model: Any, docs: Sequence[SummaryExample], dialogue: bool) -> list[dict[str, Any]]:

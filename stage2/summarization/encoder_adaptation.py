@@ -88,19 +88,16 @@ def fit_encoder(
     Held-out ROUGE-1 at ``budget`` (``summarize`` keyword arguments, default 3 sentences) is reported
     too. Returns the report, also appended to the model card's ``training`` list.
     """
+    from stage2.summarization.adaptation import few_shot_documents
     from stage2.summarization.training import oracle_labels
 
-    docs = [e for e in examples if len(e.sentences) > 1 and e.summary.strip()]
-    if len(docs) < 2:
-        raise ValueError(
-            f"few-shot adaptation needs at least 2 documents with 2+ sentences and a summary, got {len(docs)}"
-        )
+    docs = few_shot_documents(examples)
     params = top_layer_parameters(model, layers)
     start = {n: p.detach().clone() for n, p in params.items()}
     settings = {"layers": layers, "learning_rate": learning_rate, "steps": steps}
     report: dict[str, Any] = {"adaptation": "encoder", "documents": len(docs), **settings}
     began = time.perf_counter()
-    labels = oracle_labels(docs)
+    labels = oracle_labels(docs) if len(docs) >= min_documents else []
     if len(docs) < min_documents:
         report["kept"] = f"prior (fewer than {min_documents} documents)"
     elif not _reaches_encoder(model, docs, labels, params):
