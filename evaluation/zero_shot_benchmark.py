@@ -12,6 +12,13 @@ mapped where a set's types have a counterpart. Rows: ``evaluation/results/ner_ze
     python evaluation/zero_shot_benchmark.py --systems ner-zero=runs/ner-zero/final spacy-sm
     python evaluation/zero_shot_benchmark.py --split dev --limit 1000 --systems cand=runs/x/final
 
+``--protocol transfer`` scores the zero-shot transfer protocol instead (``evaluation/transfer_protocol.py``:
+seven sets held out of every design run, type names alone and with general types offered beside them),
+writing ``ner_zero_shot_transfer.json``: the figure zero-shot designs are chosen on. A learning curve is
+systems named ``run@step`` (``--snapshot-every`` of the ner-zero recipe).
+
+    python evaluation/zero_shot_benchmark.py --protocol transfer --systems base=runs/zs/base/final
+
 Finished (system, dataset, labels) rows are kept; rerunning skips them (``--force`` redoes them).
 """
 
@@ -25,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import transfer_protocol as tp
 from common import ResultsFile, git_commit, machine
 
 from stage2.benchmarks import NER_SETS, load_ner, ner_labels
@@ -39,10 +47,17 @@ OVERLAP_NOTES = {
 }
 
 VARIANTS = ("names", "descriptions")
+TRANSFER_VARIANTS = ("names", "names+general")
+SET_ORDER = [*NER_SETS, *(d for d in tp.TRANSFER_SETS if d not in NER_SETS)]
 
 
 def label_set(dataset: str, variant: str) -> LabelSet:
-    """The labels a user would give for ``dataset``: names alone, or names with descriptions."""
+    """The labels a user would give for ``dataset``: names alone, with descriptions, or (transfer protocol)
+    with the general types beside them."""
+    if variant == "names+general":
+        return tp.transfer_labels(dataset, general=True)
+    if dataset not in NER_SETS:
+        return tp.transfer_labels(dataset, general=False)
     return ner_labels(dataset, descriptions=variant == "descriptions")
 
 
@@ -74,7 +89,7 @@ class ZeroShotResults(ResultsFile):
         key = (row["system"], row["dataset"], row["labels"])
         rows = [r for r in self.data["rows"] if (r["system"], r["dataset"], r["labels"]) != key]
         rows.append(row)
-        rows.sort(key=lambda r: (r["system"], list(NER_SETS).index(r["dataset"]), r["labels"]))
+        rows.sort(key=lambda r: (r["system"], SET_ORDER.index(r["dataset"]), r["labels"]))
         self.data["rows"] = rows
         self.save()
 
@@ -112,6 +127,7 @@ def run_row(
 
     examples = load_ner(dataset, args.split, args.limit)
     labels = label_set(dataset, variant)
+    found: list[Any] = []
     started = time.perf_counter()
     if path is None:
         preds = spacy_spans(dataset, examples)
@@ -132,7 +148,7 @@ def run_row(
         notes = f"{engine} ({path.name}); label {variant} given at predict time"
     seconds = time.perf_counter() - started
     scores = ner_scores(examples, preds)
-    own = NER_SETS[dataset].folder
+    own = NER_SETS[dataset].folder if dataset in NER_SETS else dataset
     setting = "zero-shot"
     if own in corpora:
         if dataset in OVERLAP_NOTES:
@@ -156,12 +172,15 @@ def run_row(
         "train_seconds": None,
         "predict_seconds": round(seconds, 1),
         "trained_on": corpora,
+        "limit": args.limit,
         "design": args.design.get(system, ""),
         "notes": notes,
         "git_commit": git_commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
     }
+    if args.protocol == "transfer" and found:
+        row["analysis"] = tp.analyse(dataset, examples, found)
     logger.info("%s %s %s: F1 %.2f (P %.2f R %.2f)", system, dataset, variant, *row["scores"].values())
     res.put(row)
 
@@ -169,8 +188,14 @@ def run_row(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--systems", nargs="+", required=True, help="NAME=PATH (torch model or export) or spacy-sm")
-    parser.add_argument("--datasets", nargs="+", choices=list(NER_SETS), default=list(NER_SETS))
-    parser.add_argument("--labels", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="label variants")
+    parser.add_argument(
+        "--protocol",
+        choices=["benchmark", "transfer"],
+        default="benchmark",
+        help="benchmark: the five zero-shot benchmark sets; transfer: the transfer protocol (design choices)",
+    )
+    parser.add_argument("--datasets", nargs="+", choices=SET_ORDER, default=None, help="default: the protocol's")
+    parser.add_argument("--labels", nargs="+", choices=[*VARIANTS, "names+general"], default=None, help="variants")
     parser.add_argument("--split", choices=["test", "dev"], default="test", help="dev: for choosing designs")
     parser.add_argument("--limit", type=int, default=None, help="first N sentences per set (dev checks only)")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -190,13 +215,20 @@ def main() -> None:
     args.design = dict(s.partition("=")[::2] for s in args.design)
     args.trained_on = {k: v.split(",") for k, _, v in (s.partition("=") for s in args.trained_on)}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.split == "test" and args.limit:
+    transfer = args.protocol == "transfer"
+    args.datasets = args.datasets or (list(tp.TRANSFER_SETS) if transfer else list(NER_SETS))
+    args.labels = args.labels or list(TRANSFER_VARIANTS if transfer else VARIANTS)
+    if transfer:
+        args.limit = args.limit or tp.DEFAULT_LIMIT
+        if args.split != "test":
+            raise SystemExit("the transfer protocol reads test splits (of sets held out of design runs)")
+    elif args.split == "test" and args.limit:
         raise SystemExit("--limit is for dev checks; test rows are scored on whole splits")
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    name = "ner_zero_shot" if args.split == "test" else "ner_zero_shot_dev"
+    name = "ner_zero_shot_transfer" if transfer else "ner_zero_shot" if args.split == "test" else "ner_zero_shot_dev"
     res = ZeroShotResults(name, args.split)
     for spec in args.systems:
         system, _, raw = spec.partition("=")
@@ -206,9 +238,11 @@ def main() -> None:
         for dataset in args.datasets:
             if args.split == "dev" and dataset == "fewnerd-inter":
                 continue  # no dev split
-            if path is None and not NER_SETS[dataset].spacy:
+            if path is None and (dataset not in NER_SETS or not NER_SETS[dataset].spacy):
                 continue
             for variant in args.labels if path is not None else ["names"]:
+                if variant == "names+general" and not tp.PARENTS.get(dataset):
+                    continue  # no general counterpart: the names row is the set's figure
                 if res.has(system, dataset, variant) and not args.force:
                     logger.info("skip %s %s %s (done)", system, dataset, variant)
                     continue

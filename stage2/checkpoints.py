@@ -65,6 +65,7 @@ RUN_KEYS = (
     "context_dropout",
     "negative_labels",
     "coarse_labels",
+    "parent_labels",
     "case_augmentation",
 )
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stage2.labels import LabelSet
+from stage2.ner.decoding import DEFAULT_THRESHOLD, check_threshold
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 _CRASH_ONCE = "STAGE2_RAY_CRASH_ONCE"
@@ -56,7 +57,9 @@ def _crash_once() -> None:
 class _Tagger:
     """Ray Data actor: one NER export, loaded once per actor."""
 
-    def __init__(self, model: str, labels: Any, column: str, threads: int, model_batch_size: int) -> None:
+    def __init__(
+        self, model: str, labels: Any, column: str, threads: int, model_batch_size: int, threshold: float
+    ) -> None:
         import stage2.runtime as rt
 
         loaded = rt.load(model, threads=threads)
@@ -64,11 +67,14 @@ class _Tagger:
             raise ValueError(f"{model}: a {loaded.task} export, not an NER one")
         self.model = loaded
         self.labels, self.column, self.model_batch_size = labels, column, model_batch_size
+        self.threshold = threshold
 
     def __call__(self, batch: Any) -> Any:
         _crash_once()
         texts = [str(t) for t in batch[self.column]]
-        batch["entities"] = self.model.predict(texts, labels=self.labels, batch_size=self.model_batch_size)
+        batch["entities"] = self.model.predict(
+            texts, labels=self.labels, batch_size=self.model_batch_size, threshold=self.threshold
+        )
         return batch
 
 
@@ -163,19 +169,22 @@ def predict_dataset(
     batch_size: int = 1024,
     threads: int = 1,
     model_batch_size: int = 32,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> Any:
     """``ds`` (a Ray Dataset with ``text_column``) with an ``entities`` column added: the entities of
     each text from the NER export ``model`` (a folder or an installed name), for ``labels`` given at
-    run time (default: the model's own). ``actors`` copies of the model, ``threads`` cores each;
-    ``batch_size`` rows per actor call (Ray Data's own default: large calls let the runtime group texts
-    of similar length), ``model_batch_size`` texts per forward pass.
+    run time (default: the model's own), those scoring below ``threshold`` dropped. ``actors`` copies
+    of the model, ``threads`` cores each; ``batch_size`` rows per actor call (Ray Data's own default:
+    large calls let the runtime group texts of similar length), ``model_batch_size`` texts per
+    forward pass.
 
     >>> tagged = predict_dataset(ray.data.from_items([{"id": 1, "text": "Ada met Bob."}]))  # doctest: +SKIP
     """
     _check_column(_columns(ds), text_column)
     if model_batch_size < 1:
         raise ValueError(f"model_batch_size must be >= 1, got {model_batch_size}")
-    args = (_model_ref(model), _run_time_labels(labels), text_column, threads, model_batch_size)
+    check_threshold(threshold)
+    args = (_model_ref(model), _run_time_labels(labels), text_column, threads, model_batch_size, threshold)
     return _map(ds, _Tagger, args, actors, batch_size, threads)
 
 

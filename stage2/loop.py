@@ -114,6 +114,12 @@ class TrainingConfig:
         default=0.0,
         metadata={"help": "NER: chance per step of reading a task with its coarse types (NERTask.parents) instead"},
     )
+    parent_labels: float = field(
+        default=0.0,
+        metadata={
+            "help": "NER: chance per step of offering a task's coarse types beside its fine ones (the fine type wins)"
+        },
+    )
     case_augmentation: float = field(
         default=0.0,
         metadata={"help": "NER: chance per window of reading it all upper-case or all lower-case (uncased encoders)"},
@@ -129,6 +135,10 @@ class TrainingConfig:
     evaluations: int = field(default=0, metadata={"help": "dev evaluations during training (0: once per epoch)"})
     output_dir: str | None = field(default=None, metadata={"help": "checkpoints and the best model go here"})
     save_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: evaluations and end)"})
+    snapshot_every: int = field(
+        default=0,
+        metadata={"help": "also keep the weights after every N steps in output_dir/snapshots/step-N (learning curves)"},
+    )
     resume: bool = field(default=True, metadata={"help": "continue from output_dir's checkpoint if present"})
     progress: bool = True
 
@@ -147,14 +157,15 @@ class TrainingConfig:
             "context_dropout",
             "distill_weight",
             "coarse_labels",
+            "parent_labels",
             "case_augmentation",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1]")
         if self.negative_labels < 0:
             raise ValueError("negative_labels must be >= 0")
-        if self.save_every < 0:
-            raise ValueError("save_every must be >= 0")
+        if self.save_every < 0 or self.snapshot_every < 0:
+            raise ValueError("save_every and snapshot_every must be >= 0")
         if self.distill_temperature <= 0:
             raise ValueError("distill_temperature must be > 0")
 
@@ -222,6 +233,8 @@ def run_loop(
             bar.set_postfix(loss=f"{running:.4f}")
             done = step + 1
             periodic = bool(cfg.save_every) and done % cfg.save_every == 0
+            if out_dir and cfg.snapshot_every and done % cfg.snapshot_every == 0:
+                save_atomic(model, out_dir / "snapshots" / f"step-{done}")
             saved = False
             if done in eval_at or (out_dir and (done == steps or periodic)):
                 record: dict[str, Any] = {"step": done, "loss": round(running, 5)}

@@ -225,6 +225,22 @@ def ner_export(_semantic_model, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def entity_export(_semantic_model, tmp_path_factory):
+    """An export of the tiny model with ``O`` pushed far down (every word is in an entity, scores vary):
+    for tests that cut entities by score."""
+    import torch
+
+    from stage2.export import export
+
+    model = _copy(_semantic_model)
+    with torch.no_grad():
+        model.outside[-1].bias.fill_(-50.0)
+    out = tmp_path_factory.mktemp("exports") / "entities"
+    export(model, out)
+    return out, model
+
+
+@pytest.fixture(scope="session")
 def trained_summarizer(_summarizer):
     """The tiny summariser with a random (non-zero) scoring head, so parity tests see the whole head."""
     import torch

@@ -43,6 +43,24 @@ def test_component_sets_doc_ents_from_the_runtime(nlp, ner_export):
         nlp.remove_pipe("stage2_ner")
 
 
+def test_component_threshold_drops_low_scores(nlp, entity_export):
+    import stage2.spacy_component  # noqa: F401
+
+    labels = ["politician", "river", "person", "city"]
+    runtime = rt.load(entity_export[0])
+    words = [t.text for t in nlp.make_doc("Ada Lovelace met Charles Babbage in London.")]
+    everything = runtime.predict_words([words], labels=labels)[0]
+    cut = sorted(s for _, s in everything)[len(everything) // 2]
+    config = {"model": str(entity_export[0]), "labels": labels, "threshold": cut}
+    nlp.add_pipe("stage2_ner", config=config, last=True)
+    try:
+        doc = nlp(" ".join(words))
+        want = [(s.start, s.end, s.label) for s, score in everything if score >= cut]
+        assert [(e.start, e.end, e.label_) for e in doc.ents] == want and 0 < len(want) < len(everything)
+    finally:
+        nlp.remove_pipe("stage2_ner")
+
+
 def test_component_keeps_earlier_entities_without_overwrite(nlp, ner_export):
     import stage2.spacy_component  # noqa: F401
 

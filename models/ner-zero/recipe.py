@@ -34,7 +34,7 @@ import logging
 import sys
 from pathlib import Path
 
-from stage2.benchmarks import data_dir
+from stage2.benchmarks import TRANSFER_HELD_OUT, data_dir
 from stage2.labels import Label
 from stage2.ner.data import entity_types, read_jsonl
 from stage2.ner.modeling import NERModel
@@ -87,7 +87,11 @@ _COARSE = {  # Few-NERD's own coarse types, named as a user would
 PARENTS: dict[str, dict[str, Label]] = {  # fine type -> coarse type, read instead on some steps
     "harveyner": {k: _COARSE["location"] for k in ("AREA", "POINT", "RIVER", "ROAD")},
     "snips_slots": {k: _COARSE["location"] for k in ("city", "country", "state", "geographic_poi")},
-    "tweetner7": {"corporation": _COARSE["organization"], "group": _COARSE["organization"]},
+    "tweetner7": {
+        "corporation": _COARSE["organization"],
+        "group": _COARSE["organization"],
+        "creative_work": _COARSE["art"],
+    },
 }
 
 
@@ -197,7 +201,7 @@ def trainer_settings(model_dir: Path) -> dict:
         return {"note": "training settings not found"}
     cfg = json.loads(state.read_text(encoding="utf-8"))["config"]
     keys = ("batch_size", "seed", "learning_rate", "head_learning_rate", "label_dropout", "description_dropout")
-    keys += ("negative_labels", "coarse_labels", "case_augmentation")
+    keys += ("negative_labels", "coarse_labels", "parent_labels", "case_augmentation")
     return {k: cfg.get(k) for k in keys}
 
 
@@ -227,6 +231,21 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=8, help="absent types added per step, at most (0: none)")
     parser.add_argument("--coarse", type=float, default=0.5, help="chance per step of a task's coarse types")
     parser.add_argument("--case", type=float, default=0.2, help="chance per window of all upper- or lower-case")
+    parser.add_argument(
+        "--parents",
+        type=float,
+        default=0.0,
+        help="chance per step (of the steps not read coarse) of offering a task's coarse types beside its fine "
+        "ones, the fine type staying gold (teaches the most specific type to win)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=["ship", "transfer"],
+        default="ship",
+        help="transfer: leave out the corpora the zero-shot transfer protocol scores on (design runs); "
+        "ship: train on every corpus (the shipped model)",
+    )
+    parser.add_argument("--snapshot-every", type=int, default=0, help="keep the weights every N steps (a curve)")
     parser.add_argument("--data", default=str(DATA), help="folder holding the corpora")
     parser.add_argument("--ship", metavar="MODEL", help="ship this trained model as exports/ner-zero (no training)")
     parser.add_argument("--dev-limit", type=int, default=1000, help="CoNLL dev sentences for the int8 check")
@@ -235,7 +254,10 @@ def main() -> None:
     if args.ship:
         ship(Path(args.ship), args.dev_limit)
         return
-    tasks = load_tasks(Path(args.data))
+    corpora = CORPORA
+    if args.protocol == "transfer":
+        corpora = {c: v for c, v in CORPORA.items() if c not in TRANSFER_HELD_OUT}
+    tasks = load_tasks(Path(args.data), corpora)
     model = NERModel.from_pretrained(None, scoring=args.scoring)
     cfg = TrainingConfig(
         epochs=0.0,
@@ -246,15 +268,18 @@ def main() -> None:
         description_dropout=0.5,
         negative_labels=args.negatives,
         coarse_labels=args.coarse,
+        parent_labels=args.parents,
         case_augmentation=args.case,
         seed=args.seed,
         save_every=250,
+        snapshot_every=args.snapshot_every,
         output_dir=str(Path(args.out) / "work"),
     )
     result = train(model, tasks, config=cfg)
     model.config.card.setdefault("licences", "see each corpus's SOURCE.md in shared/data")
     model.config.card["recipe"] = {
-        k: getattr(args, k) for k in ("steps", "batch_size", "seed", "scoring", "negatives", "coarse", "case")
+        k: getattr(args, k)
+        for k in ("steps", "batch_size", "seed", "scoring", "negatives", "coarse", "parents", "case", "protocol")
     }
     model.save_pretrained(Path(args.out) / "final")
     logging.info("done: %d steps in %.0f s", result.steps, result.seconds)

@@ -21,6 +21,7 @@ from stage2.cli.common import (
     read_records,
     training_config,
 )
+from stage2.ner.decoding import DEFAULT_THRESHOLD, check_threshold
 
 DATA_HELP = "CoNLL column file, or JSON lines with tokens/tags or text/entities (.jsonl, .gz ok)"
 MODEL_HELP = "stage2 model or export: folder, installed model name or hub id"
@@ -89,7 +90,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.ray is not None:
         folder = export_folder(name)
         return ray_jobs.run(
-            args, "ner", str(folder or name), labels=parse_labels(args.labels), model_batch_size=args.batch_size
+            args,
+            "ner",
+            str(folder or name),
+            labels=parse_labels(args.labels),
+            model_batch_size=args.batch_size,
+            threshold=args.threshold,
         )
     model = load_model(name, exports=True)
     texts = read_texts(args)
@@ -104,7 +110,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     with tqdm(total=len(texts), desc="predicting", unit="text", disable=len(texts) < step) as bar:
         for b in range(0, len(texts), step):
             chunk = texts[b : b + step]
-            for text, ents in zip(chunk, model.predict(chunk, labels=labels, batch_size=args.batch_size), strict=True):
+            found = model.predict(chunk, labels=labels, batch_size=args.batch_size, threshold=args.threshold)
+            for text, ents in zip(chunk, found, strict=True):
                 if args.format == "pretty":
                     highlighter.print(text, ents)
                 else:
@@ -185,6 +192,13 @@ def _add_predict(sub: Any) -> None:
     p.add_argument("--labels", help=LABELS_HELP + " (default: the model's own)")
     p.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     p.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=DEFAULT_THRESHOLD,
+        help=f"drop entities scoring below this, 0 to 1 (default {DEFAULT_THRESHOLD}): higher gives fewer, surer "
+        "entities",
+    )
+    p.add_argument(
         "--format",
         choices=["jsonl", "pretty"],
         default="jsonl",
@@ -192,6 +206,14 @@ def _add_predict(sub: Any) -> None:
     )
     ray_jobs.add_ray_args(p)
     p.set_defaults(func=cmd_predict)
+
+
+def _threshold(value: str) -> float:
+    """argparse type of --threshold: a number from 0 to 1."""
+    try:
+        return check_threshold(float(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value!r}") from None
 
 
 def _add_evaluate(sub: Any) -> None:

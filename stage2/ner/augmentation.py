@@ -15,10 +15,16 @@ from stage2.ner.windows import Window
 
 
 def label_dropout(
-    labels: LabelSet, tags: list[list[int]], rng: random.Random, cfg: TrainingConfig
+    labels: LabelSet,
+    tags: list[list[int]],
+    rng: random.Random,
+    cfg: TrainingConfig,
+    fallback: dict[int, int] | None = None,
 ) -> tuple[LabelSet, list[list[int]]]:
     """Drop every description (``cfg.description_dropout``) and keep a random subset of the labels
-    (``cfg.label_dropout``), remapping the tags to the labels kept."""
+    (``cfg.label_dropout``), remapping the tags to the labels kept. ``fallback`` maps a label's index
+    to its parent's: a dropped label's mentions become the parent's when the parent is kept (the most
+    specific type asked for), else ``O``."""
     items = list(labels)
     if cfg.description_dropout and rng.random() < cfg.description_dropout:
         items = [Label(lb.key, lb.name, "") for lb in items]
@@ -26,11 +32,52 @@ def label_dropout(
     if cfg.label_dropout and len(items) > 1 and rng.random() < cfg.label_dropout:
         n_keep = rng.randint(1, len(items))
         keep = sorted(rng.sample(range(len(items)), n_keep))
+    new_index = {old: new for new, old in enumerate(keep)}
     remap = [0] * (1 + 2 * len(items))
-    for new, old in enumerate(keep):
-        remap[1 + 2 * old] = 1 + 2 * new
-        remap[2 + 2 * old] = 2 + 2 * new
+    for old in range(len(items)):
+        target = old if old in new_index else (fallback or {}).get(old)
+        if target in new_index:
+            remap[1 + 2 * old] = 1 + 2 * new_index[target]
+            remap[2 + 2 * old] = 2 + 2 * new_index[target]
     return LabelSet([items[j] for j in keep]), [[remap[t] for t in row] for row in tags]
+
+
+def offer_parents(
+    labels: LabelSet, parents: dict[str, Label], tags: list[list[int]], rng: random.Random, replace: float = 0.5
+) -> tuple[LabelSet, list[list[int]], dict[int, int]]:
+    """The task's fine types with their parents offered beside them (``actor`` and ``person`` both
+    asked for): a mention keeps its fine type, so the model learns that the most specific type asked
+    for wins. Each fine type is, with chance ``replace``, left out instead, its mentions then tagged
+    with the parent. Returns the label set, the tags and each fine label's parent index (for
+    :func:`label_dropout`)."""
+    names = {lb.name.lower() for lb in labels}
+    offered: dict[str, Label] = {}  # parents whose names the set lacks, once each
+    for lb in labels:
+        parent = parents.get(lb.key)
+        if parent is not None and parent.name.lower() not in names:
+            offered.setdefault(parent.name.lower(), parent)
+    kept = [
+        j
+        for j, lb in enumerate(labels)
+        if not (lb.key in parents and parents[lb.key].name.lower() in offered and rng.random() < replace)
+    ]
+    items = list(labels)
+    merged = [items[j] for j in kept]
+    parent_index: dict[str, int] = {}
+    for i, (name, parent) in enumerate(offered.items()):
+        parent_index[name] = len(merged)
+        merged.append(Label(f"__parent_{i}", parent.name, parent.description))
+    new_of = {old: new for new, old in enumerate(kept)}
+    remap = [0] * (1 + 2 * len(labels))
+    fallback: dict[int, int] = {}
+    for j, lb in enumerate(labels):
+        up = parent_index.get(parents[lb.key].name.lower()) if lb.key in parents else None
+        target = new_of.get(j, up)
+        if target is not None:
+            remap[1 + 2 * j], remap[2 + 2 * j] = 1 + 2 * target, 2 + 2 * target
+        if j in new_of and up is not None:
+            fallback[new_of[j]] = up
+    return LabelSet(merged), [[remap[t] for t in row] for row in tags], fallback
 
 
 def add_negatives(labels: LabelSet, pool: Sequence[Label], rng: random.Random, most: int) -> LabelSet:

@@ -14,6 +14,24 @@ import numpy as np
 
 from stage2.labels import Span
 
+DEFAULT_THRESHOLD = 0.0
+"""Entities scoring below this are dropped unless ``threshold=`` says otherwise (chosen on the zero-shot
+transfer protocol's threshold curves, ``evaluation/results/ner_zero_shot_transfer.json``)."""
+
+
+def check_threshold(threshold: float) -> float:
+    """``threshold`` as a float in [0, 1], or a ValueError naming it."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a number from 0 to 1 (an entity's score), got {threshold!r}")
+    return float(threshold)
+
+
+def above_threshold(found: list[list[tuple[Span, float]]], threshold: float) -> list[list[tuple[Span, float]]]:
+    """The scored spans of each sentence whose score is at least ``threshold``."""
+    if check_threshold(threshold) <= 0.0:
+        return found
+    return [[(span, score) for span, score in spans if score >= threshold] for spans in found]
+
 
 def num_tags(num_labels: int) -> int:
     """Number of BIO tags for ``num_labels`` entity types."""
@@ -156,16 +174,17 @@ def combine_label_scores(
 
 
 def predict_texts(
-    predict_words: Any, text: str | Sequence[str], labels: Any, batch_size: int
+    predict_words: Any, text: str | Sequence[str], labels: Any, batch_size: int, threshold: float = DEFAULT_THRESHOLD
 ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
     """``predict`` of the torch model and the runtime: split texts into words, tag them with
-    ``predict_words(sentences, labels, batch_size)``, and return entity dicts (one list per text).
+    ``predict_words(sentences, labels, batch_size, threshold=threshold)``, and return entity dicts (one
+    list per text).
     """
     from stage2.io import as_batch
     from stage2.ner.data import tokenize_words
 
     texts, single = as_batch(text, "text")
     tokenized = [tokenize_words(t) for t in texts]
-    found = predict_words([[w for w, _, _ in tk] for tk in tokenized], labels, batch_size)
+    found = predict_words([[w for w, _, _ in tk] for tk in tokenized], labels, batch_size, threshold=threshold)
     results = [entities(t, tk, spans) for t, tk, spans in zip(texts, tokenized, found, strict=True)]
     return results[0] if single else results

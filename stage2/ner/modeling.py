@@ -28,7 +28,7 @@ from stage2.io import tokenizable
 from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import WEIGHTS_NAME, HeadType, NERConfig, Scoring
 from stage2.ner.data import NERExample
-from stage2.ner.decoding import decode_sentences, predict_texts
+from stage2.ner.decoding import DEFAULT_THRESHOLD, above_threshold, check_threshold, decode_sentences, predict_texts
 from stage2.ner.windows import NUM_SHAPES, Context, Window, sentence_windows
 from stage2.registry import TORCH_CONFIG, read_config
 
@@ -306,18 +306,21 @@ class NERModel(nn.Module):
         labels: LabelsArg = None,
         batch_size: int = 32,
         contexts: Sequence[Context | None] | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> list[list[tuple[Any, float]]]:
         """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]``.
 
-        ``contexts`` gives each sentence's neighbouring words (before, after) as unlabelled input.
+        ``contexts`` gives each sentence's neighbouring words (before, after) as unlabelled input;
+        spans scoring below ``threshold`` are dropped.
         """
         label_set = self.resolve_labels(labels)
+        check_threshold(threshold)
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
         was_training = self.training
         self.eval()
         try:
-            return self._predict_words(sentences, label_set, batch_size, contexts)
+            return above_threshold(self._predict_words(sentences, label_set, batch_size, contexts), threshold)
         finally:
             self.train(was_training)
 
@@ -347,15 +350,20 @@ class NERModel(nn.Module):
         )
 
     def predict(
-        self, text: str | Sequence[str], labels: LabelsArg = None, batch_size: int = 32
+        self,
+        text: str | Sequence[str],
+        labels: LabelsArg = None,
+        batch_size: int = 32,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         """Find entities in one text (returns a list of dicts) or a batch (a list of such lists).
 
         Each entity is ``{"label", "score", "text", "word_start", "word_end", "char_start", "char_end"}``
         (``*_end`` exclusive). ``labels`` is ``{"name": "description"}``, ``["name", ...]`` or None
-        for the model's own labels. Empty or whitespace-only text gives no entities.
+        for the model's own labels; entities scoring below ``threshold`` (0 to 1) are dropped. Empty or
+        whitespace-only text gives no entities.
         """
-        return predict_texts(self.predict_words, text, labels, batch_size)
+        return predict_texts(self.predict_words, text, labels, batch_size, threshold)
 
     def evaluate(
         self, examples: Sequence[NERExample], labels: LabelsArg = None, batch_size: int = 32

@@ -23,6 +23,7 @@ from stage2.ner.augmentation import (
     coarsen,
     is_uncased,
     label_dropout,
+    offer_parents,
     recase,
 )
 from stage2.ner.collator import collate_windows
@@ -44,7 +45,8 @@ class NERTask:
     domain); with ``TrainingConfig.negative_labels`` some are added to each step's label set with
     no mentions, so the model learns to say nothing for a type that is asked for but not there.
     ``parents`` maps a fine type's key to a coarser type (``actor`` -> ``person``); with
-    ``TrainingConfig.coarse_labels`` some steps read the task with those coarse types instead.
+    ``TrainingConfig.coarse_labels`` some steps read the task with those coarse types instead, and with
+    ``TrainingConfig.parent_labels`` some offer them beside the fine types (the fine type stays gold).
     """
 
     examples: list[NERExample]
@@ -273,10 +275,13 @@ class _BatchLoss:
         """This step's label set of task ``t`` and the tags rewritten for it."""
         cfg, task = self.cfg, self.tasks[t]
         label_set = task.labels
+        fallback: dict[int, int] | None = None
         if cfg.coarse_labels and task.parents and rng.random() < cfg.coarse_labels:
             label_set, tags = coarsen(label_set, task.parents, tags)
+        elif cfg.parent_labels and task.parents and rng.random() < cfg.parent_labels:
+            label_set, tags, fallback = offer_parents(label_set, task.parents, tags, rng)
         if cfg.label_dropout or cfg.description_dropout:
-            label_set, tags = label_dropout(label_set, tags, rng, cfg)
+            label_set, tags = label_dropout(label_set, tags, rng, cfg, fallback)
         if cfg.negative_labels and not self.linear:
             label_set = add_negatives(label_set, task.negatives, rng, cfg.negative_labels)
         return label_set, tags

@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 
 from stage2.labels import MAX_LABELS, LabelSet, Span, resolve_label_set
-from stage2.ner.decoding import combine_label_scores, decode_sentences, predict_texts
+from stage2.ner.decoding import (
+    DEFAULT_THRESHOLD,
+    above_threshold,
+    check_threshold,
+    combine_label_scores,
+    decode_sentences,
+    predict_texts,
+)
 from stage2.ner.windows import Context, Window, sentence_windows
 from stage2.runtime._base import RuntimeModel, pad
 
@@ -95,9 +102,12 @@ class NERRuntime(RuntimeModel):
         labels: Any = None,
         batch_size: int = 32,
         contexts: Sequence[Context | None] | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> list[list[tuple[Span, float]]]:
-        """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]``."""
+        """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]`` (those scoring
+        at least ``threshold``)."""
         label_set = self.resolve_labels(labels)
+        check_threshold(threshold)
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
         windows = [
@@ -114,14 +124,19 @@ class NERRuntime(RuntimeModel):
         for part, logits in batches:
             for i, s in zip(part, logits, strict=True):
                 scores[i] = s
-        return decode_sentences(
+        found = decode_sentences(
             [len(words) for words in sentences], [(w.example, w.start, w.end) for w in windows], scores, label_set.keys
         )
+        return above_threshold(found, threshold)
 
     def predict(
-        self, text: str | Sequence[str], labels: Any = None, batch_size: int = 32
+        self,
+        text: str | Sequence[str],
+        labels: Any = None,
+        batch_size: int = 32,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         """Entities of one text (a list of dicts) or of a batch (a list of such lists); see
         :meth:`stage2.NERModel.predict` for the fields.
         """
-        return predict_texts(self.predict_words, text, labels, batch_size)
+        return predict_texts(self.predict_words, text, labels, batch_size, threshold)

@@ -17,6 +17,7 @@ from stage2.serve.requests import (
     _items,
     _read_json,
     _summary_options,
+    _threshold,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,9 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
         if labels is not None:
             _check_labels(labels, lim)
             labels = models["ner"].resolve_labels(labels).to_dict()  # validate before queueing
+        threshold = _threshold(data)
         large = sum(len(t) for t in texts) > lim.large_request_chars
-        results = await state["large" if large else "batcher"].submit(texts, labels)
+        results = await state["large" if large else "batcher"].submit(texts, labels, threshold)
         return {"entities": results[0]} if single else {"results": results}
 
     async def summarize(data: dict[str, Any]) -> dict[str, Any]:

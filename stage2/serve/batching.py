@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stage2.labels import LabelSet
+from stage2.ner.decoding import DEFAULT_THRESHOLD
 from stage2.serve.requests import ServeLimits
 
 logger = logging.getLogger(__name__)
@@ -22,6 +24,7 @@ class _Job:
     texts: list[str]
     labels: Any
     future: asyncio.Future[Any]
+    threshold: float = DEFAULT_THRESHOLD
 
 
 @dataclass
@@ -45,10 +48,11 @@ class MicroBatcher:
         if self.task is not None:
             await self.task
 
-    async def submit(self, texts: list[str], labels: Any) -> list[Any]:
-        """Entities per text, batched with whatever else arrives now."""
+    async def submit(self, texts: list[str], labels: Any, threshold: float = DEFAULT_THRESHOLD) -> list[Any]:
+        """Entities per text (those scoring at least ``threshold``), batched with whatever else arrives
+        now for the same labels and threshold."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Job(texts, labels, future))
+        await self.queue.put(_Job(texts, labels, future, threshold))
         return list(await future)
 
     async def _work(self) -> None:
@@ -74,15 +78,14 @@ class MicroBatcher:
                     stopping = True
                     break
                 pending.append(job)
-            key = _labels_key(pending[0].labels)
-            batch = [j for j in pending if _labels_key(j.labels) == key]
-            pending = [j for j in pending if _labels_key(j.labels) != key]
+            key = _batch_key(pending[0])
+            batch = [j for j in pending if _batch_key(j) == key]
+            pending = [j for j in pending if _batch_key(j) != key]
             texts = [t for j in batch for t in j.texts]
             try:
                 labels = None if batch[0].labels is None else LabelSet.from_dict(batch[0].labels)
-                results = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self.model.predict, texts, labels
-                )
+                predict = functools.partial(self.model.predict, threshold=batch[0].threshold)
+                results = await asyncio.get_running_loop().run_in_executor(self.executor, predict, texts, labels)
             except Exception as err:  # a bad label set fails its own requests only
                 for j in batch:
                     if not j.future.done():
@@ -96,8 +99,9 @@ class MicroBatcher:
                 offset += len(j.texts)
 
 
-def _labels_key(labels: Any) -> str:
-    return json.dumps(labels, sort_keys=True)
+def _batch_key(job: _Job) -> str:
+    """Requests answered by one model call: the same labels and threshold."""
+    return json.dumps([job.labels, job.threshold], sort_keys=True)
 
 
 def _lower_priority() -> None:

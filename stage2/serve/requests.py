@@ -109,6 +109,17 @@ def _check_labels(labels: Any, limits: ServeLimits) -> None:
                 )
 
 
+def _threshold(data: dict[str, Any]) -> float:
+    """The ``threshold`` of a /ner request (default: the library's), checked (422)."""
+    from stage2.ner.decoding import DEFAULT_THRESHOLD, check_threshold
+
+    value = data.get("threshold", DEFAULT_THRESHOLD)
+    try:
+        return check_threshold(value)
+    except ValueError as err:
+        raise RequestError(422, f"'threshold': {err}") from None
+
+
 def _authorised(request: Any, token: str | None) -> bool:
     """Whether ``request`` carries the bearer ``token`` (always, when no token is set)."""
     import hmac

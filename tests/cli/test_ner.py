@@ -51,6 +51,20 @@ def test_predict_with_labels_and_input_file(model_dir, tmp_path, capsys):
     assert {e["label"] for r in records for e in r["entities"]} <= {"song", "singer"}
 
 
+def test_predict_threshold_drops_low_scores_and_refuses_bad_values(model_dir, capsys):
+    text = "Ada Lovelace met Charles Babbage in London."
+    assert main(["ner", "predict", "--model", str(model_dir), text]) == 0
+    everything = json.loads(capsys.readouterr().out)["entities"]
+    scores = sorted({e["score"] for e in everything})
+    cut = (scores[0] + scores[-1]) / 2
+    assert main(["ner", "predict", "--model", str(model_dir), "--threshold", str(cut), text]) == 0
+    kept = json.loads(capsys.readouterr().out)["entities"]
+    assert kept == [e for e in everything if e["score"] >= cut] and 0 < len(kept) < len(everything)
+    with pytest.raises(SystemExit) as info:
+        main(["ner", "predict", "--model", str(model_dir), "--threshold", "2", text])
+    assert info.value.code == 2 and "expected a number from 0 to 1" in capsys.readouterr().err
+
+
 def test_predict_bad_input_line_names_file_and_line(model_dir, tmp_path, capsys):
     path = tmp_path / "texts.jsonl"
     path.write_text('{"text": "Ada sang."}\n{"txt": "Rome"}\n', encoding="utf-8")

@@ -171,3 +171,13 @@ def test_decode_spans_scores_in_unit_interval():
             assert 0 <= span.start < span.end <= 10
             assert span.label in {"A", "B"}
     assert found > 0
+
+
+def test_above_threshold_keeps_spans_at_or_over_it():
+    from stage2.labels import Span
+    from stage2.ner.decoding import above_threshold
+
+    found = [[(Span("a", 0, 1), 0.4), (Span("b", 2, 3), 0.7)], []]
+    assert above_threshold(found, 0.0) == found
+    assert above_threshold(found, 0.7) == [[(Span("b", 2, 3), 0.7)], []]
+    assert above_threshold(found, 1.0) == [[], []]

@@ -292,3 +292,21 @@ def test_fresh_head_is_the_same_whatever_the_global_rng(tiny_model):
         heads.append({k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")})
     assert heads[0].keys() == heads[1].keys() and any(k.startswith("outside.") for k in heads[0])
     assert all(torch.equal(heads[0][k], heads[1][k]) for k in heads[0])
+
+
+def test_threshold_drops_entities_scoring_below_it(entity_model):
+    everything = entity_model.predict(TEXT, threshold=0.0)
+    scores = sorted({e["score"] for e in everything})
+    assert len(scores) > 1  # the cut below splits them
+    cut = (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2  # between two (rounded) scores
+    kept = entity_model.predict(TEXT, threshold=cut)
+    assert kept and all(e["score"] >= cut for e in kept)
+    assert kept == [e for e in everything if e["score"] >= cut]
+    assert len(kept) < len(everything)
+    assert entity_model.predict([TEXT], threshold=1.0) == [[e for e in everything if e["score"] >= 1.0]]
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.5", True, None])
+def test_a_bad_threshold_is_refused_by_name(entity_model, bad):
+    with pytest.raises(ValueError, match="threshold must be a number from 0 to 1"):
+        entity_model.predict(TEXT, threshold=bad)

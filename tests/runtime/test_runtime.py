@@ -56,6 +56,21 @@ def test_runtime_matches_torch_with_own_and_run_time_labels(ner_export):
     assert runtime.predict("   ") == []
 
 
+def test_runtime_threshold_matches_torch(entity_export):
+    out, model = entity_export
+    runtime = rt.load(out)
+    words = [TEXTS[0].split()]
+    labels = {"politician": "", "river": "", "person": "", "city": ""}
+    everything = runtime.predict_words(words, labels=labels)[0]
+    scores = sorted({s for _, s in everything})
+    cut = (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2  # between two scores: no float ties
+    kept = runtime.predict_words(words, labels=labels, threshold=cut)[0]
+    assert kept == [(span, s) for span, s in everything if s >= cut]
+    assert [span for span, _ in kept] == [span for span, _ in model.predict_words(words, labels, threshold=cut)[0]]
+    with pytest.raises(ValueError, match="threshold"):
+        runtime.predict(TEXTS[0], threshold=-1)
+
+
 def test_runtime_windows_long_inputs_like_torch(ner_export):
     out, model, _ = ner_export
     runtime = rt.load(out)

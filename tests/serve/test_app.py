@@ -38,6 +38,18 @@ def test_health_and_answers_match_the_runtime(client, models):
     assert r.status_code == 200 and r.json() == models["summarization"].summarize(DOC, max_sentences=2)
 
 
+def test_threshold_is_applied_per_request(entity_export):
+    runtime = rt.load(entity_export[0])
+    text = "Ada Lovelace met Charles Babbage in London."
+    everything = runtime.predict(text)
+    cut = sorted(e["score"] for e in everything)[len(everything) // 2]
+    with TestClient(create_app({"ner": runtime}, ServeLimits(max_wait_ms=20))) as client:
+        r = client.post("/ner", json={"text": text, "threshold": cut})
+        assert r.status_code == 200 and r.json()["entities"] == runtime.predict(text, threshold=cut)
+        assert 0 < len(r.json()["entities"]) < len(everything)
+        assert client.post("/ner", json={"text": text}).json()["entities"] == everything
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"),
     [
@@ -55,6 +67,8 @@ def test_health_and_answers_match_the_runtime(client, models):
         ("/ner", b"[" * 3000 + b"]" * 3000, 400, "nested too deeply"),
         ("/ner", b'{"text": "a", "labels": {"person": "' + b"x" * 300 + b'"}}', 422, "the limit is 200"),
         ("/summarize", b'{"document": "x", "focus": 5}', 422, "'focus' must be a string"),
+        ("/ner", b'{"text": "a", "threshold": 1.5}', 422, "'threshold': threshold must be a number from 0 to 1"),
+        ("/ner", b'{"text": "a", "threshold": "0.5"}', 422, "'threshold'"),
     ],
 )
 def test_bad_requests_get_clear_4xx(client, path, body, status, message):
