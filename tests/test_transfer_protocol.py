@@ -11,7 +11,7 @@ from stage2.labels import Span
 from stage2.ner.data import NERExample
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
-import transfer_protocol as tp  # noqa: E402
+import transfer_protocol as tp
 
 
 def test_held_out_sets_are_never_in_a_design_run():
