@@ -338,6 +338,11 @@ def render() -> str:
             "Few-NERD INTER has no dev split)"
         )
         parts.append(zero_shot_table(dev, [s for s in ZERO_SHOT_SETS if s != "fewnerd-inter"], title))
+    protocol = RESULTS / "ner_zero_shot_transfer.json"
+    if protocol.exists():
+        from transfer_protocol import protocol_table
+
+        parts.append(protocol_table(protocol))
     parts += ["", "### Summarisation (extractive)", ""]
     found = False
     for name in ("summarization_bbc_news", "summarization_samsum"):

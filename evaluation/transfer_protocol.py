@@ -165,3 +165,71 @@ def span_f1(
         n_pred += len(pred)
         n_gold += len(gold)
     return round(200 * tp / (n_pred + n_gold), 2) if n_pred + n_gold else 0.0
+
+
+def set_figure(rows: Sequence[dict[str, Any]], dataset: str) -> dict[str, Any] | None:
+    """A system's row for a set: with general types where the set has them, else names alone."""
+    by = {r["labels"]: r for r in rows if r["dataset"] == dataset}
+    return by.get("names+general") or (by.get("names") if not PARENTS.get(dataset) else None)
+
+
+def summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """A system's protocol figures: the transfer mean and what goes wrong (None until every set has a row)."""
+    picked = [set_figure(rows, d) for d in TRANSFER_SETS]
+    if any(r is None for r in picked):
+        return None
+    full = [r for r in picked if r is not None]
+    names = [r for r in rows if r["labels"] == "names"]
+    general = [r["analysis"]["general_wins"] for r in full if r["analysis"].get("general_wins") is not None]
+    curve = {t: sum(r["analysis"]["f1_at_threshold"][t] for r in full) / len(full) for t in map(str, THRESHOLDS)}
+    best = max(curve, key=lambda t: curve[t])
+    return {
+        "mean": sum(r["scores"]["f1"] for r in full) / len(full),
+        "names_mean": sum(r["scores"]["f1"] for r in names) / len(names) if len(names) == len(TRANSFER_SETS) else None,
+        "per_set": {d: r["scores"]["f1"] for d, r in zip(TRANSFER_SETS, full, strict=True)},
+        "general_wins": sum(general) / len(general) if general else None,
+        "missed": sum(r["analysis"]["missed"] for r in full) / len(full),
+        "best_threshold": (best, curve[best]),
+        "zero_shot": all(r["setting"] == "zero-shot" for r in full),
+    }
+
+
+def protocol_table(path: Path) -> str:
+    """The README's table of the protocol: one line per system (``run@step`` lines are a learning curve)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    systems = sorted({r["system"] for r in data["rows"]}, key=_curve_order)
+    short = {"snips_slots": "snips", "stackoverflow_ner": "so-ner", "wlp_wnut2020": "wlp", "fewnerd-inter": "fewnerd"}
+    lines = [
+        "**Zero-shot transfer protocol** (what zero-shot designs are chosen on: seven sets held out of every design "
+        f"run, first {DEFAULT_LIMIT} test sentences each, type names alone with the general types offered beside "
+        "specific ones; strict micro-F1; *mean*: over the seven sets; *names*: the mean without general types; "
+        "*general wins*: % of exact spans given the general type instead of the specific one; *missed*: % of gold "
+        "entities no prediction overlaps; *best threshold*: the score cut with the highest mean, and that mean; "
+        "*italic* mean: the system trained on some of these sets, so not a transfer figure)",
+        "",
+        "| system | mean | " + " | ".join(short.get(d, d) for d in TRANSFER_SETS) + " | names | general wins | missed "
+        "| best threshold | design |",
+        "|---|" + "---|" * (len(TRANSFER_SETS) + 6),
+    ]
+    for system in systems:
+        rows = [r for r in data["rows"] if r["system"] == system]
+        s = summary(rows)
+        if s is None:
+            continue
+        mean = f"{s['mean']:.2f}" if s["zero_shot"] else f"*{s['mean']:.2f}*"
+        cells = [f"{s['per_set'][d]:.2f}" for d in TRANSFER_SETS]
+        names = f"{s['names_mean']:.2f}" if s["names_mean"] is not None else "–"
+        wins = f"{s['general_wins']:.1f}" if s["general_wins"] is not None else "–"
+        t, f1 = s["best_threshold"]
+        design = rows[0].get("design", "")
+        lines.append(
+            f"| {system} | {mean} | " + " | ".join(cells) + f" | {names} | {wins} | {s['missed']:.1f} | "
+            f"{t}: {f1:.2f} | {design} |"
+        )
+    lines += ["", f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`.", ""]
+    return "\n".join(lines)
+
+
+def _curve_order(system: str) -> tuple[str, int]:
+    name, _, step = system.partition("@")
+    return name, int(step) if step.isdigit() else 10**9

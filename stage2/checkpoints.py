@@ -66,6 +66,7 @@ RUN_KEYS = (
     "negative_labels",
     "coarse_labels",
     "parent_labels",
+    "name_variants",
     "case_augmentation",
 )
 

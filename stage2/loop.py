@@ -120,6 +120,10 @@ class TrainingConfig:
             "help": "NER: chance per step of offering a task's coarse types beside its fine ones (the fine type wins)"
         },
     )
+    name_variants: float = field(
+        default=0.0,
+        metadata={"help": "NER: chance per label and step of another name (synonym, plural, 'name of a ...')"},
+    )
     case_augmentation: float = field(
         default=0.0,
         metadata={"help": "NER: chance per window of reading it all upper-case or all lower-case (uncased encoders)"},
@@ -158,6 +162,7 @@ class TrainingConfig:
             "distill_weight",
             "coarse_labels",
             "parent_labels",
+            "name_variants",
             "case_augmentation",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:

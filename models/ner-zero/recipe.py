@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 
 from stage2.benchmarks import TRANSFER_HELD_OUT, data_dir
-from stage2.labels import Label
+from stage2.labels import Label, LabelSet
 from stage2.ner.data import entity_types, read_jsonl
 from stage2.ner.modeling import NERModel
 from stage2.ner.training import NERTask, TrainingConfig, train
@@ -102,13 +102,24 @@ def parents_of(corpus: str, types: list[str]) -> dict[str, Label]:
     return {t: lb for t, lb in PARENTS.get(corpus, {}).items() if t in types}
 
 
-def load_tasks(data_dir: Path = DATA, corpora: dict[str, tuple[str, float]] | None = None) -> list[NERTask]:
-    """The training corpora as tasks, each with its negatives (types of the other domains)."""
+def plain_names(corpus: str, labels: LabelSet) -> LabelSet:
+    """Few-NERD's fine types named as a user types them (``politician``, not ``politician (person)``)."""
+    if not corpus.startswith("fewnerd"):
+        return labels
+    return LabelSet([Label(lb.key, lb.name.split(" (", 1)[0], lb.description) for lb in labels])
+
+
+def load_tasks(
+    data_dir: Path = DATA, corpora: dict[str, tuple[str, float]] | None = None, plain: bool = False
+) -> list[NERTask]:
+    """The training corpora as tasks, each with its negatives (types of the other domains); ``plain``:
+    Few-NERD's fine types without their coarse type in brackets."""
     corpora = corpora or CORPORA
     loaded = {}
     for corpus in corpora:
         examples = read_jsonl(data_dir / corpus / "train.jsonl.gz")
-        loaded[corpus] = (examples, ner_base.corpus_labels(corpus, entity_types(examples)))
+        labels = ner_base.corpus_labels(corpus, entity_types(examples))
+        loaded[corpus] = (examples, plain_names(corpus, labels) if plain else labels)
     names_by_domain: dict[str, set[str]] = {}
     for corpus, (domain, _) in corpora.items():
         names_by_domain.setdefault(domain, set()).update(lb.name.lower() for lb in loaded[corpus][1])
@@ -201,7 +212,7 @@ def trainer_settings(model_dir: Path) -> dict:
         return {"note": "training settings not found"}
     cfg = json.loads(state.read_text(encoding="utf-8"))["config"]
     keys = ("batch_size", "seed", "learning_rate", "head_learning_rate", "label_dropout", "description_dropout")
-    keys += ("negative_labels", "coarse_labels", "parent_labels", "case_augmentation")
+    keys += ("negative_labels", "coarse_labels", "parent_labels", "name_variants", "case_augmentation")
     return {k: cfg.get(k) for k in keys}
 
 
@@ -239,6 +250,14 @@ def main() -> None:
         "ones, the fine type staying gold (teaches the most specific type to win)",
     )
     parser.add_argument(
+        "--names", type=float, default=0.0, help="chance per label and step of another name (synonym, plural, ...)"
+    )
+    parser.add_argument(
+        "--plain-names",
+        action="store_true",
+        help="Few-NERD fine types named alone ('politician', not 'politician (person)')",
+    )
+    parser.add_argument(
         "--protocol",
         choices=["ship", "transfer"],
         default="ship",
@@ -257,7 +276,7 @@ def main() -> None:
     corpora = CORPORA
     if args.protocol == "transfer":
         corpora = {c: v for c, v in CORPORA.items() if c not in TRANSFER_HELD_OUT}
-    tasks = load_tasks(Path(args.data), corpora)
+    tasks = load_tasks(Path(args.data), corpora, args.plain_names)
     model = NERModel.from_pretrained(None, scoring=args.scoring)
     cfg = TrainingConfig(
         epochs=0.0,
@@ -269,6 +288,7 @@ def main() -> None:
         negative_labels=args.negatives,
         coarse_labels=args.coarse,
         parent_labels=args.parents,
+        name_variants=args.names,
         case_augmentation=args.case,
         seed=args.seed,
         save_every=250,
@@ -279,7 +299,19 @@ def main() -> None:
     model.config.card.setdefault("licences", "see each corpus's SOURCE.md in shared/data")
     model.config.card["recipe"] = {
         k: getattr(args, k)
-        for k in ("steps", "batch_size", "seed", "scoring", "negatives", "coarse", "parents", "case", "protocol")
+        for k in (
+            "steps",
+            "batch_size",
+            "seed",
+            "scoring",
+            "negatives",
+            "coarse",
+            "parents",
+            "names",
+            "plain_names",
+            "case",
+            "protocol",
+        )
     }
     model.save_pretrained(Path(args.out) / "final")
     logging.info("done: %d steps in %.0f s", result.steps, result.seconds)

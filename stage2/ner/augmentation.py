@@ -133,3 +133,63 @@ def is_uncased(tokenizer: Any) -> bool:
         tokenizer(probe, is_split_into_words=True)["input_ids"]
         == tokenizer([w.lower() for w in probe], is_split_into_words=True)["input_ids"]
     )
+
+
+_SYNONYMS = {
+    "person": ("people", "individual", "human", "person name"),
+    "organization": ("organisation", "org", "institution", "organization name"),
+    "location": ("place", "loc", "location name"),
+    "miscellaneous": ("misc", "other", "other entity"),
+    "country": ("nation", "state"),
+    "city": ("town",),
+    "company": ("corporation", "business", "firm"),
+    "corporation": ("company", "business"),
+    "group": ("team or band", "collective"),
+    "product": ("product name", "brand"),
+    "event": ("event name", "happening"),
+    "disease": ("illness", "medical condition"),
+    "chemical": ("compound", "substance"),
+    "gene": ("gene name",),
+    "species": ("organism",),
+    "work of art": ("creative work", "title"),
+    "creative work": ("work of art", "title"),
+    "political party": ("party",),
+    "government agency": ("agency", "government body"),
+    "athlete": ("sportsperson", "player"),
+    "actor": ("actress", "performer"),
+    "road": ("street",),
+}
+
+
+def _plural(name: str) -> str:
+    if name.endswith(("s", "x", "ch", "sh")):
+        return name + "es"
+    if name.endswith("y") and name[-2:-1] not in "aeiou":
+        return name[:-1] + "ies"
+    return name + "s"
+
+
+def name_variant(name: str, rng: random.Random) -> str:
+    """Another way a user might write an entity type's name: a synonym or abbreviation (for the common
+    types), the plural, or "name of a ..." / "... name" / "a ..." (the encoder is uncased: case is no variant)."""
+    low = name.lower()
+    forms = [_plural(low), f"name of a {low}", f"{low} name", f"a {low}", f"{low} mention"]
+    if low in _SYNONYMS:
+        forms += list(_SYNONYMS[low]) * 2  # synonyms as likely as the other forms together
+    return rng.choice(forms)
+
+
+def vary_names(labels: LabelSet, rng: random.Random, chance: float) -> LabelSet:
+    """Each label's name rewritten by :func:`name_variant` with ``chance`` (keys, and so tags, unchanged;
+    a variant that another label already uses is not taken)."""
+    taken = {lb.name.lower() for lb in labels}
+    out = []
+    for lb in labels:
+        name = lb.name
+        if rng.random() < chance:
+            variant = name_variant(lb.name, rng)
+            if variant not in taken:
+                taken.add(variant)
+                name = variant
+        out.append(Label(lb.key, name, lb.description))
+    return LabelSet(out)

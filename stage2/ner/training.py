@@ -25,6 +25,7 @@ from stage2.ner.augmentation import (
     label_dropout,
     offer_parents,
     recase,
+    vary_names,
 )
 from stage2.ner.collator import collate_windows
 from stage2.ner.config import HeadType, Scoring
@@ -282,6 +283,8 @@ class _BatchLoss:
             label_set, tags, fallback = offer_parents(label_set, task.parents, tags, rng)
         if cfg.label_dropout or cfg.description_dropout:
             label_set, tags = label_dropout(label_set, tags, rng, cfg, fallback)
+        if cfg.name_variants:
+            label_set = vary_names(label_set, rng, cfg.name_variants)
         if cfg.negative_labels and not self.linear:
             label_set = add_negatives(label_set, task.negatives, rng, cfg.negative_labels)
         return label_set, tags

@@ -74,3 +74,24 @@ def test_snapshots_keep_the_weights_every_n_steps(tiny_model, examples, tmp_path
     train(tiny_model, [task], config=cfg)
     assert sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir()) == ["step-2", "step-4"]
     assert (tmp_path / "run" / "snapshots" / "step-2" / "model.safetensors").exists()
+
+
+def test_name_variants_keep_keys_and_never_collide():
+    from stage2.ner.augmentation import name_variant, vary_names
+
+    rng = random.Random(0)
+    forms = {name_variant("organization", rng) for _ in range(200)}
+    assert {"organizations", "org", "organization name", "name of a organization"} <= forms
+    assert name_variant("city", rng) in {"cities", "name of a city", "city name", "a city", "city mention", "town"}
+    labels = LabelSet([Label("ORG", "organization"), Label("ORG2", "org"), Label("LOC", "location", "a place")])
+    for seed in range(30):
+        varied = vary_names(labels, random.Random(seed), 1.0)
+        assert varied.keys == labels.keys and [lb.description for lb in varied] == ["", "", "a place"]
+        assert len({lb.name for lb in varied}) == 3
+    assert [lb.name for lb in vary_names(labels, random.Random(0), 0.0)] == ["organization", "org", "location"]
+
+
+def test_training_with_name_variants_runs(tiny_model, examples):
+    task = NERTask(examples, LabelSet.from_user(LABELS), "toy")
+    cfg = TrainingConfig(min_steps=4, epochs=1, batch_size=2, progress=False, name_variants=0.5)
+    assert train(tiny_model, [task], config=cfg).steps == 4
