@@ -28,6 +28,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         allow_degraded=args.allow_degraded,
         smoothing=None if args.smoothing <= 0 else args.smoothing,
         target_drop=args.target_drop,
+        overwrite=args.overwrite,
     )
     if report.get("flagged"):
         print(f"warning: {report['flagged']}", file=sys.stderr)
@@ -79,7 +80,12 @@ def _add_export(tasks: Any) -> None:
         "against torch, the task metric on --dev before and after quantisation).",
     )
     x.add_argument("model", help="saved stage2 NER model or extractive summariser (folder or installed name)")
-    x.add_argument("--out", required=True, help="output folder (replaced if it exists)")
+    x.add_argument("--out", required=True, help="output folder: new, empty, or a previous export with --overwrite")
+    x.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out when it holds a previous stage2 export (never other files)",
+    )
     x.add_argument("--quantize", choices=["int8", "fp16"], help="int8: dynamic quantisation (CPU); fp16: GPU")
     x.add_argument("--dev", help=f"labelled dev data for the metric check (NER: {NER_DATA_HELP}; {SUMMARY_DATA_HELP})")
     x.add_argument("--dev-limit", type=int, default=500, help="first N dev examples (default 500)")

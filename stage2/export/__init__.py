@@ -41,6 +41,7 @@ from stage2.export.quantize import MAX_METRIC_DROP, QUANTIZATIONS, quantize_with
 from stage2.export.smoothquant import DEFAULT_ALPHA
 from stage2.export.spec import ExportSpec, load_for_export, make_spec
 from stage2.export.validate import load_dev, metric, parity, parity_sample, task_metric_key
+from stage2.registry import EXPORT_CONFIG
 
 __all__ = [
     "MAX_METRIC_DROP",
@@ -66,6 +67,7 @@ def export(
     threads: int | None = None,
     smoothing: float | None = DEFAULT_ALPHA,
     target_drop: float | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Export ``model`` (an NERModel, a Summarizer, or a saved folder/name) to ``out`` and return
     the report (also written to ``out/export_report.json``).
@@ -79,9 +81,13 @@ def export(
     or on built-in sample texts. With ``dev``, int8 keeps the most sensitive matrices in float32 while
     the metric drops by more than ``target_drop`` (default: half the limit; each one kept adds about
     1.7 MB). The caller's model is never changed.
+
+    ``out`` must be new, empty, or (with ``overwrite``) a previous stage2 export, which is replaced;
+    anything else there is never deleted (checked before any work).
     """
     if quantize not in (None, *QUANTIZATIONS):
         raise ValueError(f"quantize must be one of {QUANTIZATIONS} or None, got {quantize!r}")
+    check_output(Path(out), model, overwrite)
     spec = make_spec(model, labels)
     started = time.perf_counter()
     budget = budget or {}
@@ -144,15 +150,42 @@ def _write_report(spec: ExportSpec, folder: Path, report: dict[str, Any], starte
     (folder / "README.md").write_text(_card(spec, report), encoding="utf-8")
 
 
+def check_output(out: Path, model: Any, overwrite: bool) -> None:
+    """Refuse an export target that is not new, empty, or (with ``overwrite``) a previous export, or
+    that holds the model being exported; a FileExistsError or ValueError naming the folder."""
+    if isinstance(model, (str, Path)) and Path(model).is_dir():
+        source = Path(model).resolve()
+        if out.resolve() == source or out.resolve() in source.parents:
+            raise ValueError(f"{out}: the export would replace the model being exported ({model}); choose another")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise FileExistsError(f"{out}: exists and is not a folder; choose a new or empty folder")
+    if not any(out.iterdir()):
+        return
+    if not (out / EXPORT_CONFIG).is_file():
+        raise FileExistsError(
+            f"{out}: holds files that are not a stage2 export (no {EXPORT_CONFIG}); export never deletes them: "
+            "choose a new or empty folder"
+        )
+    if not overwrite:
+        raise FileExistsError(f"{out}: a previous stage2 export; pass overwrite=True (CLI: --overwrite) to replace it")
+
+
 @contextmanager
 def _staging(out: Path) -> Iterator[Path]:
     """A temporary folder beside ``out`` that replaces ``out`` when the block succeeds (one rename, so
-    a failed or interrupted export never leaves a half-written ``out``) and is removed otherwise."""
+    a failed or interrupted export never leaves a half-written ``out``) and is removed otherwise. Only
+    an empty folder or a previous export (checked again here) is removed to make way."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
         yield tmp
-        if out.exists():
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        elif out.exists():
+            if not (out / EXPORT_CONFIG).is_file():
+                raise FileExistsError(f"{out}: files that are not a stage2 export appeared during the export")
             shutil.rmtree(out)
         tmp.chmod(0o755)
         tmp.rename(out)

@@ -4,8 +4,10 @@ import json
 
 import pytest
 
+import stage2.export as ex
 from stage2.labels import Span
 from stage2.ner.data import NERExample
+from tests.conftest import _copy
 
 
 def dev_examples():
@@ -79,3 +81,35 @@ def test_export_from_a_saved_folder_and_cli(_semantic_model, tmp_path, capsys):
     assert main(["ner", "Ada Lovelace met Bob in Paris.", "--model", str(tmp_path / "exp")]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[0])
     assert line["text"] == "Ada Lovelace met Bob in Paris." and isinstance(line["entities"], list)
+
+
+def test_export_never_deletes_a_folder_that_is_not_an_export(_semantic_model, tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="not a stage2 export"):
+        ex.export(_copy(_semantic_model), notes)
+    with pytest.raises(FileExistsError, match="not a stage2 export"):
+        ex.export(_copy(_semantic_model), notes, overwrite=True)
+    assert (notes / "todo.txt").read_text(encoding="utf-8") == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes"]  # no staging folder left behind
+
+
+def test_export_replaces_a_previous_export_only_when_told(_semantic_model, tmp_path):
+    out = tmp_path / "x"
+    out.mkdir()  # an empty folder is fine
+    ex.export(_copy(_semantic_model), out)
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        ex.export(_copy(_semantic_model), out)
+    (out / "stale.txt").write_text("old export file", encoding="utf-8")
+    ex.export(_copy(_semantic_model), out, overwrite=True)
+    assert (out / "stage2_export.json").exists() and not (out / "stale.txt").exists()
+
+
+def test_export_refuses_to_replace_the_model_it_reads(_semantic_model, tmp_path):
+    model_dir = tmp_path / "models" / "m"
+    _copy(_semantic_model).save_pretrained(model_dir)
+    for target in (model_dir, model_dir.parent):
+        with pytest.raises(ValueError, match="would replace the model being exported"):
+            ex.export(str(model_dir), target, overwrite=True)
+    assert (model_dir / "model.safetensors").exists()
