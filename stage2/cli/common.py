@@ -151,7 +151,15 @@ def read_lines(path: str | None) -> Iterable[str]:
 
 def add_training_args(p: argparse.ArgumentParser, min_steps: int, batch_size: int, batch_help: str, lr: float) -> None:
     """The options every ``train`` command shares (output, schedule, learning rates, seed, resume)."""
-    p.add_argument("--out", required=True, help="output folder (checkpoints in OUT/work; a rerun resumes)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder (checkpoints in OUT/work; a rerun resumes): new, empty, or a stage2 model or run; "
+        "a folder of other files needs --overwrite",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="write the model into --out even though it holds other files"
+    )
     p.add_argument("--epochs", type=float, default=3.0, help="passes over the data (default 3)")
     p.add_argument("--min-steps", type=int, default=min_steps, help=f"at least this many steps (default {min_steps})")
     p.add_argument("--max-steps", type=int, default=None, help="at most this many steps")
@@ -167,6 +175,28 @@ def add_training_args(p: argparse.ArgumentParser, min_steps: int, batch_size: in
         help="checkpoint OUT/work every N steps (default 100; 0: only at dev evaluations and the end), so an "
         "interrupted run resumes when rerun; Ctrl-C also checkpoints the step it stops at",
     )
+
+
+def prepare_output(out: str, overwrite: bool) -> None:
+    """Check a ``train`` command's ``--out`` before any work: a folder of files that are not a
+    stage2 model or run (``stage2_config.json``, ``work/``) is refused without ``overwrite``, and a path
+    that cannot be a folder fails now rather than after training."""
+    from stage2.registry import TORCH_CONFIG
+
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
+    ours = (folder / TORCH_CONFIG).is_file() or (folder / "work").is_dir()
+    if folder.is_dir() and any(folder.iterdir()) and not ours and not overwrite:
+        raise ValueError(
+            f"--out {out}: holds files that are not a stage2 model or training run; the model's files "
+            "(README.md among them) would replace any of the same name: choose a new folder or pass --overwrite"
+        )
+    existing = folder.absolute()
+    while not existing.exists():  # created only once there is a model to write: a failed run leaves nothing
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise ValueError(f"--out {out}: cannot be created ({existing} is not a writable folder)")
 
 
 def training_config(args: argparse.Namespace) -> Any:

@@ -16,6 +16,7 @@ from stage2.cli.common import (
     add_training_args,
     export_folder,
     parse_labels,
+    prepare_output,
     print_json,
     read_lines,
     read_records,
@@ -53,6 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from stage2.ner.data import entity_types, load_ner_data
     from stage2.ner.training import train
 
+    prepare_output(args.out, args.overwrite)
     train_data = load_ner_data(args.train, scheme=args.scheme, repair=args.repair)
     dev_data = load_ner_data(args.dev, scheme=args.scheme, repair=args.repair) if args.dev else None
     labels = parse_labels(args.labels)

@@ -16,6 +16,7 @@ from stage2.cli.common import (
     add_training_args,
     budget,
     export_folder,
+    prepare_output,
     print_json,
     read_objects,
     training_config,
@@ -56,6 +57,7 @@ def load_summarizer(name: str | None, exports: bool = False) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     from stage2.summarization.data import load_summarization_data
 
+    prepare_output(args.out, args.overwrite)
     train_data = load_summarization_data(args.train)
     dev_data = load_summarization_data(args.dev) if args.dev else None
     cfg = training_config(args)

@@ -184,3 +184,18 @@ def test_console_script_points_at_main():
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "stage2"]
     assert script.load() is main
+
+
+def test_train_out_holding_other_files_is_refused_before_work(fixtures_dir, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "README.md").write_text("my notes", encoding="utf-8")
+    argv = ["ner", "train", "--train", str(fixtures_dir / "tiny.conll"), "--out", str(out), "--min-steps", "2"]
+    assert main(argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "README.md").read_text(encoding="utf-8") == "my notes" and not (out / "work").exists()
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    argv[argv.index(str(out))] = str(afile / "sub")
+    assert main(argv) == 2
+    assert "cannot be created" in capsys.readouterr().err
