@@ -70,12 +70,14 @@ def build_wheel(
     out_dir: str | Path = "dist",
     description: str = "",
     follow_symlinks: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``stage2_model_<name>-<version>-py3-none-any.whl`` to ``out_dir`` and return its path.
 
     ``model_dir`` is a saved torch model (``stage2_config.json``) or an export (``stage2_export.json``);
     training checkpoints (``work/``) and hidden files are left out. Symlinks pointing outside the
-    folder are an error unless ``follow_symlinks`` (then the files they point to are packed).
+    folder are an error unless ``follow_symlinks`` (then the files they point to are packed). An
+    existing wheel of the same file name is replaced only with ``overwrite`` (checked before any work).
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -89,6 +91,12 @@ def build_wheel(
         raise ValueError(f"--version {version!r}: expected a version such as 1.0.0")
     module = module_name(name)
     dist = module  # the distribution name, already normalised for file names
+    wheel = Path(out_dir) / f"{dist}-{version}-py3-none-any.whl"
+    if wheel.exists() and not overwrite:
+        raise FileExistsError(
+            f"{wheel}: exists (names that differ only in case or in '-', '_' and '.' are one package: {name!r} is "
+            f"{module}); pass overwrite=True (CLI: --overwrite) to replace it"
+        )
     info = f"{dist}-{version}.dist-info"
     files: dict[str, bytes] = {
         f"{module}/__init__.py": (
@@ -113,12 +121,13 @@ def build_wheel(
     files[f"{info}/top_level.txt"] = f"{module}\n".encode()
     record = [_record_line(p, d) for p, d in files.items()] + [f"{info}/RECORD,,"]
     files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    wheel = out / f"{dist}-{version}-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True, exist_ok=True)
     tmp = wheel.with_suffix(".whl.part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for p, d in files.items():
-            zf.writestr(p, d)
-    tmp.replace(wheel)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for p, d in files.items():
+                zf.writestr(p, d)
+        tmp.replace(wheel)
+    finally:  # a full disk or an interruption leaves no partial wheel
+        tmp.unlink(missing_ok=True)
     return wheel

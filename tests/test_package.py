@@ -76,7 +76,24 @@ def test_package_refuses_symlinks_leading_outside(tmp_path):
     (model / "inside.json").symlink_to(model / "stage2_export.json")  # inside the folder: fine
     (model / "linked").symlink_to(tmp_path, target_is_directory=True)
     with pytest.raises(ValueError, match="symlink to a folder"):
-        build_wheel(model, "ok", "1.0.0", tmp_path / "dist")
+        build_wheel(model, "ok", "1.0.0", tmp_path / "dist", overwrite=True)
     (model / "linked").unlink()
-    with zipfile.ZipFile(build_wheel(model, "ok", "1.0.0", tmp_path / "dist")) as zf:
+    with zipfile.ZipFile(build_wheel(model, "ok", "1.0.0", tmp_path / "dist", overwrite=True)) as zf:
         assert zf.read("stage2_model_ok/model/inside.json") == b"{}"
+
+
+def test_package_never_replaces_a_wheel_unless_told(tmp_path):
+    model = tmp_path / "plain"
+    model.mkdir()
+    (model / "stage2_export.json").write_text("{}")
+    wheel = build_wheel(model, "ner_news", "1.0.0", tmp_path / "dist")
+    before = wheel.read_bytes()
+    for same in ("ner-news", "NER.NEWS", "ner_news"):  # one distribution name: one file
+        with pytest.raises(FileExistsError, match=r"stage2_model_ner_news.*overwrite"):
+            build_wheel(model, same, "1.0.0", tmp_path / "dist")
+    assert wheel.read_bytes() == before
+    (model / "extra.txt").write_text("new")
+    assert build_wheel(model, "ner-news", "1.0.0", tmp_path / "dist", overwrite=True) == wheel
+    with zipfile.ZipFile(wheel) as zf:
+        assert "stage2_model_ner_news/model/extra.txt" in zf.namelist()
+    assert not list((tmp_path / "dist").glob("*.part"))

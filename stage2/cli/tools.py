@@ -39,7 +39,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_package(args: argparse.Namespace) -> int:
     from stage2.package import build_wheel
 
-    wheel = build_wheel(args.model, args.name, args.version, args.out, args.description, args.follow_symlinks)
+    wheel = build_wheel(
+        args.model, args.name, args.version, args.out, args.description, args.follow_symlinks, args.overwrite
+    )
     print(json.dumps({"wheel": str(wheel), "install": f"pip install {wheel}"}))
     return 0
 
@@ -125,6 +127,7 @@ def _add_package(tasks: Any) -> None:
         action="store_true",
         help="pack the files that symlinks pointing outside the model folder lead to (default: refuse them)",
     )
+    k.add_argument("--overwrite", action="store_true", help="replace a wheel of the same name and version")
     k.set_defaults(func=cmd_package)
 
 
