@@ -246,12 +246,49 @@ def _kind(path: str) -> str:
     return "text"
 
 
-def write_files(ds: Any, out: str | Path, output_format: str = "jsonl") -> None:
-    """Write ``ds`` under the folder ``out`` as JSON lines or Parquet files (one per block)."""
+OUTPUT_MANIFEST = ".stage2-output"
+"""The list (JSON) of files a Ray job wrote into its output folder: all that ``overwrite`` may delete. A
+dotfile without a data suffix, so a `*.json*` or `*.parquet` glob of the output skips it."""
+
+
+def check_output(out: str | Path, overwrite: bool = False) -> list[Path]:
+    """Refuse an output folder that holds files (a rerun would add its rows beside the old ones) unless
+    ``overwrite`` and every file there was written by an earlier job (its manifest); returns those files
+    (what :func:`write_files` deletes before it writes). Nothing is deleted here."""
+    import json
+
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--output {out}: exists and is not a folder")
+    present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    if not present:
+        return []
+    manifest = folder / OUTPUT_MANIFEST
+    ours = set(json.loads(manifest.read_text(encoding="utf-8"))) if manifest.is_file() else set()
+    others = [n for n in present if n not in ours and n != OUTPUT_MANIFEST]
+    if others:
+        raise ValueError(
+            f"--output {out}: holds files this program did not write ({', '.join(others[:3])}); choose a new or "
+            "empty folder"
+        )
+    if not overwrite:
+        raise ValueError(f"--output {out}: holds an earlier job's output; pass --overwrite to replace it")
+    return [folder / n for n in present]
+
+
+def write_files(ds: Any, out: str | Path, output_format: str = "jsonl", overwrite: bool = False) -> None:
+    """Write ``ds`` under the folder ``out`` as JSON lines or Parquet files (one per block), with a
+    manifest of the files written; ``out`` must be new or empty, or (``overwrite``) an earlier output."""
+    import json
+
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
+    for old in check_output(out, overwrite):
+        old.unlink(missing_ok=True)
     out = str(Path(out).resolve())
     if output_format == "parquet":
         ds.write_parquet(out)
     else:
         ds.write_json(out, lines=True)
+    written = sorted(p.name for p in Path(out).iterdir() if p.name != OUTPUT_MANIFEST)
+    (Path(out) / OUTPUT_MANIFEST).write_text(json.dumps(written), encoding="utf-8")

@@ -95,6 +95,21 @@ def test_cli_reads_a_glob_and_writes_one_row_per_input(local_ray, ner_export, tm
         main(["ner", "predict", "--ray", "--input", str(tmp_path / "in-*.jsonl")])
 
 
+def test_cli_rerun_never_appends_to_an_earlier_output(local_ray, ner_export, tmp_path, capsys):
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS[:2]), encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["ner", "predict", "--ray", "--input", str(tmp_path / "in.jsonl"), "--output", str(out)]
+    argv += ["--model", str(ner_export[0])]
+    assert main(argv) == 0
+    assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
+    rows = [line for f in out.glob("*.json*") for line in f.read_text().splitlines() if line]
+    assert len(rows) == 2  # replaced, not 4
+    (out / "mine.txt").write_text("notes", encoding="utf-8")
+    assert main([*argv, "--overwrite"]) == 2 and "did not write (mine.txt" in capsys.readouterr().err
+    assert (out / "mine.txt").read_text(encoding="utf-8") == "notes"
+
+
 def test_read_files_names_what_is_wrong(local_ray, tmp_path):
     with pytest.raises(FileNotFoundError, match="no files match"):
         read_files(str(tmp_path / "*.jsonl"), "text")

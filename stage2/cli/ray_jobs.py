@@ -23,6 +23,7 @@ def add_ray_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="--ray: output folder (JSON lines or Parquet files, one row per input row)")
     p.add_argument("--output-format", choices=["jsonl", "parquet"], default="jsonl", help="--ray: file format")
     p.add_argument("--actors", type=int, default=1, help="--ray: copies of the model (one core each)")
+    p.add_argument("--overwrite", action="store_true", help="--ray: replace an earlier job's output in --output")
 
 
 def run(args: argparse.Namespace, task: str, model: str, **options: Any) -> int:
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace, task: str, model: str, **options: Any) -> int:
         raise SystemExit("error: --ray needs --input (a file or glob) and --output (a folder)")
     if getattr(args, "text", None):
         raise SystemExit("error: with --ray, give the texts as --input files, not as arguments")
+    dist.check_output(args.output, overwrite=args.overwrite)  # refused before Ray starts; deleted only on writing
     ray = dist._ray()
     started = not ray.is_initialized()  # a caller's running Ray session is used as it is
     if started:
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace, task: str, model: str, **options: Any) -> int:
             out = dist.predict_dataset(ds, model, text_column=column, actors=args.actors, **options)
         else:
             out = dist.summarize_dataset(ds, model, document_column=column, actors=args.actors, **options)
-        dist.write_files(out, args.output, args.output_format)
+        dist.write_files(out, args.output, args.output_format, overwrite=args.overwrite)
     finally:
         if started:
             ray.shutdown()
