@@ -15,8 +15,10 @@ import numpy as np
 from stage2.labels import Span
 
 DEFAULT_THRESHOLD = 0.0
-"""Entities scoring below this are dropped unless ``threshold=`` says otherwise (chosen on the zero-shot
-transfer protocol's threshold curves, ``evaluation/results/ner_zero_shot_transfer.json``)."""
+"""Entities scoring below this are dropped unless ``threshold=`` says otherwise. Chosen on the zero-shot
+transfer protocol's threshold curves (``evaluation/results/ner_zero_shot_transfer.json``, README column
+*best threshold*): every design run was best uncut, since the decoder already keeps a span only where an
+entity tag beats ``O``; a cut trades recall for precision, which users may want (GLiNER-style)."""
 
 
 def check_threshold(threshold: float) -> float:
