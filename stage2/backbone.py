@@ -95,11 +95,11 @@ def load_encoder(name_or_path: str | None) -> tuple[Any, Any]:
     check_source(source)
     if not Path(source).exists():
         logger.info("loading encoder %s from the Hugging Face hub", source)
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     if getattr(tokenizer, "add_prefix_space", None) is False:
         # byte-level BPE (RoBERTa, GPT-2): words given one by one need their leading space
-        tokenizer = AutoTokenizer.from_pretrained(source, add_prefix_space=True)
-    encoder = AutoModel.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source, add_prefix_space=True, trust_remote_code=False)
+    encoder = AutoModel.from_pretrained(source, trust_remote_code=False)
     return encoder, tokenizer
 
 

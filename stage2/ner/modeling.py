@@ -132,7 +132,7 @@ class NERModel(nn.Module):
         enc_cfg = dict(config.encoder_config)
         model_type = enc_cfg.pop("model_type")
         encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **enc_cfg))
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)  # model folders are untrusted
         model = cls(config, encoder, tokenizer)
         state = load_file(str(folder / WEIGHTS_NAME))
         missing, unexpected = model.load_state_dict(state, strict=False)

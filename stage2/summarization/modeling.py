@@ -87,7 +87,7 @@ class Summarizer(nn.Module):
             raise ValueError(f"{folder} holds a {config.task!r} model, not an extractive summariser")
         enc_cfg = dict(config.encoder_config)
         encoder = AutoModel.from_config(AutoConfig.for_model(enc_cfg.pop("model_type"), **enc_cfg))
-        model = cls(config, encoder, AutoTokenizer.from_pretrained(str(folder)))
+        model = cls(config, encoder, AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False))
         missing, unexpected = model.load_state_dict(load_file(str(folder / WEIGHTS_NAME)), strict=False)
         optional = ("position_ids", "salience")  # buffers; salience vectors are zero in older models
         if unexpected or [m for m in missing if not any(o in m for o in optional)]:

@@ -51,8 +51,8 @@ class Seq2SeqSummarizer(nn.Module):
         settings: dict[str, Any] = {}
         if (folder / TORCH_CONFIG).exists():
             settings = read_config(folder / TORCH_CONFIG)
-        model = AutoModelForSeq2SeqLM.from_pretrained(str(name_or_path))
-        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
+        model = AutoModelForSeq2SeqLM.from_pretrained(str(name_or_path), trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=False)
         prefix = kwargs.get("prefix", settings.get("prefix", "summarize: " if model.config.model_type == "t5" else ""))
         out = cls(model, tokenizer, kwargs.get("max_source_length", settings.get("max_source_length", 512)), prefix)
         out.card = settings.get("card", {})

@@ -310,3 +310,24 @@ def test_threshold_drops_entities_scoring_below_it(entity_model):
 def test_a_bad_threshold_is_refused_by_name(entity_model, bad):
     with pytest.raises(ValueError, match="threshold must be a number from 0 to 1"):
         entity_model.predict(TEXT, threshold=bad)
+
+
+def test_a_model_folder_never_runs_its_own_code(tiny_model, tmp_path, monkeypatch):
+    """A folder whose tokenizer config names custom code (auto_map) is read with the library's own classes: the
+    code is not run and nobody is asked whether to run it (model folders are untrusted input)."""
+    folder = tmp_path / "m"
+    tiny_model.save_pretrained(folder)
+    marker = tmp_path / "ran"
+    (folder / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n", encoding="utf-8")
+    cfg = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    cfg["auto_map"] = {"AutoTokenizer": ["evil.EvilTokenizer", None]}
+    cfg["tokenizer_class"] = "EvilTokenizer"  # no class of the library's own to fall back on
+    (folder / "tokenizer_config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    monkeypatch.setattr("builtins.input", lambda *a: pytest.fail("asked whether to run the folder's code"))
+    try:
+        loaded = NERModel.from_pretrained(folder)
+    except ValueError as err:  # refusing the folder is as good as ignoring its code
+        assert "remote code" in str(err) or "trust_remote_code" in str(err)
+    else:
+        assert loaded.predict("Ada met Bob.") == tiny_model.predict("Ada met Bob.")
+    assert not marker.exists()
