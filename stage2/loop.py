@@ -347,13 +347,19 @@ def _resume(
     steps: int,
     fingerprint: str,
 ) -> _Progress:
-    """Load model, optimizer, scheduler and random states from ``ckpt``; where the run stands."""
-    state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+    """Load model, optimizer, scheduler and random states from ``ckpt``; where the run stands. A damaged
+    file is a ValueError naming it and the way out (``resume=False``, CLI ``--no-resume``)."""
+    with _damaged(ckpt / "trainer_state.json"):
+        state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or "step" not in state:
+            raise ValueError("no 'step' in it")
     check_same_run(ckpt, state, cfg, steps, fingerprint)
-    model.load_state_dict(type(model).from_pretrained(ckpt).state_dict())
-    opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
-    optimizer.load_state_dict(opt_state["optimizer"])
-    scheduler.load_state_dict(opt_state["scheduler"])
+    with _damaged(ckpt / "model.safetensors"):
+        model.load_state_dict(type(model).from_pretrained(ckpt).state_dict())
+    with _damaged(ckpt / "optimizer.pt"):
+        opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
+        optimizer.load_state_dict(opt_state["optimizer"])
+        scheduler.load_state_dict(opt_state["scheduler"])
     run = _Progress(state["step"], state.get("best"), state.get("history", []))
     rng.setstate(rng_from_json(state.get("rng") or state["label_rng"]))
     if "torch_rng" in opt_state:
@@ -362,6 +368,18 @@ def _resume(
         torch.manual_seed(cfg.seed + run.step)
     logger.info("resuming from %s at step %d of %d", ckpt, run.step, steps)
     return run
+
+
+@contextlib.contextmanager
+def _damaged(path: Path) -> Iterator[None]:
+    """Turn any failure to read a checkpoint file into a ValueError that names it and says what to do."""
+    try:
+        yield
+    except Exception as err:  # json, safetensors, torch.load, a mismatched state dict: all "damaged"
+        raise ValueError(
+            f"{path}: the checkpoint cannot be resumed ({type(err).__name__}: {err}); pass resume=False "
+            f"(CLI: --no-resume) to start afresh, or move {path.parent} away"
+        ) from err
 
 
 def _evaluate(

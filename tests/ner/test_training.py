@@ -406,3 +406,15 @@ def test_a_linear_teacher_must_know_every_label(tiny_model, tiny_linear_model, e
     labels = {"person": "a human being", "city": "a town or a city", "country": "a nation"}
     with pytest.raises(ValueError, match="country"):
         train(tiny_model, examples, labels=labels, config=quick(), teacher=tiny_linear_model)
+
+
+@pytest.mark.parametrize("damaged", ["trainer_state.json", "model.safetensors", "optimizer.pt"])
+def test_a_damaged_checkpoint_names_its_file_and_the_way_out(tiny_model, examples, tmp_path, copy_model, damaged):
+    cfg = TrainingConfig(min_steps=2, epochs=1, batch_size=2, progress=False, output_dir=str(tmp_path / "run"))
+    train(copy_model(tiny_model), examples, config=cfg)
+    target = tmp_path / "run" / "checkpoint-last" / damaged
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])  # cut off mid-write
+    with pytest.raises(ValueError, match=rf"{damaged}: the checkpoint cannot be resumed.*--no-resume"):
+        train(copy_model(tiny_model), examples, config=TrainingConfig(**{**cfg.__dict__, "min_steps": 4}))
+    fresh = TrainingConfig(**{**cfg.__dict__, "min_steps": 4, "resume": False})
+    assert train(copy_model(tiny_model), examples, config=fresh).steps == 4
