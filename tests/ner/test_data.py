@@ -314,3 +314,25 @@ def test_kshot_sample_restricted_types():
 def test_kshot_sample_docstring_case():
     data = [NERExample(["A"], [Span("X", 0, 1)]), NERExample(["B"], [Span("Y", 0, 1)]), NERExample(["C"])]
     assert sorted(e.tokens[0] for e in kshot_sample(data, 1, seed=1)) == ["A", "B"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Angela Mer\u00adkel", ["Angela", "Mer\u00adkel"]),  # soft hyphen
+        ("Jean\u200bPierre and a\u2060b", ["Jean\u200bPierre", "and", "a\u2060b"]),  # ZWSP, word joiner
+        ("\u200eParis\u200f.", ["Paris", "."]),  # bidi marks alone are no words
+        ("x\x00y", ["x\x00y"]),
+        ("Jean\u2010Pierre went to Col\u00b7legi", ["Jean\u2010Pierre", "went", "to", "Col\u00b7legi"]),
+        ("a \u00b7 b - c", ["a", "\u00b7", "b", "-", "c"]),  # a spaced dot or hyphen is still a symbol
+    ],
+)
+def test_format_characters_and_word_internal_hyphens_never_split_a_word(text, expected, tokenizer):
+    """Issue 23: a soft hyphen, ZWSP, WJ, LRM, NUL, U+2010 or the middle dot used to cut words."""
+    words = tokenize_words(text)
+    assert [w for w, _, _ in words] == expected
+    assert all(text[s:e] == w for w, s, e in words)
+    # the encoder reads a word with a soft hyphen as the word without it
+    plain = tokenizer(["Merkel"], is_split_into_words=True, add_special_tokens=False)["input_ids"]
+    soft = tokenizer(["Mer\u00adkel"], is_split_into_words=True, add_special_tokens=False)["input_ids"]
+    assert plain == soft
