@@ -239,6 +239,12 @@ def main() -> None:
         default="softmax",
         help="the head's scoring (softmax ships: on the zero-shot dev rows it beat sigmoid, 63.06 vs 61.77 mean F1)",
     )
+    parser.add_argument(
+        "--reading",
+        choices=["separate", "joint"],
+        default="separate",
+        help="how label prompts are read: separate (encoded alone) or joint (read before the text in one sequence)",
+    )
     parser.add_argument("--negatives", type=int, default=8, help="absent types added per step, at most (0: none)")
     parser.add_argument("--coarse", type=float, default=0.5, help="chance per step of a task's coarse types")
     parser.add_argument("--case", type=float, default=0.2, help="chance per window of all upper- or lower-case")
@@ -277,7 +283,7 @@ def main() -> None:
     if args.protocol == "transfer":
         corpora = {c: v for c, v in CORPORA.items() if c not in TRANSFER_HELD_OUT}
     tasks = load_tasks(Path(args.data), corpora, args.plain_names)
-    model = NERModel.from_pretrained(None, scoring=args.scoring)
+    model = NERModel.from_pretrained(None, scoring=args.scoring, label_reading=args.reading)
     cfg = TrainingConfig(
         epochs=0.0,
         min_steps=args.steps,
@@ -304,6 +310,7 @@ def main() -> None:
             "batch_size",
             "seed",
             "scoring",
+            "reading",
             "negatives",
             "coarse",
             "parents",

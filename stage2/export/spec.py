@@ -49,6 +49,8 @@ class NERGraph(nn.Module):
         if self.model.config.head == "linear":
             return self.model.classifier(hidden), pooled
         outside, begin, inside = self.model.token_outputs(hidden)
+        if self.model.config.label_reading == "joint":  # label vectors pool the prefix's hidden states
+            return outside, begin, inside, pooled, hidden
         return outside, begin, inside, pooled
 
 
@@ -79,7 +81,10 @@ class ExportSpec:
         """The graph's output names."""
         if self.task != "ner":
             return ["pooled"]
-        return ["logits", "pooled"] if self.model.config.head == "linear" else ["outside", "begin", "inside", "pooled"]
+        if self.model.config.head == "linear":
+            return ["logits", "pooled"]
+        joint = ["hidden"] if self.model.config.label_reading == "joint" else []
+        return ["outside", "begin", "inside", "pooled", *joint]
 
     def graph(self, source: Any = None) -> nn.Module:
         """The module to trace, of ``source`` (a smoothed copy of the model) or the model itself."""
@@ -122,6 +127,7 @@ class ExportSpec:
             "sep": first(tokenizer.sep_token_id, tokenizer.eos_token_id),
             "pad": first(tokenizer.pad_token_id),
             "unk": first(tokenizer.unk_token_id),
+            "mask": first(tokenizer.mask_token_id, tokenizer.sep_token_id, tokenizer.eos_token_id),
         }
 
 

@@ -18,6 +18,13 @@ class Scoring(str, Enum):
     SIGMOID = "sigmoid"  # each (token, label, B/I) scored alone against a fixed threshold (O logit 0)
 
 
+class LabelReading(str, Enum):
+    """How the label-semantic head reads the entity types it is asked for."""
+
+    SEPARATE = "separate"  # each label prompt encoded on its own (cached per label set)
+    JOINT = "joint"  # label prompts read in the same sequence as the text (words and labels attend to each other)
+
+
 class HeadType(str, Enum):
     """Which scoring head sits on the encoder."""
 
@@ -46,6 +53,13 @@ class NERConfig:
             "help": "softmax (O from the token alone) or sigmoid (each label decided on its own: label-conditioned O)"
         },
     )
+    label_reading: str = field(
+        default=LabelReading.SEPARATE.value,
+        metadata={
+            "help": "separate (label prompts encoded alone, cached) or joint (label prompts read before the text in "
+            "one sequence, GLiNER-style)"
+        },
+    )
     projection_dim: int = field(default=384, metadata={"help": "width of the token/label matching space"})
     encoder_config: dict[str, Any] = field(default_factory=dict, metadata={"help": "the encoder's HF config"})
     card: dict[str, Any] = field(default_factory=dict, metadata={"help": "training summary and scores"})
@@ -60,6 +74,10 @@ class NERConfig:
             Scoring(self.scoring)
         except ValueError:
             raise ValueError(f"scoring must be 'softmax' or 'sigmoid', got {self.scoring!r}") from None
+        try:
+            LabelReading(self.label_reading)
+        except ValueError:
+            raise ValueError(f"label_reading must be 'separate' or 'joint', got {self.label_reading!r}") from None
         if self.max_length < 8:
             raise ValueError(f"max_length must be at least 8 subwords, got {self.max_length}")
         if self.max_labels < 1:

@@ -16,6 +16,7 @@ from stage2.ner.decoding import (
     decode_sentences,
     predict_texts,
 )
+from stage2.ner.joint import JointPrefix, joint_budget, joint_prefixes
 from stage2.ner.windows import Context, Window, sentence_windows
 from stage2.runtime._base import RuntimeModel, pad
 
@@ -30,6 +31,8 @@ class NERRuntime(RuntimeModel):
         self.linear = self.config["head"] == "linear"
         self.labels = LabelSet.from_dict(self.config["labels"])
         self._label_cache: dict[tuple[str, ...], np.ndarray] = {}
+        self.joint = self.config.get("label_reading", "separate") == "joint"
+        self._prefix_cache: dict[tuple[str, ...], list[JointPrefix]] = {}
 
     def resolve_labels(self, labels: Any) -> LabelSet:
         """The label set to use: the given one (validated) or the model's own."""
@@ -57,6 +60,52 @@ class NERRuntime(RuntimeModel):
             self._label_cache[prompts] = unit
         return unit
 
+    def label_prefixes(self, label_set: LabelSet) -> list[JointPrefix]:
+        """Joint label reading: the label prompts as prefixes that fit beside a window (cached)."""
+        prompts = tuple(label_set.prompts(self.config["template"]))
+        with self._lock:
+            cached = self._prefix_cache.get(prompts)
+        if cached is not None:
+            return cached
+        positions = int(self.config["encoder_config"]["max_position_embeddings"])
+        budget = joint_budget(positions, int(self.config["max_length"]))
+        special = self.meta["special"]
+        prefixes = joint_prefixes(
+            self.tokens.ids(prompts), int(special.get("mask", special["sep"])), self.tokens.sep_id, budget
+        )
+        with self._lock:
+            if len(self._prefix_cache) > 64:
+                self._prefix_cache.clear()
+            self._prefix_cache[prompts] = prefixes
+        return prefixes
+
+    def _joint_logits(self, windows: Sequence[Window], label_set: LabelSet) -> list[np.ndarray]:
+        """Tag logits of each window's words with the label prompts read before the text (one pass per
+        prefix; the O logit is the mean over passes, as in the torch model)."""
+        scale = float(self.head["logit_scale"])
+        bias = self.head["tag_bias"]
+        outside: list[list[np.ndarray]] = [[] for _ in windows]
+        pairs: list[list[np.ndarray]] = [[] for _ in windows]
+        for prefix in self.label_prefixes(label_set):
+            p = len(prefix.ids)
+            ids, mask = pad([[w.input_ids[0], *prefix.ids, *w.input_ids[1:]] for w in windows], self.tokens.pad_id)
+            shapes, _ = pad([[w.shape_ids[0], *([0] * p), *w.shape_ids[1:]] for w in windows], 0)
+            out = self.run({"input_ids": ids, "attention_mask": mask, "shape_ids": shapes})
+            pooled = prefix.pool_matrix() @ out["hidden"][:, 1 : 1 + p]  # [B, L, H]
+            proj = pooled @ self.head["label_proj.weight"].T + self.head["label_proj.bias"]
+            unit = proj / np.maximum(np.linalg.norm(proj, axis=-1, keepdims=True), 1e-12)
+            for row, w in enumerate(windows):
+                at = [p + i for i in w.first_subword]
+                scores = combine_label_scores(
+                    out["outside"][row, at], out["begin"][row, at], out["inside"][row, at], unit[row], scale, bias
+                )
+                outside[row].append(scores[:, 0])
+                pairs[row].append(scores[:, 1:])
+        return [
+            np.concatenate([np.mean(o, axis=0)[:, None], *pr], axis=-1).astype(np.float32)
+            for o, pr in zip(outside, pairs, strict=True)
+        ]
+
     def make_windows(self, index: int, words: Sequence[str], context: Context | None = None) -> list[Window]:
         """The torch model's windows for a sentence."""
         return sentence_windows(
@@ -73,6 +122,8 @@ class NERRuntime(RuntimeModel):
 
     def window_logits(self, windows: Sequence[Window], label_set: LabelSet) -> list[np.ndarray]:
         """Tag logits ``[words, 1 + 2L]`` of each window's words, for one batch of windows."""
+        if self.joint and not self.linear:
+            return self._joint_logits(windows, label_set)
         ids, mask = pad([w.input_ids for w in windows], self.tokens.pad_id)
         shapes, _ = pad([w.shape_ids for w in windows], 0)
         out = self.run({"input_ids": ids, "attention_mask": mask, "shape_ids": shapes})
