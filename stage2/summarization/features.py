@@ -11,6 +11,7 @@ document's best sentence scores 1.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -47,13 +48,45 @@ def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
-def lexrank(unit: np.ndarray, threshold: float = 0.1, damping: float = 0.85, iterations: int = 30) -> np.ndarray:
-    """LexRank scores (sum to 1) of sentences from their unit-length embeddings ``[n, H]``."""
+LEXRANK_BLOCK = 2048
+"""Sentences LexRank compares all against all; a longer document is ranked in consecutive blocks of
+at most this many (memory and time linear in sentences beyond it, not quadratic)."""
+
+
+def lexrank(
+    unit: np.ndarray,
+    threshold: float = 0.1,
+    damping: float = 0.85,
+    iterations: int = 30,
+    block: int = LEXRANK_BLOCK,
+) -> np.ndarray:
+    """LexRank scores (sum to 1) of sentences from their unit-length embeddings ``[n, H]``.
+
+    Up to ``block`` sentences are ranked all against all; beyond it, each of ``ceil(n / block)``
+    near-equal consecutive blocks is ranked on its own and weighted by its share of the sentences.
+    """
     n = unit.shape[0]
-    sim = np.clip(unit @ unit.T, 0.0, None) * (1.0 - np.eye(n, dtype=unit.dtype))
-    sim = np.where(sim >= threshold, sim, 0.0)
+    if n <= block:
+        return _lexrank_dense(unit, threshold, damping, iterations)
+    parts = -(-n // block)
+    bounds = np.linspace(0, n, parts + 1).round().astype(int)
+    return np.concatenate(
+        [
+            _lexrank_dense(unit[a:b], threshold, damping, iterations) * ((b - a) / n)
+            for a, b in itertools.pairwise(bounds.tolist())
+        ]
+    )
+
+
+def _lexrank_dense(unit: np.ndarray, threshold: float, damping: float, iterations: int) -> np.ndarray:
+    n = unit.shape[0]
+    sim = unit @ unit.T
+    np.clip(sim, 0.0, None, out=sim)
+    np.fill_diagonal(sim, 0.0)
+    sim[sim < threshold] = 0.0
     rows = sim.sum(axis=1, keepdims=True)
     trans = np.where(rows > 0, sim / np.maximum(rows, 1e-9), 1.0 / n)
+    del sim
     rank = np.full(n, 1.0 / n, dtype=unit.dtype)
     for _ in range(iterations):
         rank = (1.0 - damping) / n + damping * (trans.T @ rank)

@@ -68,34 +68,54 @@ def select(
         max_sentences = 3
     limit = min(max_sentences, n) if max_sentences is not None else n
     words = [len(s.split()) for s in sentences]
+    if redundancy == "mmr" and embeddings is not None:
+        return _select_mmr(words, scores, limit, max_words, embeddings, mmr_lambda)
+    # Best score first in one pass: a sentence skipped once (over the word budget, or sharing a trigram
+    # with the summary) stays skipped, since the summary only grows.
     chosen: list[int] = []
     used_words = 0
     seen: set[tuple[str, ...]] = set()
-    remaining = list(range(n))
-    if redundancy == "mmr" and embeddings is not None:
-        emb = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
-        z = (scores - scores.mean()) / (scores.std() + 1e-9)
-    while remaining and len(chosen) < limit:
-        if redundancy == "mmr" and embeddings is not None and chosen:
-            sim = (emb[remaining] @ emb[chosen].T).max(axis=1)
-            order = [remaining[j] for j in np.argsort(-(mmr_lambda * z[remaining] - (1 - mmr_lambda) * 3 * sim))]
-        else:
-            order = sorted(remaining, key=lambda i: -scores[i])
-        pick = None
-        for i in order:
-            if max_words is not None and chosen and used_words + words[i] > max_words:
-                continue
-            if redundancy == "trigram" and chosen and _trigrams(sentences[i]) & seen:
-                continue
-            pick = i
+    for i in sorted(range(n), key=lambda i: -scores[i]):
+        if len(chosen) >= limit:
             break
-        if pick is None:
-            break
+        if max_words is not None and chosen and used_words + words[i] > max_words:
+            continue
+        grams = _trigrams(sentences[i]) if redundancy == "trigram" else set()
+        if chosen and grams & seen:
+            continue
+        chosen.append(i)
+        used_words += words[i]
+        seen |= grams
+    return sorted(chosen)
+
+
+def _select_mmr(
+    words: Sequence[int],
+    scores: np.ndarray,
+    limit: int,
+    max_words: int | None,
+    embeddings: np.ndarray,
+    mmr_lambda: float,
+) -> list[int]:
+    """Maximal marginal relevance: each pick maximises ``lambda * z(score) - (1 - lambda) * 3 * max
+    similarity to the summary``; the similarity to the summary is kept as it grows (linear per pick)."""
+    n = len(words)
+    emb = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
+    z = (scores - scores.mean()) / (scores.std() + 1e-9)
+    closest = np.full(n, -np.inf)
+    open_ = np.ones(n, dtype=bool)
+    chosen: list[int] = []
+    used_words = 0
+    while len(chosen) < limit and open_.any():
+        value = mmr_lambda * z - (1 - mmr_lambda) * 3 * (closest if chosen else 0.0)
+        value = np.where(open_, value, -np.inf)
+        pick = int(np.argmax(value))
+        open_[pick] = False
+        if max_words is not None and chosen and used_words + words[pick] > max_words:
+            continue  # over the budget now and for good
         chosen.append(pick)
-        remaining.remove(pick)
         used_words += words[pick]
-        if redundancy == "trigram":
-            seen |= _trigrams(sentences[pick])
+        closest = np.maximum(closest, emb @ emb[pick])
     return sorted(chosen)
 
 

@@ -91,3 +91,26 @@ def test_focus_context_peaks_at_the_relevant_passage_at_any_length(n):
         assert not term.any()  # too short for a window of one sentence
     else:
         assert term[0] < term[n // 2] and term[-1] < term[n // 2]
+
+
+def test_lexrank_memory_is_linear_beyond_a_block():
+    """Issue 23: 6,000 sentences built several 6,000 x 6,000 float64 matrices (over 1 GB at peak)."""
+    import tracemalloc
+
+    from stage2.summarization.features import LEXRANK_BLOCK, lexrank
+
+    rng = np.random.default_rng(0)
+    unit = rng.normal(size=(6000, 16))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    tracemalloc.start()
+    rank = lexrank(unit)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * LEXRANK_BLOCK**2 * 8  # a few block-sized matrices, never n x n
+    assert rank.shape == (6000,) and abs(rank.sum() - 1.0) < 1e-6 and (rank > 0).all()
+    # up to a block, ranking is all against all, as before
+    small = unit[:50]
+    assert np.allclose(lexrank(small), lexrank(small, block=10_000))
+    blocked = lexrank(small, block=20)  # three blocks, each weighted by its share
+    assert abs(blocked.sum() - 1.0) < 1e-9
+    assert np.allclose(blocked[:17] / blocked[:17].sum(), lexrank(small[:17]))
