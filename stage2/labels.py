@@ -103,8 +103,17 @@ class LabelSet:
 
     @classmethod
     def from_dict(cls, items: Sequence[Mapping[str, str]]) -> LabelSet:
-        """Inverse of :meth:`to_dict`."""
-        return cls([Label(i["key"], i.get("name") or i["key"], i.get("description", "")) for i in items])
+        """Inverse of :meth:`to_dict`; an entry without a string ``key`` (or with a ``name`` or
+        ``description`` that is not a string) is a ValueError naming it."""
+        for n, item in enumerate(items):
+            ok = isinstance(item, Mapping) and isinstance(item.get("key"), str) and item["key"].strip()
+            ok = ok and all(isinstance(item.get(f) or "", str) for f in ("name", "description"))
+            if not ok:
+                raise ValueError(
+                    f"label {n}: expected an object with a non-empty string 'key' and optional string 'name' and "
+                    f"'description', got {item!r:.80}"
+                )
+        return cls([Label(i["key"], i.get("name") or i["key"], i.get("description") or "") for i in items])
 
     @classmethod
     def from_keys(cls, keys: Iterable[str], descriptions: Mapping[str, str] | None = None) -> LabelSet:

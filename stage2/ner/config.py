@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from stage2.labels import DEFAULT_TEMPLATE, MAX_LABELS
+from stage2.labels import DEFAULT_TEMPLATE, MAX_LABELS, LabelSet
+from stage2.schema import check_fields, with_source
 
 WEIGHTS_NAME = "model.safetensors"
 
@@ -38,7 +39,7 @@ class NERConfig:
 
     encoder: str = field(default="all-MiniLM-L6-v2", metadata={"help": "encoder it was built from"})
     head: str = field(default=HeadType.LABEL_SEMANTIC.value, metadata={"help": "label-semantic or linear"})
-    labels: list[dict[str, str]] = field(default_factory=list, metadata={"help": "default label set"})
+    labels: list[dict[str, Any]] = field(default_factory=list, metadata={"help": "default label set"})
     template: str = field(default=DEFAULT_TEMPLATE, metadata={"help": "how a label with a description is written"})
     case_embedding: bool = field(default=True, metadata={"help": "add a learned word-shape embedding"})
     max_labels: int = field(default=MAX_LABELS, metadata={"help": "most entity types one prediction may ask for"})
@@ -66,6 +67,11 @@ class NERConfig:
     stage2_version: str = ""
 
     def __post_init__(self) -> None:
+        check_fields(self)
+        try:
+            LabelSet.from_dict(self.labels)
+        except ValueError as err:
+            raise ValueError(f"field 'labels': {err}") from None
         try:
             HeadType(self.head)
         except ValueError:
@@ -92,7 +98,8 @@ class NERConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NERConfig:
-        """Build from a saved dict, ignoring unknown keys from newer versions."""
+    def from_dict(cls, data: dict[str, Any], source: Any = None) -> NERConfig:
+        """Build from a saved dict, ignoring unknown keys from newer versions; errors name ``source``
+        (the file) and the field."""
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return with_source(source, lambda: cls(**{k: v for k, v in data.items() if k in known}))

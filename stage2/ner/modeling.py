@@ -136,7 +136,7 @@ class NERModel(nn.Module):
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-        config = NERConfig.from_dict(read_config(folder / TORCH_CONFIG))
+        config = NERConfig.from_dict(read_config(folder / TORCH_CONFIG), folder / TORCH_CONFIG)
         enc_cfg = dict(config.encoder_config)
         model_type = enc_cfg.pop("model_type")
         encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **enc_cfg))

@@ -110,6 +110,8 @@ class RuntimeModel:
             raise ValueError(f"{meta_path}: export format {self.meta['format']} is newer than this stage2 reads")
         if self.meta.get("task") != self.task:
             raise ValueError(f"{self.folder} is a {self.meta.get('task')!r} export, not {self.task!r}")
+        if not isinstance(self.meta["model_config"], dict):
+            raise ValueError(f"{meta_path}: field 'model_config': expected an object")
         self.config: dict[str, Any] = self.meta["model_config"]
         chosen = [provider] if provider else providers()
         # Dynamic int8 quantises activations with one scale per batch, so a text's scores would depend on

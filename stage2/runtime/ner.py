@@ -18,6 +18,7 @@ from stage2.ner.decoding import (
 )
 from stage2.ner.joint import JointPrefix, joint_budget, joint_prefixes
 from stage2.ner.windows import Context, Window, sentence_windows
+from stage2.registry import EXPORT_CONFIG
 from stage2.runtime._base import RuntimeModel, pad
 
 
@@ -28,6 +29,9 @@ class NERRuntime(RuntimeModel):
 
     def __init__(self, folder: Any, threads: int | None = None, provider: str | None = None) -> None:
         super().__init__(folder, threads, provider)
+        from stage2.ner.config import NERConfig
+
+        self.config = NERConfig.from_dict(self.config, self.folder / EXPORT_CONFIG).to_dict()  # checked field by field
         self.linear = self.config["head"] == "linear"
         self.labels = LabelSet.from_dict(self.config["labels"])
         self._label_cache: dict[tuple[str, ...], np.ndarray] = {}

@@ -9,6 +9,7 @@ import numpy as np
 
 from stage2.batching import chunk_ids
 from stage2.io import as_batch
+from stage2.registry import EXPORT_CONFIG
 from stage2.runtime._base import RuntimeModel, pad
 from stage2.summarization.features import feature_columns, focus_context, static_features
 from stage2.summarization.selection import check_budget, summarize_document
@@ -36,7 +37,9 @@ class SummarizerRuntime(RuntimeModel):
         super().__init__(folder, threads, provider)
         from stage2.summarization.config import SummarizerConfig
 
-        self.config = SummarizerConfig.from_dict(self.config).to_dict()  # exports of older versions too
+        self.config = SummarizerConfig.from_dict(
+            self.config, self.folder / EXPORT_CONFIG
+        ).to_dict()  # exports of older versions too
         self.head.setdefault("dialogue_prior", self.head["prior"])
         self._columns = feature_columns(self.config["features"])
         self._prompt_cache: dict[str, np.ndarray] = {}

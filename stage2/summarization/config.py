@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from stage2.schema import check_fields, with_source
 from stage2.summarization.features import FEATURES
 
 WEIGHTS_NAME = "model.safetensors"
@@ -100,6 +101,7 @@ class SummarizerConfig:
     stage2_version: str = ""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.redundancy not in {"trigram", "mmr", "none"}:
             raise ValueError(f"redundancy must be trigram, mmr or none, got {self.redundancy!r}")
         if self.max_length < 8:
@@ -116,15 +118,16 @@ class SummarizerConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SummarizerConfig:
-        """Build from a saved dict, ignoring unknown keys."""
+    def from_dict(cls, data: dict[str, Any], source: Any = None) -> SummarizerConfig:
+        """Build from a saved dict, ignoring unknown keys; errors name ``source`` (the file) and the field."""
         known = set(cls.__dataclass_fields__)
         kept = {k: v for k, v in data.items() if k in known}
         if "features" not in kept:  # saved before lexical salience: the four original features
             kept["features"] = list(LEGACY_FEATURES)
-            kept.setdefault("dialogue_prior", dict(kept.get("prior", {})))
+            prior = kept.get("prior", {})
+            kept.setdefault("dialogue_prior", dict(prior) if isinstance(prior, dict) else prior)
             kept.setdefault("redundancy", "trigram")
-        return cls(**kept)
+        return with_source(source, lambda: cls(**kept))
 
 
 def intent_prompt(config: dict[str, Any], dialogue: bool, focus: str | None = None) -> str:

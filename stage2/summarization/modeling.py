@@ -82,7 +82,7 @@ class Summarizer(nn.Module):
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-        config = SummarizerConfig.from_dict(read_config(folder / TORCH_CONFIG))
+        config = SummarizerConfig.from_dict(read_config(folder / TORCH_CONFIG), folder / TORCH_CONFIG)
         if config.task != "extractive-summarization":
             raise ValueError(f"{folder} holds a {config.task!r} model, not an extractive summariser")
         enc_cfg = dict(config.encoder_config)
