@@ -106,9 +106,8 @@ class LabelSet:
         """Inverse of :meth:`to_dict`; an entry without a string ``key`` (or with a ``name`` or
         ``description`` that is not a string) is a ValueError naming it."""
         for n, item in enumerate(items):
-            ok = isinstance(item, Mapping) and isinstance(item.get("key"), str) and item["key"].strip()
-            ok = ok and all(isinstance(item.get(f) or "", str) for f in ("name", "description"))
-            if not ok:
+            ok = isinstance(item, Mapping) and isinstance(item.get("key"), str) and bool(item["key"].strip())
+            if not ok or not all(isinstance(item.get(f) or "", str) for f in ("name", "description")):
                 raise ValueError(
                     f"label {n}: expected an object with a non-empty string 'key' and optional string 'name' and "
                     f"'description', got {item!r:.80}"
