@@ -60,10 +60,43 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def check_source(source: str) -> None:
+HUB_PROBE_SECONDS = 2.0
+"""How long a hub id that is not cached waits to reach the hub before failing (instead of a minute of
+transformers' retries offline)."""
+
+
+def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """Whether a TCP connection to the Hugging Face endpoint (``HF_ENDPOINT``) opens within ``timeout``
+    seconds (name lookup included: it runs in a thread that is abandoned on time-out)."""
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    url = urlsplit(constants.ENDPOINT)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def check_source(source: str) -> bool:
     """Fail at once, naming what exists, for a name that is neither a model folder nor clearly a hub
     id (``org/name`` or one of the hub's original ids such as ``bert-base-cased``), instead of
-    spending a minute in hub retries offline. A hub id with ``HF_HUB_OFFLINE=1`` must be cached."""
+    spending a minute in hub retries offline. A hub id must be cached when ``HF_HUB_OFFLINE=1`` or when
+    the hub cannot be reached within :data:`HUB_PROBE_SECONDS`. Returns whether to load from the local
+    files only (a cached hub id while the hub is out of reach: no retries)."""
     path = Path(source).expanduser()
     if path.exists():
         if path.is_file():
@@ -72,7 +105,7 @@ def check_source(source: str) -> None:
             raise FileNotFoundError(
                 f"{path}: not a model folder (no stage2_config.json, stage2_export.json or transformers config.json)"
             )
-        return
+        return False
     if not (_HUB_ID.match(source) or source in _CANONICAL_HUB_IDS):
         from stage2.registry import available_names
 
@@ -80,11 +113,22 @@ def check_source(source: str) -> None:
             f"no model {source!r}: not a folder, an installed model package or a shipped model "
             f"(those: {', '.join(available_names()) or 'none'}); a Hugging Face hub id is written org/name"
         )
-    if _offline():
-        from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import try_to_load_from_cache
 
-        if not isinstance(try_to_load_from_cache(source, "config.json"), str):
+    cached = isinstance(try_to_load_from_cache(source, "config.json"), str)
+    if _offline():
+        if not cached:
             raise FileNotFoundError(f"{source}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
+        return True
+    if not hub_reachable():
+        if not cached:
+            raise FileNotFoundError(
+                f"no model {source!r}: not a folder or an installed model, not in the local Hugging Face cache, and "
+                f"the hub cannot be reached; check the name, or download it where there is a connection"
+            )
+        logger.warning("the Hugging Face hub cannot be reached: loading %s from the local cache", source)
+        return True
+    return False
 
 
 def load_encoder(name_or_path: str | None) -> tuple[Any, Any]:
@@ -92,14 +136,14 @@ def load_encoder(name_or_path: str | None) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoTokenizer
 
     source = resolve_encoder(name_or_path)
-    check_source(source)
+    local = {"local_files_only": True} if check_source(source) else {}
     if not Path(source).exists():
         logger.info("loading encoder %s from the Hugging Face hub", source)
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **local)
     if getattr(tokenizer, "add_prefix_space", None) is False:
         # byte-level BPE (RoBERTa, GPT-2): words given one by one need their leading space
-        tokenizer = AutoTokenizer.from_pretrained(source, add_prefix_space=True, trust_remote_code=False)
-    encoder = AutoModel.from_pretrained(source, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(source, add_prefix_space=True, trust_remote_code=False, **local)
+    encoder = AutoModel.from_pretrained(source, trust_remote_code=False, **local)
     return encoder, tokenizer
 
 

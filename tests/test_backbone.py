@@ -44,9 +44,35 @@ def test_unknown_name_fails_at_once_with_the_names_that_exist(tmp_path, monkeypa
     (tmp_path / "f.txt").write_text("x")
     with pytest.raises(ValueError, match="is a file"):
         check_source(str(tmp_path / "f.txt"))
-    check_source("bert-base-cased")  # clearly hub ids pass (downloads allowed)
-    check_source("google/bert_uncased_L-2_H-128_A-2")
+    monkeypatch.setattr("stage2.backbone.hub_reachable", lambda timeout=2.0: True)
+    assert check_source("bert-base-cased") is False  # clearly hub ids pass (downloads allowed, hub reachable)
+    assert check_source("google/bert_uncased_L-2_H-128_A-2") is False
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(FileNotFoundError, match="HF_HUB_OFFLINE"):
         check_source("org/not-cached-model")
+
+
+def test_a_hub_id_fails_fast_when_the_hub_cannot_be_reached(tmp_path, monkeypatch):
+    """Issue 23: a hub id typo (``nobody/ner-defualt``) spent 75.7 s in retries offline."""
+    import time
+
+    import huggingface_hub.constants as hub
+
+    from stage2.backbone import check_source, hub_reachable, load_encoder
+
+    monkeypatch.setattr(hub, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens: refused at once
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert hub_reachable() is False
+    started = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match=r"no model 'nobody/ner-defualt'.*cannot be reached"):
+        load_encoder("nobody/ner-defualt")
+    assert time.perf_counter() - started < 5
+    # a cached hub id loads from the cache alone
+    snapshot = tmp_path / "cache" / "models--org--cached" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (tmp_path / "cache" / "models--org--cached" / "refs").mkdir()
+    (tmp_path / "cache" / "models--org--cached" / "refs" / "main").write_text("abc")
+    assert check_source("org/cached") is True
