@@ -74,3 +74,38 @@ def test_run_time_labels_go_to_the_default_when_it_ships(monkeypatch, tmp_path, 
     assert main(["ner", "Ada Lovelace met Charles Babbage in London.", "--labels", "person,city"]) == 0
     assert main(["ner", "Ada Lovelace met Charles Babbage in London.", "--model", "ner-zero", "--labels", "city"]) == 0
     assert asked == ["ner-default", "ner-zero"]
+
+
+def test_a_bare_task_with_piped_stdin_means_predict(monkeypatch):
+    """Issue 24: ``cat meeting.txt | stage2 summarize`` failed with "command required"."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Ada met Bob."))  # not a terminal
+    assert _shorthand(["ner"]) == ["ner", "predict"]
+    assert _shorthand(["-v", "summarize"]) == ["-v", "summarize", "predict"]
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal())
+    assert _shorthand(["ner"]) == ["ner"]  # at a terminal: the usage message, not a wait for input
+
+
+def test_piped_text_is_tagged_end_to_end():
+    import subprocess
+    import sys
+
+    from stage2.registry import CHECKOUT
+
+    if not (CHECKOUT / "exports" / "ner-default").is_dir():
+        pytest.skip("no shipped ner-default export in this checkout")
+    done = subprocess.run(
+        [sys.executable, "-m", "stage2.cli", "ner"],
+        input="Angela Merkel met Emmanuel Macron in Paris.\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Merkel" in done.stdout and "Paris" in done.stdout

@@ -36,16 +36,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _shorthand(argv: list[str]) -> list[str]:
-    """``stage2 ner TEXT...`` and ``stage2 summarize TEXT...`` mean ``... predict TEXT...``."""
+    """``stage2 ner TEXT...`` and ``stage2 summarize TEXT...`` mean ``... predict TEXT...``; so does a
+    bare ``stage2 ner`` whose stdin is a pipe or file (``cat notes.txt | stage2 summarize``)."""
     for i, arg in enumerate(argv):
         if arg in _COMMANDS:
             rest = argv[i + 1 :]
             if rest and rest[0] not in _COMMANDS[arg] and rest[0] not in ("-h", "--help"):
                 return [*argv[: i + 1], "predict", *rest]
+            if not rest and not _interactive_stdin():
+                return [*argv, "predict"]
             return argv
         if not arg.startswith("-"):
             return argv
     return argv
+
+
+def _interactive_stdin() -> bool:
+    try:
+        return sys.stdin is None or sys.stdin.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdin
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:
