@@ -78,3 +78,32 @@ def test_component_needs_a_ner_export(nlp, summarizer_export):
 
     with pytest.raises(ValueError, match="needs a NER export"):
         nlp.add_pipe("stage2_ner", name="bad", config={"model": str(summarizer_export[0])})
+
+
+def test_scores_labels_and_a_saved_pipeline_that_loads_without_the_export(entity_export, tmp_path):
+    """Issue 24: nlp.to_disk failed (Label is not JSON serializable), pipe_labels raised TypeError
+    without labels, and no entity had a score."""
+    import shutil
+
+    export = tmp_path / "copy"
+    shutil.copytree(entity_export[0], export)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("stage2_ner", config={"model": str(export)})
+    assert nlp.pipe_labels["stage2_ner"] == list(rt.load(export).labels.keys)  # the export's own
+    doc = nlp(TEXT)
+    assert doc.ents
+    assert all(isinstance(e._.stage2_score, float) and 0 <= e._.stage2_score <= 1 for e in doc.ents)
+    group = doc.spans["stage2_ner"]
+    assert [(s.start, s.end) for s in group] == [(e.start, e.end) for e in doc.ents]
+    assert group.attrs["scores"] == [e._.stage2_score for e in doc.ents]
+
+    labeled = spacy.blank("en")
+    labeled.add_pipe("stage2_ner", config={"model": str(export), "labels": ["person", "city"], "threshold": 0.2})
+    assert labeled.pipe_labels["stage2_ner"] == ["person", "city"]
+    want = [(e.text, e.label_, e._.stage2_score) for e in labeled(TEXT).ents]
+    labeled.to_disk(tmp_path / "pipeline")
+    labeled.to_disk(tmp_path / "pipeline")  # again over its own folder
+    shutil.rmtree(export)  # the saved pipeline carries its own copy of the export
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert [(e.text, e.label_, e._.stage2_score) for e in loaded(TEXT).ents] == want
+    assert loaded.get_pipe("stage2_ner").threshold == 0.2
