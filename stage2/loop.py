@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training: the step in progress was finished and, with an output folder,
+    """Ctrl-C or SIGTERM during training: the step in progress was finished and, with an output folder,
     checkpointed, so the same call resumes from ``step``."""
 
     def __init__(self, step: int, steps: int, checkpoint: Path | None) -> None:
@@ -63,27 +63,36 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"training interrupted after step {step} of {steps} ({where})")
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Signals that stop training after the step in progress, with a checkpoint: Ctrl-C, and SIGTERM as sent
+by ``timeout``, job schedulers and container stops."""
+
+
 @contextlib.contextmanager
 def _sigint_finishes_the_step() -> Iterator[Callable[[], bool]]:
-    """While training, a first Ctrl-C only sets a flag (the loop finishes the step, checkpoints and
-    stops); a second one interrupts at once. Outside the main thread signals are left alone."""
+    """While training, a first Ctrl-C or SIGTERM only sets a flag (the loop finishes the step,
+    checkpoints and stops); a second one interrupts at once. Outside the main thread signals are left
+    alone."""
     hit: list[bool] = []
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
 
     def handler(signum: int, frame: Any) -> None:
         if hit:
             raise KeyboardInterrupt
         hit.append(True)
-        logger.warning("interrupted: finishing this step and saving a checkpoint (Ctrl-C again to stop at once)")
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        logger.warning("%s: finishing this step and saving a checkpoint (again to stop at once)", name)
 
-    signal.signal(signal.SIGINT, handler)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
     try:
         yield lambda: bool(hit)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @dataclass

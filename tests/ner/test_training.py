@@ -273,12 +273,19 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_model, examples, tmp_path
     assert all(torch.allclose(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())
 
 
-def test_ctrl_c_checkpoints_the_step_and_resumes_to_the_same_weights(tiny_model, examples, tmp_path, monkeypatch):
-    """Without --dev or periodic saves, Ctrl-C finishes the step, checkpoints it and stops; the rerun
-    resumes there and ends with the weights of an uninterrupted run (issue: runs/r was left empty)."""
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_checkpoints_the_step_and_resumes_to_the_same_weights(
+    tiny_model, examples, tmp_path, monkeypatch, signame
+):
+    """Without --dev or periodic saves, Ctrl-C (or SIGTERM, as timeout, schedulers and container stops send)
+    finishes the step, checkpoints it and stops; the rerun resumes there and ends with the weights of an
+    uninterrupted run (issues: runs/r was left empty; SIGTERM left no checkpoint)."""
     import copy
     import os
     import signal
+
+    sig = getattr(signal, signame)
+    before = signal.getsignal(sig)
 
     import stage2.ner.training as training
     from stage2.loop import TrainingInterrupted, find_checkpoint
@@ -295,14 +302,14 @@ def test_ctrl_c_checkpoints_the_step_and_resumes_to_the_same_weights(tiny_model,
     def collate_then_ctrl_c(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:  # during step 3
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), sig)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(training, "collate_windows", collate_then_ctrl_c)
     with pytest.raises(TrainingInterrupted, match="after step 3 of 6") as err:
         train(clone(), examples, config=quick(**cfg, output_dir=str(tmp_path / "b")))
     assert err.value.step == 3 and err.value.checkpoint == find_checkpoint(tmp_path / "b")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler was put back
+    assert signal.getsignal(sig) is before  # the handler was put back
     monkeypatch.setattr(training, "collate_windows", original)
     resumed = clone()
     train(resumed, examples, config=quick(**cfg, output_dir=str(tmp_path / "b")))
