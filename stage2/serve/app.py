@@ -10,6 +10,8 @@ from typing import Any
 
 from stage2.serve.batching import ner_lanes
 from stage2.serve.requests import (
+    NER_FIELDS,
+    SUMMARY_FIELDS,
     RequestError,
     ServeLimits,
     _authorised,
@@ -18,6 +20,7 @@ from stage2.serve.requests import (
     _read_json,
     _summary_options,
     _threshold,
+    check_fields,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
             yield
 
     async def ner(data: dict[str, Any]) -> dict[str, Any]:
+        check_fields(data, NER_FIELDS)
         texts, single = _items(data, "text", "texts", lim)
         labels = data.get("labels")
         if labels is not None:
@@ -77,6 +81,7 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
         return {"entities": results[0]} if single else {"results": results}
 
     async def summarize(data: dict[str, Any]) -> dict[str, Any]:
+        check_fields(data, SUMMARY_FIELDS)
         docs, single = _items(data, "document", "documents", lim)
         options = _summary_options(data, lim)
         results = await asyncio.to_thread(models["summarization"].summarize, docs, **options)

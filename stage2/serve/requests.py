@@ -74,6 +74,18 @@ async def _read_json(request: Any, limits: ServeLimits) -> dict[str, Any]:
     return data
 
 
+NER_FIELDS = ("text", "texts", "labels", "threshold")
+SUMMARY_FIELDS = ("document", "documents", "max_sentences", "max_words", "ratio", "focus")
+
+
+def check_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """A request field this endpoint does not read is an error naming it and the allowed ones (a typo
+    such as ``max_sentence`` is never silently dropped)."""
+    unknown = sorted(k for k in data if k not in allowed)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}; this endpoint reads {', '.join(allowed)}")
+
+
 def _items(data: dict[str, Any], one: str, many: str, limits: ServeLimits) -> tuple[list[str], bool]:
     if (one in data) == (many in data):
         raise RequestError(422, f"give exactly one of '{one}' (a string) or '{many}' (a list of strings)")

@@ -189,3 +189,19 @@ def test_client_that_trickles_its_headers_is_dropped(models):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/summarize", {"document": DOC, "max_sentence": 1}, "max_sentence"),
+        ("/summarize", {"document": DOC, "threshold": 0.9}, "threshold"),
+        ("/ner", {"text": "Ada met Bob.", "label": ["person"]}, "label"),
+    ],
+)
+def test_unknown_request_fields_are_named_not_dropped(client, path, body, field):
+    """Issue 24: {"max_sentence": 1} and {"threshold": 0.9} on /summarize were silently dropped."""
+    r = client.post(path, json=body)
+    assert r.status_code == 422
+    message = r.json()["error"]
+    assert f"'{field}'" in message and ("max_sentences" in message or "labels" in message)
