@@ -61,3 +61,28 @@ def as_batch(value: str | Sequence[str], what: str = "text") -> tuple[list[str],
         if not isinstance(item, str):
             raise TypeError(f"{what} {i} is {type(item).__name__}, expected str")
     return items, single
+
+
+ENGLISH_ONLY = "the models read English (their encoder's vocabulary is English WordPiece)"
+
+
+def warn_if_not_latin(texts: Sequence[str], what: str = "text") -> None:
+    """Log a warning when most letters of a text are outside the Latin script (Chinese, Arabic, Hindi ...):
+    the shipped models read English, so such a text mostly gets nothing back, and the user should know why."""
+    import logging
+    import unicodedata
+
+    for n, text in enumerate(texts):
+        letters = [ch for ch in text[:2000] if ch.isalpha()]
+        if len(letters) < 4:
+            continue
+        latin = sum(ch.isascii() or "LATIN" in unicodedata.name(ch, "") for ch in letters)
+        if latin < len(letters) / 2:
+            where = f"{what} {n}" if len(texts) > 1 else what
+            logging.getLogger("stage2").warning(
+                "%s is mostly in a script other than Latin (%d of %d letters): %s",
+                where,
+                len(letters) - latin,
+                len(letters),
+                ENGLISH_ONLY,
+            )

@@ -44,3 +44,23 @@ def test_iter_jsonl_skips_blanks_and_names_the_bad_line(tmp_path):
     assert next(rows) == (f"{path}, line 1", {"a": 1})
     with pytest.raises(DataError, match=r"d\.jsonl, line 3: not valid JSON"):
         next(rows)
+
+
+@pytest.mark.parametrize(
+    ("text", "warned"),
+    [
+        ("安格拉·默克尔在柏林会见了马克龙。", True),
+        ("التقت أنجيلا ميركل بماكرون في باريس", True),
+        ("अंगेला मर्केल ने पेरिस में मैक्रों से मुलाकात की", True),
+        ("Angela Merkel met Emmanuel Macron in Paris.", False),
+        ("Zoë visited São Paulo and Kraków (Poland) — naïve café.", False),
+        ("Merkel (默克尔) met Macron.", False),
+    ],
+)
+def test_text_mostly_outside_the_latin_script_is_warned_about(text, warned, caplog, ner_export):
+    """Issue 24: Chinese, Arabic or Hindi text returned [] with no word that the models read English."""
+    import stage2.runtime as rt
+
+    with caplog.at_level("WARNING", logger="stage2"):
+        rt.load(ner_export[0]).predict(text)
+    assert ("models read English" in caplog.text) is warned

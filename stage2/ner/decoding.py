@@ -182,10 +182,11 @@ def predict_texts(
     ``predict_words(sentences, labels, batch_size, threshold=threshold)``, and return entity dicts (one
     list per text).
     """
-    from stage2.io import as_batch
+    from stage2.io import as_batch, warn_if_not_latin
     from stage2.ner.data import tokenize_words
 
     texts, single = as_batch(text, "text")
+    warn_if_not_latin(texts)
     tokenized = [tokenize_words(t) for t in texts]
     found = predict_words([[w for w, _, _ in tk] for tk in tokenized], labels, batch_size, threshold=threshold)
     results = [entities(t, tk, spans) for t, tk, spans in zip(texts, tokenized, found, strict=True)]

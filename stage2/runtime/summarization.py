@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from stage2.batching import chunk_ids
-from stage2.io import as_batch
+from stage2.io import as_batch, warn_if_not_latin
 from stage2.registry import EXPORT_CONFIG
 from stage2.runtime._base import RuntimeModel, pad
 from stage2.summarization.features import feature_columns, focus_context, static_features
@@ -142,6 +142,7 @@ class SummarizerRuntime(RuntimeModel):
         """
         check_budget(max_sentences, max_words, ratio, focus)
         docs, single = as_batch(document, "document")
+        warn_if_not_latin(docs, "document")
         results = [
             summarize_document(
                 doc, self.config, self.score_sentences, self.embed, max_sentences, max_words, ratio, focus

@@ -23,7 +23,7 @@ from torch import nn
 from stage2 import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import chunk_ids, length_batches
-from stage2.io import as_batch, tokenizable
+from stage2.io import as_batch, tokenizable, warn_if_not_latin
 from stage2.registry import TORCH_CONFIG, read_config
 from stage2.summarization.config import WEIGHTS_NAME, SummarizerConfig, intent_prompt
 from stage2.summarization.features import feature_columns, focus_context, static_features
@@ -245,6 +245,7 @@ class Summarizer(nn.Module):
         """
         check_budget(max_sentences, max_words, ratio, focus)
         docs, single = as_batch(document, "document")
+        warn_if_not_latin(docs, "document")
         was_training = self.training
         self.eval()
         try:
