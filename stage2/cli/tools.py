@@ -63,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         body_timeout=args.body_timeout,
         keep_alive=args.keep_alive,
         max_connections=args.max_connections,
+        max_queue=args.max_queue,
         token=token,
     )
     if args.ray is not None:
@@ -157,6 +158,13 @@ def _add_serve(tasks: Any) -> None:
     v.add_argument("--body-timeout", type=float, default=30.0, help="seconds for a request's body (then 408)")
     v.add_argument("--keep-alive", type=float, default=5.0, help="seconds an idle keep-alive connection is kept")
     v.add_argument("--max-connections", type=int, default=256, help="concurrent connections; beyond it 503")
+    v.add_argument(
+        "--max-queue",
+        type=int,
+        default=64,
+        help="requests waiting in one lane (small or large NER, small or large summaries); beyond it 429 with "
+        "Retry-After",
+    )
     v.add_argument(
         "--token",
         default=None,

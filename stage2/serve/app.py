@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from stage2.serve.batching import ner_lanes
+from stage2.serve.batching import ner_lanes, summary_lanes
 from stage2.serve.requests import (
     NER_FIELDS,
     SUMMARY_FIELDS,
@@ -42,7 +43,7 @@ def _endpoint(
         try:
             return JSONResponse(await handler(await _read_json(request, lim)))
         except RequestError as err:
-            return JSONResponse({"error": str(err)}, status_code=err.status)
+            return JSONResponse({"error": str(err)}, status_code=err.status, headers=err.headers)
         except (ValueError, TypeError) as err:
             return JSONResponse({"error": str(err)}, status_code=422)
 
@@ -61,11 +62,12 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        if "ner" not in models:
-            yield
-            return
-        async with ner_lanes(models["ner"], lim) as (state["batcher"], state["large"]):
-            app.state.batcher, app.state.large_batcher = state["batcher"], state["large"]
+        async with contextlib.AsyncExitStack() as stack:
+            if "ner" in models:
+                state["batcher"], state["large"] = await stack.enter_async_context(ner_lanes(models["ner"], lim))
+                app.state.batcher, app.state.large_batcher = state["batcher"], state["large"]
+            if "summarization" in models:
+                state["summaries"] = stack.enter_context(summary_lanes(lim))
             yield
 
     async def ner(data: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +86,9 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
         check_fields(data, SUMMARY_FIELDS)
         docs, single = _items(data, "document", "documents", lim)
         options = _summary_options(data, lim)
-        results = await asyncio.to_thread(models["summarization"].summarize, docs, **options)
+        large = sum(len(d) for d in docs) > lim.large_request_chars
+        summarize = functools.partial(models["summarization"].summarize, docs, **options)
+        results = await state["summaries"]["large" if large else "small"].run(summarize)
         return results[0] if single else {"results": results}
 
     async def health(request: Request) -> JSONResponse:

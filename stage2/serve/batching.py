@@ -7,14 +7,14 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from stage2.labels import LabelSet
 from stage2.ner.decoding import DEFAULT_THRESHOLD
-from stage2.serve.requests import ServeLimits
+from stage2.serve.requests import ServeLimits, lane_full
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class MicroBatcher:
     model: Any
     limits: ServeLimits
     executor: Any = None  # where model calls run (default: asyncio's thread pool)
+    name: str = "NER"
     queue: asyncio.Queue[_Job | None] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     batches: int = 0
@@ -51,6 +52,8 @@ class MicroBatcher:
     async def submit(self, texts: list[str], labels: Any, threshold: float = DEFAULT_THRESHOLD) -> list[Any]:
         """Entities per text (those scoring at least ``threshold``), batched with whatever else arrives
         now for the same labels and threshold."""
+        if self.queue.qsize() >= self.limits.max_queue:
+            raise lane_full(self.name, self.queue.qsize())
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self.queue.put(_Job(texts, labels, future, threshold))
         return list(await future)
@@ -129,9 +132,10 @@ def _large_lane_model(model: Any) -> Any:
 async def ner_lanes(model: Any, limits: ServeLimits) -> AsyncIterator[tuple[MicroBatcher, MicroBatcher]]:
     """The two NER lanes, running: small requests micro-batched on ``model``, large ones on a one-thread
     session of it in a background thread at lower priority. On exit queued requests are answered first."""
+    small_thread = ThreadPoolExecutor(1, thread_name_prefix="stage2-ner")  # never shared with summaries
     background = ThreadPoolExecutor(1, thread_name_prefix="stage2-large", initializer=_lower_priority)
-    batcher = MicroBatcher(model, limits)
-    large = MicroBatcher(_large_lane_model(model), limits, executor=background)
+    batcher = MicroBatcher(model, limits, executor=small_thread, name="small NER")
+    large = MicroBatcher(_large_lane_model(model), limits, executor=background, name="large NER")
     batcher.start()
     large.start()
     try:
@@ -139,4 +143,40 @@ async def ner_lanes(model: Any, limits: ServeLimits) -> AsyncIterator[tuple[Micr
     finally:
         await batcher.stop()
         await large.stop()
+        small_thread.shutdown()
         background.shutdown()
+
+
+class Lane:
+    """Work of one kind on its own thread, with at most ``limits.max_queue`` requests waiting (then 429)."""
+
+    def __init__(self, name: str, limits: ServeLimits, low_priority: bool = False) -> None:
+        self.name = name
+        self.limit = limits.max_queue
+        self.waiting = 0
+        initializer = _lower_priority if low_priority else None
+        self.executor = ThreadPoolExecutor(
+            1, thread_name_prefix=f"stage2-{name.replace(' ', '-')}", initializer=initializer
+        )
+
+    async def run(self, call: Any) -> Any:
+        """``call()`` on the lane's thread, after those queued before it."""
+        if self.waiting >= self.limit:
+            raise lane_full(self.name, self.waiting)
+        self.waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+        finally:
+            self.waiting -= 1
+
+
+@contextlib.contextmanager
+def summary_lanes(limits: ServeLimits) -> Iterator[dict[str, Lane]]:
+    """The summary lanes: small documents, and large ones (over ``limits.large_request_chars`` in all) at
+    a lower CPU priority, each on its own thread, so neither waits behind the other or behind NER."""
+    lanes = {"small": Lane("small summary", limits), "large": Lane("large summary", limits, low_priority=True)}
+    try:
+        yield lanes
+    finally:
+        for lane in lanes.values():
+            lane.executor.shutdown(wait=True)

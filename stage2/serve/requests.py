@@ -27,6 +27,7 @@ class ServeLimits:
     body_timeout: float = 30.0  # seconds for the whole body to arrive, else 408
     keep_alive: float = 5.0  # seconds an idle keep-alive connection is kept
     max_connections: int = 256  # concurrent connections and requests; beyond it 503
+    max_queue: int = 64  # requests waiting in one lane (small/large NER, small/large summaries); beyond it 429
     token: str | None = field(default=None, repr=False)  # bearer token required on POST requests
 
     def __post_init__(self) -> None:
@@ -36,6 +37,8 @@ class ServeLimits:
         for name in ("header_timeout", "body_timeout", "keep_alive"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
+        if self.max_queue < 1:
+            raise ValueError(f"max_queue must be >= 1, got {self.max_queue}")
         if self.max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
 
@@ -43,9 +46,23 @@ class ServeLimits:
 class RequestError(Exception):
     """A client error, answered with its HTTP status."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers
+
+
+RETRY_AFTER_SECONDS = 1
+"""``Retry-After`` of a 429 from a full lane."""
+
+
+def lane_full(lane: str, waiting: int) -> RequestError:
+    """The 429 of a lane with ``waiting`` requests already queued."""
+    return RequestError(
+        429,
+        f"the {lane} lane is full ({waiting} requests running or queued); retry after {RETRY_AFTER_SECONDS} s",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def _read_json(request: Any, limits: ServeLimits) -> dict[str, Any]:

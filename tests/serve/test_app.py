@@ -205,3 +205,48 @@ def test_unknown_request_fields_are_named_not_dropped(client, path, body, field)
     assert r.status_code == 422
     message = r.json()["error"]
     assert f"'{field}'" in message and ("max_sentences" in message or "labels" in message)
+
+
+class _SlowSummarizer:
+    """A summariser that holds its lane until released (a saturated summary lane)."""
+
+    task = "summarization"
+
+    def __init__(self):
+        import threading
+
+        self.release = threading.Event()
+        self.started = 0
+
+    def summarize(self, docs, **options):
+        self.started += 1
+        self.release.wait(30)
+        return [{"summary": "", "sentences": []} for _ in docs]
+
+
+def test_summaries_and_ner_have_their_own_lanes_and_full_lanes_answer_429(models):
+    """Issue 23: eight large /summarize requests made a small /ner request time out at 60 s (both ran in
+    asyncio's default thread pool), and no queue was bounded."""
+    import time
+
+    slow = _SlowSummarizer()
+    limits = ServeLimits(max_queue=2, max_wait_ms=5, large_request_chars=50)
+    app = create_app({"ner": models["ner"], "summarization": slow}, limits)
+    with TestClient(app) as client, ThreadPoolExecutor(8) as pool:
+        big = "A long document sentence. " * 10
+        waiting = [pool.submit(client.post, "/summarize", json={"document": big}) for _ in range(2)]
+        deadline = time.monotonic() + 10
+        while slow.started < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the second request is queued behind the first
+        full = client.post("/summarize", json={"document": big})
+        assert full.status_code == 429 and full.headers["Retry-After"] == "1"
+        assert "large summary lane is full" in full.json()["error"]
+        started = time.perf_counter()
+        r = client.post("/ner", json={"text": "Ada Lovelace met Charles Babbage in London."})
+        assert r.status_code == 200 and time.perf_counter() - started < 5  # not behind the summaries
+        small = pool.submit(client.post, "/summarize", json={"document": "Short one. Two."})
+        time.sleep(0.2)
+        assert slow.started == 2  # the small-summary lane runs beside the large one
+        slow.release.set()
+        assert all(f.result().status_code == 200 for f in waiting) and small.result().status_code == 200
