@@ -9,7 +9,9 @@ Pure Python: the wheel is written directly (no build backend needed).
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import os
 import re
 import zipfile
@@ -28,9 +30,15 @@ def module_name(name: str) -> str:
     return "stage2_model_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def _record_line(path: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path},sha256={digest},{len(data)}"
+def _record(files: dict[str, bytes], record_path: str) -> bytes:
+    """The wheel's RECORD, written with :mod:`csv` (a file name holding a comma or a quote stays one field)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        writer.writerow([path, f"sha256={digest}", len(data)])
+    writer.writerow([record_path, "", ""])
+    return out.getvalue().encode()
 
 
 def _model_files(model_dir: Path, follow_symlinks: bool) -> list[tuple[str, Path]]:
@@ -119,8 +127,7 @@ def build_wheel(
     ).encode()
     files[f"{info}/entry_points.txt"] = f"[{ENTRY_POINT_GROUP}]\n{name} = {module}\n".encode()
     files[f"{info}/top_level.txt"] = f"{module}\n".encode()
-    record = [_record_line(p, d) for p, d in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    files[f"{info}/RECORD"] = _record(files, f"{info}/RECORD")
     wheel.parent.mkdir(parents=True, exist_ok=True)
     tmp = wheel.with_suffix(".whl.part")
     try:

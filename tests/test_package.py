@@ -97,3 +97,21 @@ def test_package_never_replaces_a_wheel_unless_told(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         assert "stage2_model_ner_news/model/extra.txt" in zf.namelist()
     assert not list((tmp_path / "dist").glob("*.part"))
+
+
+def test_record_is_csv_so_odd_file_names_stay_one_field(tmp_path):
+    """Issue 23: RECORD was joined with commas by hand, so a file named 'a,b.txt' broke its row."""
+    import csv
+    import io
+
+    model = tmp_path / "plain"
+    model.mkdir()
+    (model / "stage2_export.json").write_text("{}")
+    (model / 'notes, "v2".txt').write_text("x")
+    wheel = build_wheel(model, "odd", "1.0.0", tmp_path / "dist")
+    with zipfile.ZipFile(wheel) as zf:
+        rows = list(csv.reader(io.StringIO(zf.read("stage2_model_odd-1.0.0.dist-info/RECORD").decode())))
+        names = set(zf.namelist())
+    assert all(len(r) == 3 for r in rows)
+    assert {r[0] for r in rows} == names
+    assert 'stage2_model_odd/model/notes, "v2".txt' in names

@@ -81,6 +81,17 @@ class Tokens:
         return [e.ids for e in self.tokenizer.encode_batch(tokenizable(texts), add_special_tokens=False)]
 
 
+def _inside(folder: Path, name: Any, meta_path: Path, field: str) -> Path:
+    """The export file ``name`` names, which must be a plain file name inside ``folder`` (no ``..``, no
+    absolute path, no symlink out of it): an export folder is untrusted input."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        raise ValueError(f"{meta_path}: field {field!r} must name a file inside the export folder, got {name!r}")
+    path = folder / name
+    if path.is_symlink() and not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"{path}: a symlink out of the export folder ({path.resolve()}); copy the file in instead")
+    return path
+
+
 def pad(rows: Sequence[Sequence[int]], value: int) -> tuple[np.ndarray, np.ndarray]:
     """``(ids [n, max_len], mask [n, max_len])`` as int64."""
     length = max(len(r) for r in rows)
@@ -129,7 +140,7 @@ class RuntimeModel:
         elif threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        onnx_path = self.folder / str(self.meta["onnx"])
+        onnx_path = _inside(self.folder, self.meta["onnx"], meta_path, "onnx")
         if not onnx_path.is_file():
             raise FileNotFoundError(f"{onnx_path}: missing; the export is incomplete (re-run `stage2 export`)")
         try:
@@ -138,7 +149,7 @@ class RuntimeModel:
             first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
             raise ValueError(f"{onnx_path}: not a loadable ONNX model ({first}); re-run `stage2 export`") from None
         self.output_names = [o.name for o in self.session.get_outputs()]
-        head_path = self.folder / str(self.meta["head"])
+        head_path = _inside(self.folder, self.meta["head"], meta_path, "head")
         try:
             with np.load(head_path) as head:
                 self.head = {k: head[k].astype(np.float32) for k in head.files}

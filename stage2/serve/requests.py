@@ -1,5 +1,6 @@
 """What a request may be: the service's limits, reading a JSON body within them, and the checks of
-each endpoint's fields (400 bad JSON, 401 token, 408 slow body, 413 too large, 422 wrong fields)."""
+each endpoint's fields (400 bad JSON, 401 token, 408 slow body, 413 too large, 415 not JSON, 422 wrong fields,
+429 a full lane)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,16 @@ def lane_full(lane: str, waiting: int) -> RequestError:
     )
 
 
+def _json_content_type(value: str) -> bool:
+    """``application/json`` (parameters such as ``charset`` allowed) or a ``+json`` type."""
+    kind = value.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
 async def _read_json(request: Any, limits: ServeLimits) -> dict[str, Any]:
+    kind = request.headers.get("content-type", "")
+    if not _json_content_type(kind):
+        raise RequestError(415, f"the body must be JSON sent as Content-Type: application/json, got {kind!r:.80}")
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
         raise RequestError(413, f"request body is {length} bytes; the limit is {limits.max_body_bytes}")

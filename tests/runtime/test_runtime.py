@@ -258,3 +258,25 @@ def test_lone_surrogates_are_read_and_offsets_stay_exact(ner_export, summarizer_
     assert runtime.predict(text) == ner_export[1].predict(text)
     result = rt.load(summarizer_export[0]).summarize(text, max_sentences=1)
     assert all(text[s["start"] : s["end"]] == s["text"] for s in result["sentences"])
+
+
+@pytest.mark.parametrize("field", ["onnx", "head"])
+def test_export_files_must_lie_inside_the_export_folder(ner_export, tmp_path, field):
+    """Issue 23: stage2_export.json could name '../elsewhere.onnx' or a symlink out of the folder."""
+    import shutil
+
+    copy = tmp_path / "export"
+    shutil.copytree(ner_export[0], copy)
+    meta = json.loads((copy / EXPORT_CONFIG).read_text())
+    original = meta[field]
+    meta[field] = f"../{original}"
+    (copy / EXPORT_CONFIG).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=f"field '{field}' must name a file inside the export folder"):
+        rt.load(copy)
+    meta[field] = original
+    (copy / EXPORT_CONFIG).write_text(json.dumps(meta))
+    outside = tmp_path / f"outside-{original}"
+    shutil.move(copy / original, outside)
+    (copy / original).symlink_to(outside)
+    with pytest.raises(ValueError, match="symlink out of the export folder"):
+        rt.load(copy)

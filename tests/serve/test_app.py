@@ -120,7 +120,7 @@ def test_slow_body_gets_408():
     from stage2.serve.requests import RequestError, _read_json
 
     class Trickle:
-        headers = types.MappingProxyType({})
+        headers = types.MappingProxyType({"content-type": "application/json"})
 
         async def stream(self):
             yield b'{"text": '
@@ -250,3 +250,21 @@ def test_summaries_and_ner_have_their_own_lanes_and_full_lanes_answer_429(models
         assert slow.started == 2  # the small-summary lane runs beside the large one
         slow.release.set()
         assert all(f.result().status_code == 200 for f in waiting) and small.result().status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded", 415),
+        ("", 415),
+        ("application/json; charset=utf-8", 200),
+    ],
+)
+def test_a_json_content_type_is_required(client, kind, status):
+    """Issue 23: a form-encoded or untyped body was read as JSON."""
+    headers = {"content-type": kind} if kind else {}
+    r = client.post("/ner", content=b'{"text": "Ada met Bob."}', headers=headers)
+    assert r.status_code == status
+    if status == 415:
+        assert "application/json" in r.json()["error"]
