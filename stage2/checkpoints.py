@@ -3,10 +3,12 @@ half of one), found again after a crash, and refused when they belong to other d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,26 @@ def save_atomic(model: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
+    with _cleaned_on_failure(tmp, path):
+        model.save_pretrained(tmp)
     _swap_in(tmp, path)
+
+
+@contextlib.contextmanager
+def _cleaned_on_failure(tmp: Path, final: Path) -> Iterator[None]:
+    """A write that fails (a full disk, a lost mount) removes its half-written ``tmp`` folder and says
+    what was kept and how to go on, instead of a traceback and a stray ``.tmp``."""
+    try:
+        yield
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = f"the previous {final.name} is kept" if final.exists() else f"nothing was written at {final}"
+        reason = err.strerror or str(err) or type(err).__name__
+        raise OSError(
+            err.errno,
+            f"{final}: could not be written ({reason}); {kept}. Free space (or choose another output folder) "
+            "and run the same command again: training resumes from the last checkpoint",
+        ) from err
 
 
 def _swap_in(tmp: Path, final: Path) -> None:
@@ -44,12 +64,17 @@ def save_checkpoint(model: Any, optimizer: Any, scheduler: Any, state: dict[str,
     tmp = out / (CHECKPOINT_DIR + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()},
-        tmp / "optimizer.pt",
-    )
-    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    with _cleaned_on_failure(tmp, out / CHECKPOINT_DIR):
+        model.save_pretrained(tmp)
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+            },
+            tmp / "optimizer.pt",
+        )
+        (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
     _swap_in(tmp, out / CHECKPOINT_DIR)
 
 

@@ -425,3 +425,30 @@ def test_a_damaged_checkpoint_names_its_file_and_the_way_out(tiny_model, example
         train(copy_model(tiny_model), examples, config=TrainingConfig(**{**cfg.__dict__, "min_steps": 4}))
     fresh = TrainingConfig(**{**cfg.__dict__, "min_steps": 4, "resume": False})
     assert train(copy_model(tiny_model), examples, config=fresh).steps == 4
+
+
+def test_a_full_disk_mid_checkpoint_leaves_no_tmp_and_says_how_to_resume(tiny_model, examples, tmp_path, monkeypatch):
+    """Issue 23: a full disk mid-checkpoint gave a traceback and left checkpoint-last.tmp."""
+    import errno
+
+    import stage2.checkpoints as checkpoints
+
+    out = tmp_path / "run"
+    train(tiny_model, examples, config=quick(min_steps=4, max_steps=2, output_dir=str(out)))
+    before = (out / CHECKPOINT_DIR / "trainer_state.json").read_text()
+    real_save = torch.save
+
+    def disk_full(obj, path, *args, **kwargs):
+        real_save(obj, path, *args, **kwargs)  # a partial file is there when the disk fills
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.torch, "save", disk_full)
+    with pytest.raises(
+        OSError,
+        match=r"checkpoint-last: could not be written \(No space left on device\); the "
+        r"previous checkpoint-last is kept.*run the same command again",
+    ) as err:
+        train(tiny_model, examples, config=quick(min_steps=4, max_steps=4, output_dir=str(out)))
+    assert err.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in out.iterdir()) == [CHECKPOINT_DIR]  # no .tmp left
+    assert (out / CHECKPOINT_DIR / "trainer_state.json").read_text() == before
