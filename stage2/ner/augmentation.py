@@ -33,13 +33,21 @@ def label_dropout(
         n_keep = rng.randint(1, len(items))
         keep = sorted(rng.sample(range(len(items)), n_keep))
     new_index = {old: new for new, old in enumerate(keep)}
-    remap = [0] * (1 + 2 * len(items))
+    target: dict[int, int] = {}
     for old in range(len(items)):
-        target = old if old in new_index else (fallback or {}).get(old)
-        if target in new_index:
-            remap[1 + 2 * old] = 1 + 2 * new_index[target]
-            remap[2 + 2 * old] = 2 + 2 * new_index[target]
-    return LabelSet([items[j] for j in keep]), [[remap[t] for t in row] for row in tags]
+        up = old if old in new_index else (fallback or {}).get(old)
+        if up is not None and up in new_index:
+            target[old] = new_index[up]
+    return LabelSet([items[j] for j in keep]), remap_tags(tags, len(items), target)
+
+
+def remap_tags(tags: list[list[int]], n_labels: int, target: dict[int, int]) -> list[list[int]]:
+    """Tags rewritten for a new label set: label ``j``'s B/I become those of label ``target[j]``; a label
+    with no target becomes ``O``."""
+    remap = [0] * (1 + 2 * n_labels)
+    for old, new in target.items():
+        remap[1 + 2 * old], remap[2 + 2 * old] = 1 + 2 * new, 2 + 2 * new
+    return [[remap[t] for t in row] for row in tags]
 
 
 def offer_parents(
@@ -68,16 +76,16 @@ def offer_parents(
         parent_index[name] = len(merged)
         merged.append(Label(f"__parent_{i}", parent.name, parent.description))
     new_of = {old: new for new, old in enumerate(kept)}
-    remap = [0] * (1 + 2 * len(labels))
+    target: dict[int, int] = {}
     fallback: dict[int, int] = {}
     for j, lb in enumerate(labels):
         up = parent_index.get(parents[lb.key].name.lower()) if lb.key in parents else None
-        target = new_of.get(j, up)
-        if target is not None:
-            remap[1 + 2 * j], remap[2 + 2 * j] = 1 + 2 * target, 2 + 2 * target
+        to = new_of.get(j, up)
+        if to is not None:
+            target[j] = to
         if j in new_of and up is not None:
             fallback[new_of[j]] = up
-    return LabelSet(merged), [[remap[t] for t in row] for row in tags], fallback
+    return LabelSet(merged), remap_tags(tags, len(labels), target), fallback
 
 
 def add_negatives(labels: LabelSet, pool: Sequence[Label], rng: random.Random, most: int) -> LabelSet:
@@ -102,17 +110,14 @@ def coarsen(labels: LabelSet, parents: dict[str, Label], tags: list[list[int]]) 
     """
     merged: list[Label] = []
     index: dict[str, int] = {}
-    remap = [0] * (1 + 2 * len(labels))
+    target: dict[int, int] = {}
     for j, lb in enumerate(labels):
-        target = parents.get(lb.key, lb)
-        if target.name.lower() not in index:
-            index[target.name.lower()] = len(merged)
-            merged.append(
-                Label(f"__coarse_{len(merged)}" if lb.key in parents else lb.key, target.name, target.description)
-            )
-        new = index[target.name.lower()]
-        remap[1 + 2 * j], remap[2 + 2 * j] = 1 + 2 * new, 2 + 2 * new
-    return LabelSet(merged), [[remap[t] for t in row] for row in tags]
+        up = parents.get(lb.key, lb)
+        if up.name.lower() not in index:
+            index[up.name.lower()] = len(merged)
+            merged.append(Label(f"__coarse_{len(merged)}" if lb.key in parents else lb.key, up.name, up.description))
+        target[j] = index[up.name.lower()]
+    return LabelSet(merged), remap_tags(tags, len(labels), target)
 
 
 UPPER_SHAPE, LOWER_SHAPE = 3, 1
