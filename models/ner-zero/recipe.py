@@ -240,6 +240,12 @@ def main() -> None:
         help="the head's scoring (softmax ships: on the zero-shot dev rows it beat sigmoid, 63.06 vs 61.77 mean F1)",
     )
     parser.add_argument(
+        "--encoder",
+        default=None,
+        help="encoder to train (a folder or hub id; default: the bundled all-MiniLM-L6-v2), e.g. all-mpnet-base-v2 "
+        "for the teacher",
+    )
+    parser.add_argument(
         "--reading",
         choices=["separate", "joint"],
         default="separate",
@@ -283,7 +289,7 @@ def main() -> None:
     if args.protocol == "transfer":
         corpora = {c: v for c, v in CORPORA.items() if c not in TRANSFER_HELD_OUT}
     tasks = load_tasks(Path(args.data), corpora, args.plain_names)
-    model = NERModel.from_pretrained(None, scoring=args.scoring, label_reading=args.reading)
+    model = NERModel.from_pretrained(args.encoder, scoring=args.scoring, label_reading=args.reading)
     cfg = TrainingConfig(
         epochs=0.0,
         min_steps=args.steps,
@@ -309,6 +315,7 @@ def main() -> None:
             "steps",
             "batch_size",
             "seed",
+            "encoder",
             "scoring",
             "reading",
             "negatives",
