@@ -64,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         keep_alive=args.keep_alive,
         max_connections=args.max_connections,
         max_queue=args.max_queue,
+        max_seconds=args.max_seconds,
         token=token,
     )
     if args.ray is not None:
@@ -158,6 +159,13 @@ def _add_serve(tasks: Any) -> None:
     v.add_argument("--body-timeout", type=float, default=30.0, help="seconds for a request's body (then 408)")
     v.add_argument("--keep-alive", type=float, default=5.0, help="seconds an idle keep-alive connection is kept")
     v.add_argument("--max-connections", type=int, default=256, help="concurrent connections; beyond it 503")
+    v.add_argument(
+        "--max-seconds",
+        type=float,
+        default=30.0,
+        help="a request's compute deadline in seconds: then 503, and its work still queued is dropped (also when "
+        "the client disconnects)",
+    )
     v.add_argument(
         "--max-queue",
         type=int,

@@ -41,13 +41,55 @@ def _endpoint(
         if task not in models:
             return JSONResponse({"error": f"no {task} model is loaded"}, status_code=404)
         try:
-            return JSONResponse(await handler(await _read_json(request, lim)))
+            data = await _read_json(request, lim)
+            return JSONResponse(await _bounded(request, handler(data), lim.max_seconds))
+        except ClientGone:
+            return JSONResponse({"error": "client closed the connection"}, status_code=499)  # never delivered
+        except TimeoutError:
+            message = f"the request took longer than {lim.max_seconds:g} s (--max-seconds); its queued work was dropped"
+            return JSONResponse({"error": message}, status_code=503)
         except RequestError as err:
             return JSONResponse({"error": str(err)}, status_code=err.status, headers=err.headers)
         except (ValueError, TypeError) as err:
             return JSONResponse({"error": str(err)}, status_code=422)
 
     return run
+
+
+DISCONNECT_POLL_SECONDS = 0.25
+"""How often a request's connection is checked while its work waits or runs."""
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready (its work was cancelled)."""
+
+
+async def _bounded(request: Any, work: Any, seconds: float) -> Any:
+    """Await ``work`` for at most ``seconds`` (then TimeoutError), cancelling it as soon as the client
+    disconnects (then :class:`ClientGone`): cancelled work still queued in a lane is never run."""
+    task = asyncio.ensure_future(work)
+    gone: list[bool] = []
+
+    async def watch() -> None:
+        while not task.done():
+            if await request.is_disconnected():
+                logger.info("client went away: dropping its request's work")
+                gone.append(True)
+                task.cancel()
+                return
+            await asyncio.sleep(DISCONNECT_POLL_SECONDS)
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        async with asyncio.timeout(seconds):
+            return await task
+    except asyncio.CancelledError:
+        if gone:
+            raise ClientGone from None
+        raise
+    finally:
+        watcher.cancel()
+        task.cancel()
 
 
 def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any:

@@ -81,6 +81,9 @@ class MicroBatcher:
                     stopping = True
                     break
                 pending.append(job)
+            pending = [j for j in pending if not j.future.done()]  # past its deadline, or its client left
+            if not pending:
+                continue
             key = _batch_key(pending[0])
             batch = [j for j in pending if _batch_key(j) == key]
             pending = [j for j in pending if _batch_key(j) != key]

@@ -268,3 +268,49 @@ def test_a_json_content_type_is_required(client, kind, status):
     assert r.status_code == status
     if status == 415:
         assert "application/json" in r.json()["error"]
+
+
+def test_a_compute_deadline_answers_503_and_drops_queued_work():
+    """Issue 23: no compute deadline; abandoned requests kept the server busy for minutes."""
+    import time
+
+    slow = _SlowSummarizer()
+    app = create_app({"summarization": slow}, ServeLimits(max_seconds=0.5, large_request_chars=10_000))
+    with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
+        started = time.perf_counter()
+        first = pool.submit(client.post, "/summarize", json={"document": "One. Two."})
+        time.sleep(0.1)
+        second = pool.submit(client.post, "/summarize", json={"document": "Three. Four."})  # queued behind it
+        assert first.result().status_code == 503 and second.result().status_code == 503
+        assert "longer than 0.5 s" in second.result().json()["error"]
+        assert time.perf_counter() - started < 5
+        slow.release.set()
+        time.sleep(0.3)
+        assert slow.started == 1  # the queued request's work never ran
+
+
+def test_work_is_cancelled_when_the_client_disconnects():
+    import asyncio
+
+    from stage2.serve.app import ClientGone, _bounded
+
+    class GoneAfterAWhile:
+        calls = 0
+
+        async def is_disconnected(self):
+            self.calls += 1
+            return self.calls > 2
+
+    async def main():
+        work_done = asyncio.Event()
+
+        async def work():
+            await asyncio.sleep(30)
+            work_done.set()
+
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ClientGone):
+            await _bounded(GoneAfterAWhile(), work(), 60)
+        assert asyncio.get_running_loop().time() - started < 5 and not work_done.is_set()
+
+    asyncio.run(main())
