@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -71,6 +72,40 @@ def _model_files(model_dir: Path, follow_symlinks: bool) -> list[tuple[str, Path
     return out
 
 
+def library_range(version: str = __version__) -> str:
+    """The stage2 versions a model wheel built now works with: this minor series (``>=0.1,<0.2``)."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f">={major}.{minor},<{major}.{minor + 1}"
+
+
+def build_library_wheel(out_dir: str | Path, overwrite: bool = False) -> Path:
+    """Build the ``stage2`` wheel itself from this checkout into ``out_dir`` (a wheelhouse: with the model
+    wheels beside it, ``pip install --no-index --find-links DIR stage2-model-NAME`` needs no checkout)."""
+    import subprocess
+    import sys
+
+    from stage2.registry import CHECKOUT
+
+    if not (CHECKOUT / "pyproject.toml").is_file():
+        raise FileNotFoundError(
+            "the stage2 wheel is built from a checkout of stage2 (pyproject.toml); this stage2 is installed from a "
+            "wheel: copy that wheel into the wheelhouse instead"
+        )
+    out = Path(out_dir)
+    wheel = out / f"stage2-{__version__}-py3-none-any.whl"
+    if wheel.exists() and not overwrite:
+        raise FileExistsError(f"{wheel}: exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".stage2-build-") as tmp:
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet"]
+        done = subprocess.run([*command, "-w", tmp, str(CHECKOUT)], capture_output=True, text=True)
+        built = list(Path(tmp).glob("stage2-*.whl"))
+        if done.returncode != 0 or len(built) != 1:
+            raise RuntimeError(f"building the stage2 wheel failed: {done.stderr.strip()[-500:]}")
+        os.replace(built[0], wheel)
+    return wheel
+
+
 def build_wheel(
     model_dir: str | Path,
     name: str,
@@ -118,7 +153,7 @@ def build_wheel(
     for rel, path in _model_files(model_dir, follow_symlinks):
         files[f"{module}/model/{rel}"] = path.read_bytes()
     summary = description or f"stage2 {kind} model '{name}'"
-    requires = "stage2" if kind == "export" else "stage2[train]"
+    requires = ("stage2" if kind == "export" else "stage2[train]") + library_range()
     files[f"{info}/METADATA"] = (
         f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\nSummary: {summary}\nRequires-Dist: {requires}\n"
     ).encode()

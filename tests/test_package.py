@@ -115,3 +115,48 @@ def test_record_is_csv_so_odd_file_names_stay_one_field(tmp_path):
     assert all(len(r) == 3 for r in rows)
     assert {r[0] for r in rows} == names
     assert 'stage2_model_odd/model/notes, "v2".txt' in names
+
+
+def test_a_wheelhouse_runs_the_main_job_without_the_checkout(tmp_path):
+    """Issue 24: a model wheel needed a 'stage2' no index serves, and a stage2 wheel alone answered
+    'no ner-default export found'. The wheelhouse (stage2 wheel + model wheel) installs offline and tags."""
+    import json
+    import os
+
+    from stage2.cli import main
+    from stage2.registry import CHECKOUT
+
+    export = CHECKOUT / "exports" / "ner-default"
+    if not export.is_dir():
+        pytest.skip("no shipped ner-default export in this checkout")
+    house = tmp_path / "house"
+    assert (
+        main(
+            ["package", str(export), "--name", "ner-default", "--version", "1.0.0", "--out", str(house), "--wheelhouse"]
+        )
+        == 0
+    )
+    wheels = sorted(p.name for p in house.glob("*.whl"))
+    assert wheels[0].startswith("stage2-") and wheels[1] == "stage2_model_ner_default-1.0.0-py3-none-any.whl"
+    with zipfile.ZipFile(house / wheels[1]) as zf:
+        metadata = zf.read("stage2_model_ner_default-1.0.0.dist-info/METADATA").decode()
+    assert "Requires-Dist: stage2>=0.1,<0.2" in metadata  # the library range it was built with
+    target = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(house), "--no-deps", "--quiet"]
+    subprocess.run([*pip, "--target", str(target), "stage2", "stage2-model-ner-default"], check=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    script = (
+        "import stage2, sys; from stage2.cli import main; print(stage2.__file__, file=sys.stderr); sys.exit(main())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "ner", "Angela Merkel met Emmanuel Macron in Paris."],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert str(target) in done.stderr  # the installed library ran, not the checkout
+    found = {(e["text"], e["label"]) for e in json.loads(done.stdout)["entities"]}
+    assert {("Angela Merkel", "PER"), ("Paris", "LOC")} <= found

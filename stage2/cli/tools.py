@@ -42,7 +42,14 @@ def cmd_package(args: argparse.Namespace) -> int:
     wheel = build_wheel(
         args.model, args.name, args.version, args.out, args.description, args.follow_symlinks, args.overwrite
     )
-    print(json.dumps({"wheel": str(wheel), "install": f"pip install {wheel}"}))
+    if not args.wheelhouse:
+        print(json.dumps({"wheel": str(wheel), "install": f"pip install {wheel}"}))
+        return 0
+    from stage2.package import build_library_wheel
+
+    library = build_library_wheel(args.out, args.overwrite)
+    install = f"pip install --find-links {args.out} {wheel.name.split('-')[0]}"
+    print(json.dumps({"wheel": str(wheel), "library": str(library), "install": install}))
     return 0
 
 
@@ -130,6 +137,12 @@ def _add_package(tasks: Any) -> None:
         help="pack the files that symlinks pointing outside the model folder lead to (default: refuse them)",
     )
     k.add_argument("--overwrite", action="store_true", help="replace a wheel of the same name and version")
+    k.add_argument(
+        "--wheelhouse",
+        action="store_true",
+        help="also build the stage2 wheel itself into --out, so the folder installs where there is no checkout "
+        "(pip install --find-links DIR stage2-model-NAME; its other dependencies come from your index)",
+    )
     k.set_defaults(func=cmd_package)
 
 
