@@ -148,6 +148,9 @@ class TrainingConfig:
     evaluations: int = field(default=0, metadata={"help": "dev evaluations during training (0: once per epoch)"})
     output_dir: str | None = field(default=None, metadata={"help": "checkpoints and the best model go here"})
     save_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: evaluations and end)"})
+    save_every_seconds: float = field(
+        default=300.0, metadata={"help": "also checkpoint when this long has passed since the last one (0: never)"}
+    )
     snapshot_every: int = field(
         default=0,
         metadata={"help": "also keep the weights after every N steps in output_dir/snapshots/step-N (learning curves)"},
@@ -178,8 +181,8 @@ class TrainingConfig:
                 raise ValueError(f"{name} must lie in [0, 1]")
         if self.negative_labels < 0:
             raise ValueError("negative_labels must be >= 0")
-        if self.save_every < 0 or self.snapshot_every < 0:
-            raise ValueError("save_every and snapshot_every must be >= 0")
+        if self.save_every < 0 or self.snapshot_every < 0 or self.save_every_seconds < 0:
+            raise ValueError("save_every, save_every_seconds and snapshot_every must be >= 0")
         if self.distill_temperature <= 0:
             raise ValueError("distill_temperature must be > 0")
 
@@ -247,6 +250,7 @@ def run_loop(
             bar.set_postfix(loss=f"{running:.4f}")
             done = step + 1
             periodic = bool(cfg.save_every) and done % cfg.save_every == 0
+            periodic = periodic or (bool(cfg.save_every_seconds) and saver.due(cfg.save_every_seconds))
             if out_dir and cfg.snapshot_every and done % cfg.snapshot_every == 0:
                 save_atomic(model, out_dir / "snapshots" / f"step-{done}")
             saved = False
@@ -280,11 +284,17 @@ class _Saver:
     steps: int
     fingerprint: str
     out_dir: Path | None
+    last: float = field(default_factory=time.monotonic)
+
+    def due(self, seconds: float) -> bool:
+        """Whether ``seconds`` have passed since the last checkpoint (or the start), with an output folder."""
+        return self.out_dir is not None and time.monotonic() - self.last >= seconds
 
     def save(self, done: int, run: _Progress) -> bool:
         """Checkpoint the state after step ``done``; False without an output folder."""
         if self.out_dir is None:
             return False
+        self.last = time.monotonic()
         state = {
             "step": done,
             "steps": self.steps,

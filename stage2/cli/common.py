@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -173,7 +174,20 @@ def add_training_args(p: argparse.ArgumentParser, min_steps: int, batch_size: in
         type=int,
         default=100,
         help="checkpoint OUT/work every N steps (default 100; 0: only at dev evaluations and the end), so an "
-        "interrupted run resumes when rerun; Ctrl-C also checkpoints the step it stops at",
+        "interrupted run resumes when rerun; Ctrl-C and SIGTERM also checkpoint the step they stop at",
+    )
+    p.add_argument(
+        "--save-every-seconds",
+        type=float,
+        default=300.0,
+        help="also checkpoint when this many seconds have passed since the last checkpoint (default 300; 0: off)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: the cores this process may use that the load average leaves idle, at least "
+        "1: never more threads than free cores)",
     )
 
 
@@ -213,8 +227,36 @@ def training_config(args: argparse.Namespace) -> Any:
         seed=args.seed,
         output_dir=str(Path(args.out) / "work"),
         save_every=args.save_every,
+        save_every_seconds=args.save_every_seconds,
         resume=not args.no_resume,
     )
+
+
+def free_cores() -> int:
+    """Cores this process may run on (affinity, and a cgroup CPU quota when there is one) less those the
+    1-minute load average says are busy; at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
+    return max(1, cores - busy)
+
+
+def set_training_threads(threads: int | None) -> int:
+    """Set torch's thread count for a ``train`` command (``threads``, or :func:`free_cores`); returns it.
+    Oversubscribed threads made a few-shot step 5-10x slower on a busy 2-core machine."""
+    import torch
+
+    count = threads if threads is not None else free_cores()
+    if count < 1:
+        raise ValueError(f"--threads must be >= 1, got {count}")
+    torch.set_num_threads(count)
+    logging.getLogger(__name__).info("training on %d torch thread(s)", count)
+    return count
 
 
 def add_budget(p: argparse.ArgumentParser) -> None:

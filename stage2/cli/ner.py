@@ -20,6 +20,7 @@ from stage2.cli.common import (
     print_json,
     read_lines,
     read_records,
+    set_training_threads,
     training_config,
 )
 from stage2.ner.decoding import DEFAULT_THRESHOLD, check_threshold
@@ -55,6 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from stage2.ner.training import train
 
     prepare_output(args.out, args.overwrite)
+    set_training_threads(args.threads)
     train_data = load_ner_data(args.train, scheme=args.scheme, repair=args.repair)
     dev_data = load_ner_data(args.dev, scheme=args.scheme, repair=args.repair) if args.dev else None
     labels = parse_labels(args.labels)

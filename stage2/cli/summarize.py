@@ -19,6 +19,7 @@ from stage2.cli.common import (
     prepare_output,
     print_json,
     read_objects,
+    set_training_threads,
     training_config,
 )
 from stage2.summarization.config import ADAPTATIONS, FEW_SHOT
@@ -58,6 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from stage2.summarization.data import load_summarization_data
 
     prepare_output(args.out, args.overwrite)
+    set_training_threads(args.threads)
     train_data = load_summarization_data(args.train)
     dev_data = load_summarization_data(args.dev) if args.dev else None
     cfg = training_config(args)

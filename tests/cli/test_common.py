@@ -67,3 +67,16 @@ def test_parse_labels_missing_file_or_folder(tmp_path):
         parse_labels(str(tmp_path))
     with pytest.raises(ValueError, match="no label names"):
         parse_labels(" , ,")
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.9, 2), (1.2, 1), (6.0, 1)])
+def test_training_threads_default_to_the_free_cores(monkeypatch, load, expected):
+    """Issue 24: with default torch threads on a busy 2-core machine a few-shot step took 4.4-9.6 s (0.9 s
+    with one thread)."""
+    import os
+
+    from stage2.cli.common import free_cores
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0), raising=False)
+    assert free_cores() == expected

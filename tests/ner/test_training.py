@@ -452,3 +452,17 @@ def test_a_full_disk_mid_checkpoint_leaves_no_tmp_and_says_how_to_resume(tiny_mo
     assert err.value.errno == errno.ENOSPC
     assert sorted(p.name for p in out.iterdir()) == [CHECKPOINT_DIR]  # no .tmp left
     assert (out / CHECKPOINT_DIR / "trainer_state.json").read_text() == before
+
+
+@pytest.mark.parametrize(("seconds", "saves"), [(0.0, 1), (1e-9, 4)])
+def test_checkpoints_are_also_written_by_time(tiny_model, examples, tmp_path, monkeypatch, seconds, saves):
+    """Issue 24: the first periodic checkpoint came at step 100 whatever a step cost; now also every
+    save_every_seconds (default 300 s)."""
+    import stage2.loop as loop
+
+    calls = []
+    original = loop.save_checkpoint
+    monkeypatch.setattr(loop, "save_checkpoint", lambda *a, **k: (calls.append(1), original(*a, **k)))
+    cfg = quick(min_steps=4, max_steps=4, save_every=0, save_every_seconds=seconds, output_dir=str(tmp_path / "r"))
+    train(tiny_model, examples, config=cfg)
+    assert len(calls) == saves  # by time after every step, or only at the end
