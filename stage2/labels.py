@@ -266,5 +266,11 @@ def resolve_label_set(labels: Any, own: LabelSet, fixed: bool, max_labels: int =
     if fixed:
         unknown = [k for k in label_set.keys if k not in own.keys]
         if unknown:
-            raise ValueError(f"a linear-head model only knows the labels {own.keys}; unknown: {unknown}")
+            raise ValueError(
+                f"this model was trained on its own labels {own.keys} only (a linear head, or a label-semantic model "
+                f"trained on one label set) and cannot read others: {unknown}; pass a subset of its labels, or use "
+                "a model trained for run-time labels (ner-default, ner-zero)"
+            )
+        mine = {lb.key: lb for lb in own}
+        return LabelSet([mine[k] for k in label_set.keys])  # its own names and descriptions, as trained
     return label_set

@@ -172,3 +172,36 @@ def test_label_prompt():
 )
 def test_humanize(key, expected):
     assert humanize(key) == expected
+
+
+def test_a_model_trained_on_its_own_labels_refuses_others(tiny_model, tmp_path):
+    """Issue 24: ner-fast (trained on CoNLL's four types only) answered --labels dinosaur,spaceship with
+    Marie Curie = dinosaur (0.78). A model whose config says open_labels=false refuses other labels and
+    reads a subset of its own with its own names and descriptions."""
+    from stage2.ner.config import NERConfig
+    from stage2.ner.modeling import NERModel
+
+    closed = NERModel(
+        NERConfig.from_dict({**tiny_model.config.to_dict(), "open_labels": False}),
+        tiny_model.encoder,
+        tiny_model.tokenizer,
+    )
+    with pytest.raises(ValueError, match=r"trained on its own labels .* cannot read others: \['dinosaur'\]"):
+        closed.predict("Marie Curie lived in Paris.", labels=["dinosaur", "person"])
+    own = list(closed.labels)
+    subset = closed.resolve_labels([own[0].key])
+    assert list(subset) == [own[0]]  # its own name and description, not the key as a name
+    assert len(tiny_model.resolve_labels(["dinosaur"])) == 1  # an open model reads any label
+
+
+def test_the_shipped_ner_fast_export_refuses_run_time_labels():
+    import stage2.runtime as rt
+    from stage2.registry import CHECKOUT
+
+    if not (CHECKOUT / "exports" / "ner-fast").is_dir():
+        pytest.skip("no shipped ner-fast export in this checkout")
+    fast = rt.load(CHECKOUT / "exports" / "ner-fast")
+    with pytest.raises(ValueError, match="cannot read others"):
+        fast.predict("Marie Curie lived in Paris.", labels=["dinosaur", "spaceship"])
+    found = fast.predict("Marie Curie lived in Paris.", labels=["PER", "LOC"])
+    assert {(e["text"], e["label"]) for e in found} == {("Marie Curie", "PER"), ("Paris", "LOC")}

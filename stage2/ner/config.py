@@ -42,6 +42,13 @@ class NERConfig:
     labels: list[dict[str, Any]] = field(default_factory=list, metadata={"help": "default label set"})
     template: str = field(default=DEFAULT_TEMPLATE, metadata={"help": "how a label with a description is written"})
     case_embedding: bool = field(default=True, metadata={"help": "add a learned word-shape embedding"})
+    open_labels: bool = field(
+        default=True,
+        metadata={
+            "help": "answers entity types other than its own (trained on many label sets); false: a model trained on "
+            "its own labels only, which refuses others"
+        },
+    )
     max_labels: int = field(default=MAX_LABELS, metadata={"help": "most entity types one prediction may ask for"})
     max_length: int = field(default=256, metadata={"help": "subwords per window, specials included"})
     window_overlap: int = field(default=32, metadata={"help": "words shared by consecutive windows"})

@@ -172,8 +172,8 @@ class NERModel(nn.Module):
 
     def resolve_labels(self, labels: LabelsArg) -> LabelSet:
         """The label set to use: the given one (validated) or the model's own."""
-        linear = self.config.head == HeadType.LINEAR.value
-        return resolve_label_set(labels, self.labels, linear, self.config.max_labels)
+        fixed = self.config.head == HeadType.LINEAR.value or not self.config.open_labels
+        return resolve_label_set(labels, self.labels, fixed, self.config.max_labels)
 
     def encode_labels(self, label_set: LabelSet) -> torch.Tensor:
         """Mean-pooled encoder embeddings ``[L, hidden]`` of the label prompts."""

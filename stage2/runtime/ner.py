@@ -40,7 +40,8 @@ class NERRuntime(RuntimeModel):
 
     def resolve_labels(self, labels: Any) -> LabelSet:
         """The label set to use: the given one (validated) or the model's own."""
-        return resolve_label_set(labels, self.labels, self.linear, int(self.config.get("max_labels", MAX_LABELS)))
+        fixed = self.linear or not self.config["open_labels"]
+        return resolve_label_set(labels, self.labels, fixed, int(self.config.get("max_labels", MAX_LABELS)))
 
     def label_vectors(self, label_set: LabelSet) -> np.ndarray:
         """Unit label vectors ``[L, D]`` of the label-semantic head (cached per label set)."""
