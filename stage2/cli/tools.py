@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         max_queue=args.max_queue,
         max_seconds=args.max_seconds,
+        graceful_seconds=args.graceful_seconds,
         token=token,
     )
     if args.ray is not None:
@@ -178,6 +179,12 @@ def _add_serve(tasks: Any) -> None:
         default=30.0,
         help="a request's compute deadline in seconds: then 503, and its work still queued is dropped (also when "
         "the client disconnects)",
+    )
+    v.add_argument(
+        "--graceful-seconds",
+        type=float,
+        default=30.0,
+        help="on SIGTERM or Ctrl-C: seconds queued and running requests get to finish before the rest are cancelled",
     )
     v.add_argument(
         "--max-queue",

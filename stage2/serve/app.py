@@ -218,5 +218,5 @@ def serve(paths: list[str], host: str = "127.0.0.1", port: int = 8000, limits: S
         timeout_keep_alive=int(max(1, round(lim.keep_alive))),
         limit_concurrency=lim.max_connections,
         h11_max_incomplete_event_size=64 * 1024,  # headers larger than this get 400
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=max(1, round(lim.graceful_seconds)),
     )

@@ -28,6 +28,7 @@ class ServeLimits:
     body_timeout: float = 30.0  # seconds for the whole body to arrive, else 408
     keep_alive: float = 5.0  # seconds an idle keep-alive connection is kept
     max_connections: int = 256  # concurrent connections and requests; beyond it 503
+    graceful_seconds: float = 30.0  # on SIGTERM/SIGINT: time for queued and running requests to finish
     max_seconds: float = 30.0  # a request's compute deadline: then 503, and its queued work is dropped
     max_queue: int = 64  # requests waiting in one lane (small/large NER, small/large summaries); beyond it 429
     token: str | None = field(default=None, repr=False)  # bearer token required on POST requests
@@ -36,7 +37,7 @@ class ServeLimits:
         for name in ("max_body_bytes", "max_items", "max_chars", "max_labels", "max_label_chars", "max_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("header_timeout", "body_timeout", "keep_alive", "max_seconds"):
+        for name in ("header_timeout", "body_timeout", "keep_alive", "max_seconds", "graceful_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
         if self.max_queue < 1:
