@@ -214,6 +214,11 @@ def _split_line(line: str, offset: int) -> list[Sentence]:
     return out
 
 
+MAX_SENTENCE_WORDS = 120
+"""A run of text with no sentence end is cut into pieces of at most this many words (at spaces), so a
+summary budget holds on text without punctuation (one 10,000-word "sentence" was a whole summary)."""
+
+
 def _append(out: list[Sentence], line: str, begin: int, end: int, offset: int) -> None:
     chunk = line[begin:end]
     stripped = chunk.strip()
@@ -221,7 +226,11 @@ def _append(out: list[Sentence], line: str, begin: int, end: int, offset: int) -
         return
     lead = len(chunk) - len(chunk.lstrip())
     start = offset + begin + lead
-    out.append(Sentence(stripped, start, start + len(stripped)))
+    words = list(re.finditer(r"\S+", stripped))
+    for i in range(0, len(words), MAX_SENTENCE_WORDS):
+        piece = words[i : i + MAX_SENTENCE_WORDS]
+        first, last = piece[0].start(), piece[-1].end()
+        out.append(Sentence(stripped[first:last], start + first, start + last))
 
 
 def split_sentences(text: str) -> list[Sentence]:

@@ -151,3 +151,16 @@ def test_a_long_meeting_turn_is_split_into_sentences_a_short_one_stays_whole():
     assert units[0].text == "PhD B: OK , let us start ."  # a short turn: one unit
     assert len(units) > 20 and units[1].text.startswith("Grad A: Um .")
     assert all(doc[u.start : u.end] == u.text for u in units)  # offsets into the meeting stay exact
+
+
+def test_text_without_sentence_ends_is_cut_by_length_so_budgets_hold(summarizer_export):
+    """Issue 23: a document with no punctuation was one sentence, so any summary budget returned all of it."""
+    import stage2.runtime as rt
+    from stage2.summarization.segmenting import MAX_SENTENCE_WORDS, split_sentences
+
+    text = " ".join(f"word{i % 50}" for i in range(5000))
+    sentences = split_sentences(text)
+    assert len(sentences) == -(-5000 // MAX_SENTENCE_WORDS)
+    assert all(len(s.text.split()) <= MAX_SENTENCE_WORDS and text[s.start : s.end] == s.text for s in sentences)
+    summary = rt.load(summarizer_export[0]).summarize(text, max_words=2 * MAX_SENTENCE_WORDS)
+    assert len(summary["summary"].split()) <= 2 * MAX_SENTENCE_WORDS
