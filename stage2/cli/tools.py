@@ -70,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         body_timeout=args.body_timeout,
         keep_alive=args.keep_alive,
         max_connections=args.max_connections,
+        per_client_connections=args.per_client_connections,
         max_queue=args.max_queue,
         max_seconds=args.max_seconds,
         graceful_seconds=args.graceful_seconds,
@@ -173,6 +174,13 @@ def _add_serve(tasks: Any) -> None:
     v.add_argument("--body-timeout", type=float, default=30.0, help="seconds for a request's body (then 408)")
     v.add_argument("--keep-alive", type=float, default=5.0, help="seconds an idle keep-alive connection is kept")
     v.add_argument("--max-connections", type=int, default=256, help="concurrent connections; beyond it 503")
+    v.add_argument(
+        "--per-client-connections",
+        type=int,
+        default=None,
+        help="connections one client address may hold; more are closed at once (default: a quarter of "
+        "--max-connections), so one client's half-open connections cannot lock everyone out",
+    )
     v.add_argument(
         "--max-seconds",
         type=float,

@@ -147,21 +147,41 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+def header_timeout_protocol(seconds: float, per_client: int | None = None) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with a deadline for each request's headers: a client that opens a
     connection (or starts a request) and sends its headers slower than ``seconds`` is dropped.
-    uvicorn times out idle keep-alive connections, but not a request whose headers trickle in."""
+    uvicorn times out idle keep-alive connections, but not a request whose headers trickle in.
+    With ``per_client``, one client address holds at most that many connections (more are closed at
+    once, before they count against the server's connection limit), so one client cannot take every slot."""
+    import collections
+
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    open_by_client: collections.Counter[str] = collections.Counter()
+
     class HeaderTimeoutH11Protocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _client: str | None = None
+        _refused = False
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            peer = transport.get_extra_info("peername")
+            client = str(peer[0]) if isinstance(peer, tuple) and peer else None
+            if per_client is not None and client is not None and open_by_client[client] >= per_client:
+                self._refused = True
+                logger.info("refusing a connection from %s: it holds %d already", client, per_client)
+                transport.close()
+                return
+            if client is not None:
+                self._client = client
+                open_by_client[client] += 1
             super().connection_made(transport)  # type: ignore[arg-type]
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
             super().data_received(data)
             if self.conn.their_state is h11.IDLE:
                 if self._header_timer is None:
@@ -170,6 +190,12 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
                 self._disarm()
 
         def connection_lost(self, exc: Exception | None) -> None:
+            if self._refused:
+                return
+            if self._client is not None:
+                open_by_client[self._client] -= 1
+                if open_by_client[self._client] <= 0:
+                    del open_by_client[self._client]
             self._disarm()
             super().connection_lost(exc)
 
@@ -214,7 +240,7 @@ def serve(paths: list[str], host: str = "127.0.0.1", port: int = 8000, limits: S
         host=host,
         port=port,
         log_level="info",
-        http=header_timeout_protocol(lim.header_timeout),
+        http=header_timeout_protocol(lim.header_timeout, lim.client_connections),
         timeout_keep_alive=int(max(1, round(lim.keep_alive))),
         limit_concurrency=lim.max_connections,
         h11_max_incomplete_event_size=64 * 1024,  # headers larger than this get 400

@@ -28,6 +28,7 @@ class ServeLimits:
     body_timeout: float = 30.0  # seconds for the whole body to arrive, else 408
     keep_alive: float = 5.0  # seconds an idle keep-alive connection is kept
     max_connections: int = 256  # concurrent connections and requests; beyond it 503
+    per_client_connections: int | None = None  # connections one client address may hold (None: a quarter of the above)
     graceful_seconds: float = 30.0  # on SIGTERM/SIGINT: time for queued and running requests to finish
     max_seconds: float = 30.0  # a request's compute deadline: then 503, and its queued work is dropped
     max_queue: int = 64  # requests waiting in one lane (small/large NER, small/large summaries); beyond it 429
@@ -44,6 +45,14 @@ class ServeLimits:
             raise ValueError(f"max_queue must be >= 1, got {self.max_queue}")
         if self.max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
+        if self.per_client_connections is not None and self.per_client_connections < 1:
+            raise ValueError(f"per_client_connections must be >= 1, got {self.per_client_connections}")
+
+    @property
+    def client_connections(self) -> int:
+        """Connections one client address may hold: ``per_client_connections``, or a quarter of
+        ``max_connections`` (at least 1), so no one client can take every slot."""
+        return self.per_client_connections or max(1, self.max_connections // 4)
 
 
 class RequestError(Exception):

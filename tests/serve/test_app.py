@@ -314,3 +314,51 @@ def test_work_is_cancelled_when_the_client_disconnects():
         assert asyncio.get_running_loop().time() - started < 5 and not work_done.is_set()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(("per_client", "status"), [(None, b"503"), (4, b"200")])
+def test_one_clients_half_open_connections_cannot_lock_out_the_others(models, per_client, status):
+    """Issue 23: 300 connections that each sent only a request line got every legitimate request a 503.
+    With a per-client share, one address holds at most its share; another address is still served."""
+    import socket
+    import threading
+    import time
+
+    uvicorn = pytest.importorskip("uvicorn")
+    from stage2.serve import header_timeout_protocol
+
+    app = create_app(models, ServeLimits())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    protocol = header_timeout_protocol(30.0, per_client=per_client)  # None: the lock-out, reproduced
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=protocol, limit_concurrency=8, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    flood = []
+    try:
+        deadline = time.time() + 20
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        for _ in range(30):  # half-open: a request line and nothing more, from 127.0.0.1
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"POST /ner HTTP/1.1\r\n")
+            flood.append(s)
+        time.sleep(0.5)
+        with socket.socket() as ok:
+            ok.bind(("127.0.0.2", 0))  # another client address
+            ok.connect(("127.0.0.1", port))
+            body = b'{"text": "Ada met Bob."}'
+            head = b"POST /ner HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            ok.sendall(head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            ok.settimeout(10)
+            reply = b""
+            while chunk := ok.recv(4096):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 " + status), reply[:80]
+    finally:
+        for s in flood:
+            s.close()
+        server.should_exit = True
+        thread.join(10)
