@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     from stage2.io import DataError
 
+    torch = sys.modules.get("torch")  # train commands set its threads: put them back for an in-process caller
+    threads = torch.get_num_threads() if torch is not None else None
     try:
         return int(args.func(args))
     except ModuleNotFoundError as err:
@@ -85,3 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
         return 130
+    finally:
+        if torch is not None and threads is not None:
+            torch.set_num_threads(threads)
