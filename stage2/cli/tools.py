@@ -53,6 +53,12 @@ def cmd_package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hosts(value: str | None) -> tuple[str, ...] | None:
+    """``--allowed-hosts a,b`` as a tuple (None: any host)."""
+    hosts = tuple(h.strip() for h in (value or "").split(",") if h.strip())
+    return hosts or None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from stage2.serve import ServeLimits, serve
 
@@ -74,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_queue=args.max_queue,
         max_seconds=args.max_seconds,
         graceful_seconds=args.graceful_seconds,
+        allowed_hosts=_hosts(args.allowed_hosts),
         token=token,
     )
     if args.ray is not None:
@@ -187,6 +194,12 @@ def _add_serve(tasks: Any) -> None:
         default=30.0,
         help="a request's compute deadline in seconds: then 503, and its work still queued is dropped (also when "
         "the client disconnects)",
+    )
+    v.add_argument(
+        "--allowed-hosts",
+        default=None,
+        help="comma-separated Host header values to serve (e.g. api.example.com,*.example.com); others get 400 "
+        "(default: any)",
     )
     v.add_argument(
         "--graceful-seconds",

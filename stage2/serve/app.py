@@ -144,7 +144,13 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
         Route("/summarize", _endpoint("summarization", summarize, models, lim), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    if lim.allowed_hosts:  # a Host allow-list: other Host headers get 400 (DNS rebinding, stray proxies)
+        from starlette.middleware import Middleware
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(lim.allowed_hosts)))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
 def header_timeout_protocol(seconds: float, per_client: int | None = None) -> type[asyncio.Protocol]:

@@ -32,6 +32,7 @@ class ServeLimits:
     graceful_seconds: float = 30.0  # on SIGTERM/SIGINT: time for queued and running requests to finish
     max_seconds: float = 30.0  # a request's compute deadline: then 503, and its queued work is dropped
     max_queue: int = 64  # requests waiting in one lane (small/large NER, small/large summaries); beyond it 429
+    allowed_hosts: tuple[str, ...] | None = None  # Host header values served (e.g. "api.example.com", "*.example.com")
     token: str | None = field(default=None, repr=False)  # bearer token required on POST requests
 
     def __post_init__(self) -> None:

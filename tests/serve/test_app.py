@@ -362,3 +362,12 @@ def test_one_clients_half_open_connections_cannot_lock_out_the_others(models, pe
             s.close()
         server.should_exit = True
         thread.join(10)
+
+
+def test_an_allowed_hosts_list_refuses_other_host_headers(models):
+    """Issue 23: an optional Host allow-list (DNS rebinding, requests meant for another site)."""
+    app = create_app(models, ServeLimits(allowed_hosts=("api.example.com",)))
+    with TestClient(app, base_url="http://api.example.com") as ok:
+        assert ok.post("/ner", json={"text": "Ada met Bob."}).status_code == 200
+    with TestClient(app, base_url="http://evil.example.net") as other:
+        assert other.post("/ner", json={"text": "Ada met Bob."}).status_code == 400
