@@ -153,18 +153,48 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
+def _peer(transport: asyncio.BaseTransport) -> str | None:
+    """The client address of a connection (None when the transport has none, e.g. a Unix socket)."""
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None
+
+
+class _ClientShare:
+    """Open connections per client address, at most ``limit`` each (None: no limit)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.open: dict[str, int] = {}
+
+    def admit(self, client: str | None) -> bool:
+        """Count a new connection from ``client``; False (not counted) when it holds its share already."""
+        if client is None:
+            return True
+        held = self.open.get(client, 0)
+        if self.limit is not None and held >= self.limit:
+            logger.info("refusing a connection from %s: it holds %d already", client, held)
+            return False
+        self.open[client] = held + 1
+        return True
+
+    def release(self, client: str | None) -> None:
+        """Forget one of ``client``'s connections."""
+        if client is not None and client in self.open:
+            self.open[client] -= 1
+            if self.open[client] <= 0:
+                del self.open[client]
+
+
 def header_timeout_protocol(seconds: float, per_client: int | None = None) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with a deadline for each request's headers: a client that opens a
     connection (or starts a request) and sends its headers slower than ``seconds`` is dropped.
     uvicorn times out idle keep-alive connections, but not a request whose headers trickle in.
     With ``per_client``, one client address holds at most that many connections (more are closed at
     once, before they count against the server's connection limit), so one client cannot take every slot."""
-    import collections
-
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    open_by_client: collections.Counter[str] = collections.Counter()
+    share = _ClientShare(per_client)
 
     class HeaderTimeoutH11Protocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
@@ -172,16 +202,11 @@ def header_timeout_protocol(seconds: float, per_client: int | None = None) -> ty
         _refused = False
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            peer = transport.get_extra_info("peername")
-            client = str(peer[0]) if isinstance(peer, tuple) and peer else None
-            if per_client is not None and client is not None and open_by_client[client] >= per_client:
+            self._client = _peer(transport)
+            if not share.admit(self._client):
                 self._refused = True
-                logger.info("refusing a connection from %s: it holds %d already", client, per_client)
                 transport.close()
                 return
-            if client is not None:
-                self._client = client
-                open_by_client[client] += 1
             super().connection_made(transport)  # type: ignore[arg-type]
             self._arm()
 
@@ -198,10 +223,7 @@ def header_timeout_protocol(seconds: float, per_client: int | None = None) -> ty
         def connection_lost(self, exc: Exception | None) -> None:
             if self._refused:
                 return
-            if self._client is not None:
-                open_by_client[self._client] -= 1
-                if open_by_client[self._client] <= 0:
-                    del open_by_client[self._client]
+            share.release(self._client)
             self._disarm()
             super().connection_lost(exc)
 
