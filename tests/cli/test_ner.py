@@ -22,7 +22,14 @@ def test_help_exits_zero(capsys):
     assert "--min-steps" in capsys.readouterr().out
 
 
-def test_missing_subcommand_is_usage_error(capsys):
+def test_missing_subcommand_is_usage_error(capsys, monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):  # at a terminal; with piped stdin a bare `stage2 ner` means predict
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal())
     with pytest.raises(SystemExit) as info:
         main(["ner"])
     assert info.value.code == 2
