@@ -36,10 +36,11 @@ class NERExample:
         return spans_to_tags(self.spans, len(self.tokens))
 
 
-_FORMAT = "\u0000\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+_FORMAT = "\u0000\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
 """Characters that never split or make a word: Unicode format characters (soft hyphen, zero-width
-space, word joiner, bidi marks and isolates, byte-order mark) and NUL. Inside a word they stay in it;
-alone they are skipped (offsets stay exact: words keep their own)."""
+space, word joiner, bidi marks and isolates, byte-order mark) and NUL. Inside a word or at its edges they
+stay in it (the tokenizer drops them); one standing alone is a symbol, as before. The zero-width
+(non-)joiners are left to the mark rule below (they belong to the word before them)."""
 _CONNECT = f"(?:[{_FORMAT}]*['’\\-\u2010\u2011\u00b7][{_FORMAT}]*|[{_FORMAT}]+)"
 """What may join two runs of word characters: apostrophes, hyphens (ASCII, U+2010, non-breaking),
 the middle dot (Catalan ``Col·legi``) and format characters."""
@@ -47,8 +48,8 @@ the middle dot (Catalan ``Col·legi``) and format characters."""
 _WORD_RE = re.compile(
     r"(?:[A-Za-z]\.){2,}"  # U.S. / e.g.
     r"|\d+(?:[.,:/]\d+)*"  # 3.5, 1,000, 12:30
-    rf"|\w+(?:{_CONNECT}\w+)*"  # words, don't, well-known, Jean‐Pierre, Mer\u00adkel
-    rf"|[^\w\s{_FORMAT}]",  # any other single symbol
+    rf"|[{_FORMAT}]*\w+(?:{_CONNECT}\w+)*[{_FORMAT}]*"  # words, don't, well-known, Jean‐Pierre, Mer\u00adkel
+    r"|[^\w\s]",  # any other single symbol
     re.UNICODE,
 )
 

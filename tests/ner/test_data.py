@@ -321,7 +321,7 @@ def test_kshot_sample_docstring_case():
     [
         ("Angela Mer\u00adkel", ["Angela", "Mer\u00adkel"]),  # soft hyphen
         ("Jean\u200bPierre and a\u2060b", ["Jean\u200bPierre", "and", "a\u2060b"]),  # ZWSP, word joiner
-        ("\u200eParis\u200f.", ["Paris", "."]),  # bidi marks alone are no words
+        ("\u200eParis\u200f.", ["\u200eParis\u200f", "."]),  # bidi marks at a word's edges stay with it
         ("x\x00y", ["x\x00y"]),
         ("Jean\u2010Pierre went to Col\u00b7legi", ["Jean\u2010Pierre", "went", "to", "Col\u00b7legi"]),
         ("a \u00b7 b - c", ["a", "\u00b7", "b", "-", "c"]),  # a spaced dot or hyphen is still a symbol
