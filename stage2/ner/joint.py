@@ -25,13 +25,17 @@ class JointPrefix:
         self.ids = ids
         self.spans = spans
         self.labels = labels
+        self._pool: np.ndarray | None = None
 
     def pool_matrix(self) -> np.ndarray:
-        """``[L, P]``: row j averages label j's positions of the prefix."""
-        pool = np.zeros((len(self.spans), len(self.ids)), dtype=np.float32)
-        for j, (start, end) in enumerate(self.spans):
-            pool[j, start:end] = 1.0 / (end - start)
-        return pool
+        """``[L, P]``: row j averages label j's positions of the prefix (built once: prefixes are cached
+        per label set and read on every batch)."""
+        if self._pool is None:
+            pool = np.zeros((len(self.spans), len(self.ids)), dtype=np.float32)
+            for j, (start, end) in enumerate(self.spans):
+                pool[j, start:end] = 1.0 / (end - start)
+            self._pool = pool
+        return self._pool
 
 
 def joint_budget(max_positions: int, max_length: int) -> int:
