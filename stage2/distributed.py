@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stage2.labels import LabelSet
+from stage2.loading import NER_TASKS, SUMMARY_TASKS, load
 from stage2.ner.decoding import DEFAULT_THRESHOLD, check_threshold
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
@@ -60,12 +61,7 @@ class _Tagger:
     def __init__(
         self, model: str, labels: Any, column: str, threads: int, model_batch_size: int, threshold: float
     ) -> None:
-        import stage2.runtime as rt
-
-        loaded = rt.load(model, threads=threads)
-        if not isinstance(loaded, rt.NERRuntime):
-            raise ValueError(f"{model}: a {loaded.task} export, not an NER one")
-        self.model = loaded
+        self.model = load(model, backend="onnx", tasks=NER_TASKS, threads=threads)
         self.labels, self.column, self.model_batch_size = labels, column, model_batch_size
         self.threshold = threshold
 
@@ -82,12 +78,7 @@ class _Summarizer:
     """Ray Data actor: one summariser export, loaded once per actor."""
 
     def __init__(self, model: str, budget: dict[str, Any], column: str, focus_column: str | None, threads: int) -> None:
-        import stage2.runtime as rt
-
-        loaded = rt.load(model, threads=threads)
-        if not isinstance(loaded, rt.SummarizerRuntime):
-            raise ValueError(f"{model}: a {loaded.task} export, not a summariser")
-        self.model = loaded
+        self.model = load(model, backend="onnx", tasks=SUMMARY_TASKS, threads=threads)
         self.budget, self.column = budget, column  # budget: summarize keyword arguments (focus too)
         self.focus_column = focus_column
 

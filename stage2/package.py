@@ -2,7 +2,7 @@
 
 The wheel holds one module, ``stage2_model_<name>``, whose ``get_model_path()`` returns the model's
 folder, and declares it in the ``stage2.models`` entry-point group, so that after ``pip install``
-``stage2.load(NAME)`` (torch) or ``stage2.runtime.load(NAME)`` (ONNX) finds it by name, offline.
+``stage2.load(NAME)`` finds it by name, offline (the ONNX export, or ``backend="torch"`` for the weights).
 Pure Python: the wheel is written directly (no build backend needed).
 """
 

@@ -33,6 +33,7 @@ from spacy.tokens import Span as SpacySpan
 from spacy.util import minibatch
 
 from stage2.labels import LabelSet
+from stage2.loading import NER_TASKS, load
 from stage2.ner.decoding import DEFAULT_THRESHOLD, check_threshold
 
 SPANS_KEY = "stage2_ner"
@@ -79,12 +80,7 @@ class Stage2NER:
             SpacySpan.set_extension(SCORE_ATTR, default=None)
 
     def _load(self, model: str | Path) -> None:
-        import stage2.runtime as rt
-
-        runtime = rt.load(model)
-        if not isinstance(runtime, rt.NERRuntime):
-            raise ValueError(f"stage2_ner needs a NER export; {model!r} is a {runtime.task} export")
-        self.runtime = runtime
+        self.runtime = load(model, backend="onnx", tasks=NER_TASKS)
         self._missing = None
 
     def _ready(self) -> None:

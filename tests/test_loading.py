@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from stage2.loading import load, model_task
+from stage2.loading import NER_TASKS, SUMMARY_TASKS, load, model_task
 from stage2.ner.modeling import NERModel
 from stage2.registry import TORCH_CONFIG
 
@@ -30,3 +31,57 @@ def test_unknown_task_names_the_config(entity_model, tmp_path):
     (tmp_path / "m" / TORCH_CONFIG).write_text(json.dumps({**config, "task": "translation"}), encoding="utf-8")
     with pytest.raises(ValueError, match=r"stage2_config.json: unknown task 'translation'"):
         load(tmp_path / "m")
+
+
+def test_auto_backend_opens_the_export_and_falls_back_to_weights(ner_export, entity_model, tmp_path):
+    from stage2.runtime import NERRuntime
+
+    assert isinstance(load(ner_export[0]), NERRuntime)
+    assert isinstance(load(ner_export[0], backend="onnx"), NERRuntime)
+    entity_model.save_pretrained(tmp_path / "m")
+    assert isinstance(load(tmp_path / "m"), NERModel)  # no export there: the torch weights
+
+
+def test_onnx_backend_on_torch_weights_says_where_it_looked(entity_model, tmp_path):
+    entity_model.save_pretrained(tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match=r"without stage2_export.json"):
+        load(tmp_path / "m", backend="onnx")
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match=r"backend 'tensorrt': expected one of auto, onnx, torch"):
+        load("anything", backend="tensorrt")
+
+
+def test_export_task_is_checked_before_the_graph_is_read(ner_export, tmp_path):
+    import shutil
+
+    copy = tmp_path / "ner"
+    shutil.copytree(ner_export[0], copy)
+    for onnx in copy.glob("*.onnx"):
+        onnx.write_bytes(b"not a graph")  # reading it would fail: the task check must come first
+    with pytest.raises(ValueError, match=r"holds a 'ner' model; expected 'extractive-summarization'"):
+        load(copy, tasks=SUMMARY_TASKS)
+
+
+def test_summariser_exports_serve_the_extractive_task(summarizer_export):
+    from stage2.runtime import SummarizerRuntime
+
+    assert isinstance(load(summarizer_export[0], tasks=("extractive-summarization",)), SummarizerRuntime)
+    with pytest.raises(ValueError, match=r"expected 'ner'"):
+        load(summarizer_export[0], tasks=NER_TASKS)
+
+
+def test_every_consumer_loads_through_stage2_load():
+    """The CLI, service, spaCy component and Ray actors call ``stage2.load``; no other module opens a
+    model by name itself."""
+    import stage2
+
+    root = Path(stage2.__file__).parent
+    allowed = {root / "loading.py", root / "runtime" / "__init__.py"}
+    offenders = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if p not in allowed and ("rt.load(" in (text := p.read_text(encoding="utf-8")) or "open_export(" in text)
+    ]
+    assert offenders == []

@@ -76,7 +76,7 @@ def test_component_keeps_earlier_entities_without_overwrite(nlp, ner_export):
 def test_component_needs_a_ner_export(nlp, summarizer_export):
     import stage2.spacy_component  # noqa: F401
 
-    with pytest.raises(ValueError, match="needs a NER export"):
+    with pytest.raises(ValueError, match=r"holds a 'extractive-summarization' model; expected 'ner'"):
         nlp.add_pipe("stage2_ner", name="bad", config={"model": str(summarizer_export[0])})
 
 

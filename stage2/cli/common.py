@@ -103,18 +103,6 @@ def parse_labels(value: str | None) -> Any:
     return _labels_from_object(where, data)
 
 
-def export_folder(name: str | None) -> Path | None:
-    """The folder of an ONNX export given by path or name, or None when ``name`` is something else."""
-    if not name:
-        return None
-    from stage2.registry import EXPORT_CONFIG, find_model
-
-    try:
-        return find_model(name, EXPORT_CONFIG)
-    except FileNotFoundError:
-        return None
-
-
 def read_records(path: str, field: str) -> list[str]:
     """The ``field`` strings of a JSON-lines file; a bad line raises a ValueError naming file and line."""
     return [str(r[field]) for r in read_objects(path, field)]

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from stage2.backbone import stage2_folder
 from stage2.cli import ray_jobs
 from stage2.cli.common import (
     DEFAULT_NER,
@@ -14,7 +15,6 @@ from stage2.cli.common import (
     JSON_SUFFIXES,
     LABELS_HELP,
     add_training_args,
-    export_folder,
     parse_labels,
     prepare_output,
     print_json,
@@ -23,6 +23,7 @@ from stage2.cli.common import (
     set_training_threads,
     training_config,
 )
+from stage2.loading import NER_TASKS, find_export, load
 from stage2.ner.decoding import DEFAULT_THRESHOLD, check_threshold
 
 DATA_HELP = "CoNLL column file, or JSON lines with tokens/tags or text/entities (.jsonl, .gz ok)"
@@ -30,16 +31,16 @@ MODEL_HELP = "stage2 model or export: folder, installed model name or hub id"
 
 
 def load_model(name: str | None, head: str | None = None, labels: Any = None, exports: bool = False) -> Any:
-    """An NER model: the ONNX runtime for an export (``exports``), else the torch model (a saved
-    stage2 model, or a bare encoder given a ``head``)."""
-    if exports and (folder := export_folder(name)) is not None:
-        from stage2.runtime import NERRuntime
-
-        return NERRuntime(folder)
+    """An NER model through :func:`stage2.load`: the ONNX export when ``exports`` allows one, else the
+    saved torch model; a bare encoder (path or hub id) gets a new ``head``."""
+    if exports and find_export(name) is not None:
+        return load(str(name), backend="onnx", tasks=NER_TASKS)
     if name == DEFAULT_NER:
         raise FileNotFoundError(
             f"no {DEFAULT_NER} export found (exports/{DEFAULT_NER} or an installed model package); pass --model"
         )
+    if stage2_folder(name) is not None:
+        return load(str(name), backend="torch", tasks=NER_TASKS)
     from stage2.ner.modeling import NERModel
 
     kwargs: dict[str, Any] = {}
@@ -47,7 +48,7 @@ def load_model(name: str | None, head: str | None = None, labels: Any = None, ex
         kwargs["head"] = head
     if labels is not None and head == "linear":
         kwargs["labels"] = labels
-    return NERModel.from_pretrained(name, **kwargs)
+    return NERModel.from_encoder(name, **kwargs)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -89,10 +90,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     name = args.model
     if name is None:  # one default for its own and run-time labels; ner-zero if only it ships
         name = DEFAULT_NER
-        if args.labels and export_folder(DEFAULT_NER) is None and export_folder(DEFAULT_ZERO_SHOT) is not None:
+        if args.labels and find_export(DEFAULT_NER) is None and find_export(DEFAULT_ZERO_SHOT) is not None:
             name = DEFAULT_ZERO_SHOT
     if args.ray is not None:
-        folder = export_folder(name)
+        folder = find_export(name)
         return ray_jobs.run(
             args,
             "ner",

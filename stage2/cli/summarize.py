@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stage2.backbone import stage2_folder
 from stage2.cli import ray_jobs
 from stage2.cli.common import (
     DEFAULT_SUMMARIZER,
@@ -15,44 +16,34 @@ from stage2.cli.common import (
     add_budget,
     add_training_args,
     budget,
-    export_folder,
     prepare_output,
     print_json,
     read_objects,
     set_training_threads,
     training_config,
 )
+from stage2.loading import SUMMARY_TASKS, find_export, load
 from stage2.summarization.config import ADAPTATIONS, FEW_SHOT
 
 DATA_HELP = "JSON lines with 'document' and 'summary' per line (.jsonl, .gz ok)"
-SUMMARY_TASKS = ("extractive-summarization", "abstractive-summarization")
 
 
 def load_summarizer(name: str | None, exports: bool = False) -> Any:
-    """A summariser: the ONNX runtime for an export (``exports``), a saved stage2 summariser (folder or
-    installed name), or a new zero-shot one on a bare encoder (``None``/'': the bundled one)."""
-    if exports and (folder := export_folder(name)) is not None:
-        from stage2.runtime import SummarizerRuntime
-
-        return SummarizerRuntime(folder)
+    """A summariser through :func:`stage2.load`: the ONNX export when ``exports`` allows one, else a
+    saved stage2 summariser (folder or installed name), else a new zero-shot one on a bare encoder
+    (``None``/'': the bundled one)."""
+    if exports and find_export(name) is not None:
+        return load(str(name), backend="onnx", tasks=SUMMARY_TASKS)
     if name == DEFAULT_SUMMARIZER:
         raise FileNotFoundError(
             f"no {DEFAULT_SUMMARIZER} export found (exports/{DEFAULT_SUMMARIZER}); pass --model, or --model '' for "
             "the zero-shot bundled encoder"
         )
-    if name:
-        from stage2.loading import load
-        from stage2.registry import TORCH_CONFIG, find_model
-
-        try:
-            find_model(name, TORCH_CONFIG)
-        except FileNotFoundError:
-            pass  # not a saved stage2 model: a bare encoder (path or hub id)
-        else:
-            return load(name, tasks=SUMMARY_TASKS)
+    if stage2_folder(name) is not None:
+        return load(str(name), backend="torch", tasks=SUMMARY_TASKS)
     from stage2.summarization.modeling import Summarizer
 
-    return Summarizer.from_pretrained(name or None)
+    return Summarizer.from_encoder(name or None)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -112,7 +103,7 @@ def read_documents(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.ray is not None:
-        folder = export_folder(args.model) if args.model else None
+        folder = find_export(args.model) if args.model else None
         return ray_jobs.run(args, "summarization", str(folder or args.model), focus=args.focus, **budget(args))
     model = load_summarizer(args.model, exports=True)
     docs = read_documents(args)

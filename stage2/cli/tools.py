@@ -133,7 +133,7 @@ def _add_package(tasks: Any) -> None:
     k = tasks.add_parser(
         "package",
         help="build a pip-installable wheel of a model or export",
-        description="After `pip install` of the wheel, stage2.load(NAME) or stage2.runtime.load(NAME) finds it.",
+        description="After `pip install` of the wheel, stage2.load(NAME) finds it.",
     )
     k.add_argument("model", help="a saved stage2 model or an export folder")
     k.add_argument("--name", required=True, help="the model's name, e.g. ner-news")

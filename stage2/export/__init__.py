@@ -252,8 +252,8 @@ def _card(spec: ExportSpec, report: dict[str, Any]) -> str:
         f"ONNX Runtime export of a stage2 {spec.task} model (encoder `{spec.model.config.encoder}`), "
         f"quantisation: {report['quantization']}, {report['onnx_megabytes']} MB.",
         "",
-        "    import stage2.runtime as rt",
-        '    model = rt.load("path/to/this/folder")',
+        "    import stage2  # torch-free for an export",
+        '    model = stage2.load("path/to/this/folder")',
         "",
         f"- Parity with torch (max abs difference, float32): {report['parity']['max_abs_diff']:.2e}",
     ]

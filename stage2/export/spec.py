@@ -139,7 +139,7 @@ def load_for_export(model_or_path: Any) -> tuple[str, Any]:
 
     model = model_or_path
     if not isinstance(model, NERModel | Summarizer):
-        model = load(model_or_path, tasks=("ner", "extractive-summarization"))
+        model = load(model_or_path, backend="torch", tasks=("ner", "extractive-summarization"))
     return ("ner" if isinstance(model, NERModel) else "summarization"), model
 
 

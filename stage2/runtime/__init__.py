@@ -20,7 +20,19 @@ from stage2.runtime._base import read_export_config
 from stage2.runtime.ner import NERRuntime
 from stage2.runtime.summarization import SummarizerRuntime
 
-__all__ = ["NERRuntime", "SummarizerRuntime", "load"]
+__all__ = ["NERRuntime", "SummarizerRuntime", "load", "open_export"]
+
+
+def open_export(
+    folder: Path, threads: int | None = None, provider: str | None = None
+) -> NERRuntime | SummarizerRuntime:
+    """The runtime model for the export in ``folder``, chosen by the task in its config."""
+    task = read_export_config(folder).get("task")
+    if task == "ner":
+        return NERRuntime(folder, threads, provider)
+    if task == "summarization":
+        return SummarizerRuntime(folder, threads, provider)
+    raise ValueError(f"{folder / EXPORT_CONFIG}: unknown task {task!r}")
 
 
 def load(
@@ -28,11 +40,6 @@ def load(
 ) -> NERRuntime | SummarizerRuntime:
     """Load an exported model from a folder or by name (an installed model package, or
     ``exports/NAME`` in a source checkout). ``threads`` caps ONNX Runtime's intra-op threads.
+    The same as ``stage2.load(name_or_path, backend="onnx")``.
     """
-    folder = find_model(name_or_path, EXPORT_CONFIG)
-    task = read_export_config(folder).get("task")
-    if task == "ner":
-        return NERRuntime(folder, threads, provider)
-    if task == "summarization":
-        return SummarizerRuntime(folder, threads, provider)
-    raise ValueError(f"{folder / EXPORT_CONFIG}: unknown task {task!r}")
+    return open_export(find_model(name_or_path, EXPORT_CONFIG), threads, provider)

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from stage2.loading import load
 from stage2.serve.batching import ner_lanes, summary_lanes
 from stage2.serve.requests import (
     NER_FIELDS,
@@ -246,11 +247,9 @@ def header_timeout_protocol(seconds: float, per_client: int | None = None) -> ty
 
 def load_models(paths: list[str], threads: int | None = None) -> dict[str, Any]:
     """Runtime models by task from export folders or names (at most one per task)."""
-    import stage2.runtime as rt
-
     models: dict[str, Any] = {}
     for path in paths:
-        model = rt.load(path, threads=threads)
+        model = load(path, backend="onnx", threads=threads)
         if model.task in models:
             raise ValueError(f"two {model.task} models given ({models[model.task].folder} and {path})")
         models[model.task] = model
