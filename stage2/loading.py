@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from stage2.backbone import stage2_folder
+from stage2.formats import migrate_export, migrate_model
 from stage2.registry import EXPORT_CONFIG, TORCH_CONFIG, find_model, read_config
 
 BACKENDS = ("auto", "onnx", "torch")
@@ -25,27 +26,18 @@ TASK_CLASSES = {
 }
 """Task name in ``stage2_config.json`` -> (module, class) of the torch model that loads it."""
 
-EXPORT_TASKS = {"ner": "ner", "summarization": "extractive-summarization"}
-"""Task name in ``stage2_export.json`` -> the task it serves (exports hold NER and extractive models)."""
-
 NER_TASKS = ("ner",)
 SUMMARY_TASKS = ("extractive-summarization", "abstractive-summarization")
 
 
 def model_task(folder: Path) -> str:
     """The task of the saved torch model in ``folder`` (``ner`` when the config does not say)."""
-    task = read_config(folder / TORCH_CONFIG).get("task", "ner")
-    if task not in TASK_CLASSES:
-        raise ValueError(f"{folder / TORCH_CONFIG}: unknown task {task!r}; expected one of {sorted(TASK_CLASSES)}")
-    return str(task)
+    return str(migrate_model(read_config(folder / TORCH_CONFIG), folder / TORCH_CONFIG)["task"])
 
 
 def export_task(folder: Path) -> str:
-    """The task an export in ``folder`` serves, in the torch configs' names (``ner``, ``extractive-summarization``)."""
-    task = read_config(folder / EXPORT_CONFIG).get("task")
-    if task not in EXPORT_TASKS:
-        raise ValueError(f"{folder / EXPORT_CONFIG}: unknown task {task!r}; expected one of {sorted(EXPORT_TASKS)}")
-    return EXPORT_TASKS[str(task)]
+    """The task an export in ``folder`` serves (``ner`` or ``extractive-summarization``)."""
+    return str(migrate_export(read_config(folder / EXPORT_CONFIG), folder / EXPORT_CONFIG)["task"])
 
 
 def _check_task(folder: Path, task: str, tasks: Collection[str] | None) -> None:

@@ -12,8 +12,8 @@ import torch
 
 from stage2 import __version__
 from stage2.export.spec import ExportSpec
+from stage2.formats import EXPORT_FORMAT
 from stage2.registry import EXPORT_CONFIG
-from stage2.runtime._base import FORMAT_VERSION
 
 OPSET = 17
 FP32_GRAPH = "model.fp32.onnx"
@@ -66,7 +66,7 @@ def write_head(spec: ExportSpec, folder: Path) -> None:
 def write_config(spec: ExportSpec, folder: Path, graph: str, quantization: str) -> None:
     """``stage2_export.json``: what the runtime reads to run ``graph``."""
     meta = {
-        "format": FORMAT_VERSION,
+        "format": EXPORT_FORMAT,
         "task": spec.task,
         "onnx": graph,
         "head": "head.npz",

@@ -21,7 +21,7 @@ from stage2.export.validate import metric, task_metric_key
 logger = logging.getLogger(__name__)
 
 QUANTIZATIONS = ("int8", "fp16")
-MAX_METRIC_DROP = {"ner": 0.5, "summarization": 0.3}
+MAX_METRIC_DROP = {"ner": 0.5, "extractive-summarization": 0.3}
 """int8 is refused when the task metric (entity F1, ROUGE-1) drops by more than this."""
 SMOOTHING_TOLERANCE = 1e-3
 """Smoothing must leave the float32 outputs this close (max abs difference) or it is not used."""

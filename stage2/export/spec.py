@@ -69,7 +69,7 @@ class SentenceGraph(nn.Module):
 
 @dataclass
 class ExportSpec:
-    """One export: ``task`` (``ner`` or ``summarization``), ``model`` (a float32 eval copy on the CPU:
+    """One export: ``task`` (``ner`` or ``extractive-summarization``), ``model`` (a float32 eval copy on the CPU:
     the caller's model is never changed) and the labels its parity is checked with."""
 
     task: str
@@ -103,7 +103,7 @@ class ExportSpec:
         """The weights that run in numpy beside the graph (``head.npz``)."""
         model = self.model
         state = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
-        if self.task == "summarization":
+        if self.task == "extractive-summarization":
             keep = [k for k in state if not k.startswith("encoder.")]
         elif model.config.head == "linear":
             keep = []
@@ -140,7 +140,7 @@ def load_for_export(model_or_path: Any) -> tuple[str, Any]:
     model = model_or_path
     if not isinstance(model, NERModel | Summarizer):
         model = load(model_or_path, backend="torch", tasks=("ner", "extractive-summarization"))
-    return ("ner" if isinstance(model, NERModel) else "summarization"), model
+    return ("ner" if isinstance(model, NERModel) else "extractive-summarization"), model
 
 
 def make_spec(model_or_path: Any, labels: Any = None) -> ExportSpec:

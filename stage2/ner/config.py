@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from stage2.formats import ModelConfig
 from stage2.labels import DEFAULT_TEMPLATE, MAX_LABELS, LabelSet
-from stage2.schema import check_fields, with_source
 
 WEIGHTS_NAME = "model.safetensors"
 
@@ -34,10 +34,10 @@ class HeadType(str, Enum):
 
 
 @dataclass
-class NERConfig:
+class NERConfig(ModelConfig):
     """Everything needed to rebuild a model; see the field help texts."""
 
-    encoder: str = field(default="all-MiniLM-L6-v2", metadata={"help": "encoder it was built from"})
+    task: str = "ner"
     head: str = field(default=HeadType.LABEL_SEMANTIC.value, metadata={"help": "label-semantic or linear"})
     labels: list[dict[str, Any]] = field(default_factory=list, metadata={"help": "default label set"})
     template: str = field(default=DEFAULT_TEMPLATE, metadata={"help": "how a label with a description is written"})
@@ -69,12 +69,9 @@ class NERConfig:
         },
     )
     projection_dim: int = field(default=384, metadata={"help": "width of the token/label matching space"})
-    encoder_config: dict[str, Any] = field(default_factory=dict, metadata={"help": "the encoder's HF config"})
-    card: dict[str, Any] = field(default_factory=dict, metadata={"help": "training summary and scores"})
-    stage2_version: str = ""
 
     def __post_init__(self) -> None:
-        check_fields(self)
+        super().__post_init__()
         try:
             LabelSet.from_dict(self.labels)
         except ValueError as err:
@@ -99,14 +96,3 @@ class NERConfig:
             raise ValueError("window_overlap must be >= 0")
         if self.max_context < 0:
             raise ValueError("max_context must be >= 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: Any = None) -> NERConfig:
-        """Build from a saved dict, ignoring unknown keys from newer versions; errors name ``source``
-        (the file) and the field."""
-        known = {f for f in cls.__dataclass_fields__}
-        return with_source(source, lambda: cls(**{k: v for k, v in data.items() if k in known}))

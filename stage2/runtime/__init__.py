@@ -30,7 +30,7 @@ def open_export(
     task = read_export_config(folder).get("task")
     if task == "ner":
         return NERRuntime(folder, threads, provider)
-    if task == "summarization":
+    if task == "extractive-summarization":
         return SummarizerRuntime(folder, threads, provider)
     raise ValueError(f"{folder / EXPORT_CONFIG}: unknown task {task!r}")
 

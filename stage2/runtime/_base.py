@@ -13,14 +13,13 @@ from typing import Any, TypeVar
 import numpy as np
 
 from stage2.batching import length_batches
+from stage2.formats import migrate_export
 from stage2.io import tokenizable
 from stage2.registry import EXPORT_CONFIG, read_config
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-FORMAT_VERSION = 1
 
 
 def providers() -> list[str]:
@@ -36,7 +35,7 @@ def read_export_config(folder: Path) -> dict[str, Any]:
     error that names it."""
     if not (folder / EXPORT_CONFIG).exists():
         raise FileNotFoundError(f"{folder}: no {EXPORT_CONFIG}; not a stage2 export (see `stage2 export`)")
-    return read_config(folder / EXPORT_CONFIG)
+    return migrate_export(read_config(folder / EXPORT_CONFIG), folder / EXPORT_CONFIG)
 
 
 def _require(meta: dict[str, Any], path: Path, keys: Sequence[str]) -> None:
@@ -117,8 +116,6 @@ class RuntimeModel:
         meta_path = self.folder / EXPORT_CONFIG
         self.meta: dict[str, Any] = read_export_config(self.folder)
         _require(self.meta, meta_path, ("task", "model_config", "onnx", "head", "special"))
-        if not isinstance(self.meta.get("format", 0), int) or self.meta.get("format", 0) > FORMAT_VERSION:
-            raise ValueError(f"{meta_path}: export format {self.meta['format']} is newer than this stage2 reads")
         if self.meta.get("task") != self.task:
             raise ValueError(f"{self.folder} is a {self.meta.get('task')!r} export, not {self.task!r}")
         if not isinstance(self.meta["model_config"], dict):

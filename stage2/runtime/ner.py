@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from stage2.labels import MAX_LABELS, LabelSet, Span, resolve_label_set
+from stage2.labels import LabelSet, Span, resolve_label_set
 from stage2.ner.decoding import (
     DEFAULT_THRESHOLD,
     above_threshold,
@@ -35,13 +35,13 @@ class NERRuntime(RuntimeModel):
         self.linear = self.config["head"] == "linear"
         self.labels = LabelSet.from_dict(self.config["labels"])
         self._label_cache: dict[tuple[str, ...], np.ndarray] = {}
-        self.joint = self.config.get("label_reading", "separate") == "joint"
+        self.joint = self.config["label_reading"] == "joint"
         self._prefix_cache: dict[tuple[str, ...], list[JointPrefix]] = {}
 
     def resolve_labels(self, labels: Any) -> LabelSet:
         """The label set to use: the given one (validated) or the model's own."""
         fixed = self.linear or not self.config["open_labels"]
-        return resolve_label_set(labels, self.labels, fixed, int(self.config.get("max_labels", MAX_LABELS)))
+        return resolve_label_set(labels, self.labels, fixed, int(self.config["max_labels"]))
 
     def label_vectors(self, label_set: LabelSet) -> np.ndarray:
         """Unit label vectors ``[L, D]`` of the label-semantic head (cached per label set)."""
@@ -75,9 +75,7 @@ class NERRuntime(RuntimeModel):
         positions = int(self.config["encoder_config"]["max_position_embeddings"])
         budget = joint_budget(positions, int(self.config["max_length"]))
         special = self.meta["special"]
-        prefixes = joint_prefixes(
-            self.tokens.ids(prompts), int(special.get("mask", special["sep"])), self.tokens.sep_id, budget
-        )
+        prefixes = joint_prefixes(self.tokens.ids(prompts), int(special["mask"]), self.tokens.sep_id, budget)
         with self._lock:
             if len(self._prefix_cache) > 64:
                 self._prefix_cache.clear()
@@ -119,7 +117,7 @@ class NERRuntime(RuntimeModel):
             self.tokens.word_subwords,
             max_length=self.config["max_length"],
             overlap=self.config["window_overlap"],
-            max_context=self.config.get("max_context", 0),
+            max_context=self.config["max_context"],
             cls_id=self.tokens.cls_id,
             sep_id=self.tokens.sep_id,
             context=context,

@@ -31,7 +31,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 class SummarizerRuntime(RuntimeModel):
     """An exported extractive summariser. ``summarize`` matches :meth:`stage2.Summarizer.summarize`."""
 
-    task = "summarization"
+    task = "extractive-summarization"
 
     def __init__(self, folder: Any, threads: int | None = None, provider: str | None = None) -> None:
         super().__init__(folder, threads, provider)

@@ -245,14 +245,19 @@ def header_timeout_protocol(seconds: float, per_client: int | None = None) -> ty
     return HeaderTimeoutH11Protocol
 
 
+ROUTES = {"ner": "ner", "extractive-summarization": "summarization"}
+"""Task of an export -> the key it is served under (``/ner``, ``/summarize``)."""
+
+
 def load_models(paths: list[str], threads: int | None = None) -> dict[str, Any]:
     """Runtime models by task from export folders or names (at most one per task)."""
     models: dict[str, Any] = {}
     for path in paths:
         model = load(path, backend="onnx", threads=threads)
-        if model.task in models:
-            raise ValueError(f"two {model.task} models given ({models[model.task].folder} and {path})")
-        models[model.task] = model
+        route = ROUTES[model.task]
+        if route in models:
+            raise ValueError(f"two {route} models given ({models[route].folder} and {path})")
+        models[route] = model
     return models
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from stage2.schema import check_fields, with_source
+from stage2.formats import ModelConfig
 from stage2.summarization.features import FEATURES
 
 WEIGHTS_NAME = "model.safetensors"
@@ -19,9 +19,6 @@ FEW_SHOT = "encoder"
 """What ``adaptation="auto"`` does with fewer than ``RESIDUAL_MIN_DOCUMENTS`` documents: ``encoder`` (the top
 layers fine-tuned; SAMSum validation, 300 dialogues, seeds 1-3, prior 33.31: 10 dialogues 35.05, 100 dialogues
 35.77) replaced ``salience`` (10: the prior, kept below 50 documents; 100: 35.12)."""
-
-LEGACY_FEATURES = ("relevance", "centrality", "position", "length")
-"""The features of models saved before lexical salience was added (their configs name none)."""
 
 PROSE_PRIOR = {
     "relevance": 0.0,
@@ -46,11 +43,10 @@ DIALOGUE_PRIOR = {
 
 
 @dataclass
-class SummarizerConfig:
+class SummarizerConfig(ModelConfig):
     """Everything needed to rebuild a summariser."""
 
     task: str = "extractive-summarization"
-    encoder: str = field(default="all-MiniLM-L6-v2", metadata={"help": "encoder it was built from"})
     intent: str = field(default=DEFAULT_INTENT, metadata={"help": "summary intent, in natural language"})
     dialogue_intent: str = field(default=DIALOGUE_INTENT, metadata={"help": "intent used for dialogues"})
     focus_template: str = field(
@@ -96,12 +92,9 @@ class SummarizerConfig:
     focus_lexical_weight: float = field(
         default=2.0, metadata={"help": "with a focus: weight of the neighbours' standardised BM25 match (0: off)"}
     )
-    encoder_config: dict[str, Any] = field(default_factory=dict)
-    card: dict[str, Any] = field(default_factory=dict)
-    stage2_version: str = ""
 
     def __post_init__(self) -> None:
-        check_fields(self)
+        super().__post_init__()
         if self.redundancy not in {"trigram", "mmr", "none"}:
             raise ValueError(f"redundancy must be trigram, mmr or none, got {self.redundancy!r}")
         if self.max_length < 8:
@@ -112,22 +105,6 @@ class SummarizerConfig:
         for name in ("prior", "dialogue_prior"):
             weights = getattr(self, name)
             setattr(self, name, {f: float(weights.get(f, 0.0)) for f in self.features})
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: Any = None) -> SummarizerConfig:
-        """Build from a saved dict, ignoring unknown keys; errors name ``source`` (the file) and the field."""
-        known = set(cls.__dataclass_fields__)
-        kept = {k: v for k, v in data.items() if k in known}
-        if "features" not in kept:  # saved before lexical salience: the four original features
-            kept["features"] = list(LEGACY_FEATURES)
-            prior = kept.get("prior", {})
-            kept.setdefault("dialogue_prior", dict(prior) if isinstance(prior, dict) else prior)
-            kept.setdefault("redundancy", "trigram")
-        return with_source(source, lambda: cls(**kept))
 
 
 def intent_prompt(config: dict[str, Any], dialogue: bool, focus: str | None = None) -> str:

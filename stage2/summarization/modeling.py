@@ -83,8 +83,6 @@ class Summarizer(nn.Module):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         config = SummarizerConfig.from_dict(read_config(folder / TORCH_CONFIG), folder / TORCH_CONFIG)
-        if config.task != "extractive-summarization":
-            raise ValueError(f"{folder} holds a {config.task!r} model, not an extractive summariser")
         enc_cfg = dict(config.encoder_config)
         encoder = AutoModel.from_config(AutoConfig.for_model(enc_cfg.pop("model_type"), **enc_cfg))
         model = cls(config, encoder, AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False))

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from stage2 import __version__
+from stage2.formats import MODEL_FORMAT, migrate_model
 from stage2.io import as_batch
 from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop, shuffled_batches
 from stage2.registry import TORCH_CONFIG, read_config
@@ -53,7 +54,7 @@ class Seq2SeqSummarizer(nn.Module):
         local = {"local_files_only": True} if check_source(str(name_or_path)) else {}  # fail now, not in retries
         settings: dict[str, Any] = {}
         if (folder / TORCH_CONFIG).exists():
-            settings = read_config(folder / TORCH_CONFIG)
+            settings = migrate_model(read_config(folder / TORCH_CONFIG), folder / TORCH_CONFIG)
         model = AutoModelForSeq2SeqLM.from_pretrained(str(name_or_path), trust_remote_code=False, **local)
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=False, **local)
         prefix = kwargs.get("prefix", settings.get("prefix", "summarize: " if model.config.model_type == "t5" else ""))
@@ -69,6 +70,7 @@ class Seq2SeqSummarizer(nn.Module):
         self.tokenizer.save_pretrained(str(path))
         settings = {
             "task": "abstractive-summarization",
+            "format": MODEL_FORMAT,
             "prefix": self.prefix,
             "max_source_length": self.max_source_length,
             "card": self.card,
