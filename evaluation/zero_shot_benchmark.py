@@ -123,6 +123,8 @@ def load_system(path: Path, threads: int | None = None) -> Any:
 def run_row(
     res: ZeroShotResults, system: str, path: Path | None, dataset: str, variant: str, args: argparse.Namespace
 ) -> None:
+    """Score ``system`` (a model at ``path``, or spaCy when None) on ``dataset`` with the ``variant`` labels,
+    and record the row in ``res``."""
     from stage2.ner.metrics import ner_scores
 
     examples = load_ner(dataset, args.split, args.limit)
@@ -148,16 +150,8 @@ def run_row(
         notes = f"{engine} ({path.name}); label {variant} given at predict time"
     seconds = time.perf_counter() - started
     scores = ner_scores(examples, preds)
-    own = NER_SETS[dataset].folder if dataset in NER_SETS else dataset
-    setting = "zero-shot"
-    if own in corpora:
-        if dataset in OVERLAP_NOTES:
-            notes += "; trained on the INTER train split (36 types disjoint from these 17 test types)"
-        else:
-            setting = "full"  # not a zero-shot row: the model trained on this set
-            notes += f"; NOT zero-shot: trained on {own}'s train split"
-    else:
-        notes += f"; never trained on any split of {own}"
+    setting, overlap = zero_shot_or_not(dataset, corpora)
+    notes += overlap
     row = {
         "system": system,
         "setting": setting,
@@ -185,7 +179,19 @@ def run_row(
     res.put(row)
 
 
-def main() -> None:
+def zero_shot_or_not(dataset: str, corpora: list[str]) -> tuple[str, str]:
+    """The row's setting (``full`` when the model trained on this set) and what its notes say of that."""
+    own = NER_SETS[dataset].folder if dataset in NER_SETS else dataset
+    if own in corpora:
+        if dataset in OVERLAP_NOTES:
+            return "zero-shot", "; trained on the INTER train split (36 types disjoint from these 17 test types)"
+        # not a zero-shot row: the model trained on this set
+        return "full", f"; NOT zero-shot: trained on {own}'s train split"
+    return "zero-shot", f"; never trained on any split of {own}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--systems", nargs="+", required=True, help="NAME=PATH (torch model or export) or spacy-sm")
     parser.add_argument(
@@ -211,7 +217,11 @@ def main() -> None:
         "--design", nargs="*", default=[], help="SYSTEM=text: what distinguishes a candidate (kept on its rows)"
     )
     parser.add_argument("--force", action="store_true", help="redo finished rows")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     args.design = dict(s.partition("=")[::2] for s in args.design)
     args.trained_on = {k: v.split(",") for k, _, v in (s.partition("=") for s in args.trained_on)}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

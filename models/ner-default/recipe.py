@@ -21,6 +21,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # models/shipping.py, shared by the recipes
@@ -69,20 +70,15 @@ def train_mixed(
     fraction of steps that read CoNLL; the head's learning rate is ten times ``learning_rate``.
     ``dev_alone`` selects on CoNLL dev sentences read alone (the shipping gate's setting) instead of
     with their document context."""
-    import importlib.util
     import math
 
     from stage2.benchmarks import load_ner, ner_labels
     from stage2.ner.data import add_document_context
     from stage2.ner.modeling import NERModel
-    from stage2.ner.training import NERTask, TrainingConfig
+    from stage2.ner.training import NERTask
     from stage2.ner.training import train as fit
 
-    spec = importlib.util.spec_from_file_location("ner_zero_recipe", HERE.parent / "ner-zero" / "recipe.py")
-    assert spec is not None and spec.loader is not None
-    ner_zero = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ner_zero)
-
+    ner_zero = _ner_zero_recipe()
     start = init or ROOT / "exports" / "ner-zero" / "torch"
     model = NERModel.from_pretrained(start)
     model.config.max_context = 32
@@ -95,7 +91,34 @@ def train_mixed(
     dev = load_ner("conll2003", "dev")
     if not dev_alone:
         dev = add_document_context(dev, 64)
-    cfg = TrainingConfig(
+    fit(model, [conll, *broad], dev, config=_mixed_config(seed, steps, learning_rate, work))
+    model.config.labels = ner_labels("conll2003").to_dict()
+    model.config.card["recipe"] = {
+        "from": str(start.relative_to(ROOT)) if start.is_relative_to(ROOT) else str(start),
+        "steps": steps,
+        "conll_share": share,
+        "learning_rate": learning_rate,
+        "dev": "sentences alone" if dev_alone else "document context",
+    }
+    model.save_pretrained(out)
+
+
+def _ner_zero_recipe() -> Any:
+    """models/ner-zero/recipe.py as a module (its corpora and their loader)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ner_zero_recipe", HERE.parent / "ner-zero" / "recipe.py")
+    assert spec is not None and spec.loader is not None
+    ner_zero = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ner_zero)
+    return ner_zero
+
+
+def _mixed_config(seed: int, steps: int, learning_rate: float, work: Path) -> Any:
+    """The training settings of a --mixed run (checkpoints in ``work``)."""
+    from stage2.ner.training import TrainingConfig
+
+    return TrainingConfig(
         epochs=0.0,
         min_steps=steps,
         max_steps=steps,
@@ -114,16 +137,6 @@ def train_mixed(
         output_dir=str(work),
         progress=True,
     )
-    fit(model, [conll, *broad], dev, config=cfg)
-    model.config.labels = ner_labels("conll2003").to_dict()
-    model.config.card["recipe"] = {
-        "from": str(start.relative_to(ROOT)) if start.is_relative_to(ROOT) else str(start),
-        "steps": steps,
-        "conll_share": share,
-        "learning_rate": learning_rate,
-        "dev": "sentences alone" if dev_alone else "document context",
-    }
-    model.save_pretrained(out)
 
 
 def soup(models: list[Path], out: Path) -> None:
@@ -209,7 +222,8 @@ def mixed_scores(system: str) -> list[str]:
     return lines
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="an already trained model with this recipe's settings (skips training)")
     parser.add_argument("--out", default=str(ROOT / "runs" / "models" / "ner-default"))
@@ -247,11 +261,11 @@ def main() -> None:
         help="--mixed/--soup: the model's system name in evaluation/results/ner_zero_shot.json (for the card)",
     )
     parser.add_argument("--dev-limit", type=int, default=3250, help="CoNLL dev sentences for the export check")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from stage2.benchmarks import load_ner
+    return parser
 
-    out = Path(args.out)
+
+def make_model(args: argparse.Namespace, out: Path) -> None:
+    """The model at ``out``: a soup, a copy of ``--model``, a --mixed run or a CoNLL-only run."""
     if args.soup:
         soup([Path(m) for m in args.soup], out)
     elif args.model:
@@ -269,6 +283,29 @@ def main() -> None:
         )
     else:
         train(out, args.seed, 0.5 if args.system == "stage2-doc-cd" else 0.0)
+
+
+def base_how(seed: int, cd: bool) -> str:
+    """The card's training paragraph of a model trained from ner-base on CoNLL alone (``cd``: with context
+    dropout 0.5)."""
+    return (
+        "stage2-ner-base (models/ner-base: label-semantic pretraining on 15 corpora, no CoNLL/WNUT/OntoNotes) "
+        "fine-tuned on the whole CoNLL-2003 train split, 3 epochs, batch 32, encoder lr 1e-4, head lr 1e-3, seed "
+        f"{seed}, best of per-epoch CoNLL dev evaluations; every sentence read with up to 32 subwords of its "
+        "neighbouring sentences a side"
+        + ("; context dropout 0.5 (each training window read without its context half the time)" if cd else "")
+        + ". Labels PER/LOC/ORG/MISC with natural-language names and descriptions; "
+        "other labels can be given at run time (label-semantic head)."
+    )
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from stage2.benchmarks import load_ner
+
+    out = Path(args.out)
+    make_model(args, out)
     if args.train_only:
         return
     dev = load_ner("conll2003", "dev")[: args.dev_limit]
@@ -279,17 +316,7 @@ def main() -> None:
         write_card(HERE, "ner-default", how, mixed_scores(args.results_system), report)
         return
     scores = ner_scores(args.system, "ort-int8")
-    cd = args.system == "stage2-doc-cd"
-    how = (
-        "stage2-ner-base (models/ner-base: label-semantic pretraining on 15 corpora, no CoNLL/WNUT/OntoNotes) "
-        "fine-tuned on the whole CoNLL-2003 train split, 3 epochs, batch 32, encoder lr 1e-4, head lr 1e-3, seed "
-        f"{args.seed}, best of per-epoch CoNLL dev evaluations; every sentence read with up to 32 subwords of its "
-        "neighbouring sentences a side"
-        + ("; context dropout 0.5 (each training window read without its context half the time)" if cd else "")
-        + ". Labels PER/LOC/ORG/MISC with natural-language names and descriptions; "
-        "other labels can be given at run time (label-semantic head)."
-    )
-    write_card(HERE, "ner-default", how, scores, report)
+    write_card(HERE, "ner-default", base_how(args.seed, args.system == "stage2-doc-cd"), scores, report)
 
 
 if __name__ == "__main__":

@@ -227,7 +227,8 @@ def zero_shot_scores(path: Path) -> list[str]:
     ] or ["zero-shot benchmark: no ner-zero rows yet"]
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/ner-zero", help="where checkpoints and the final model go")
     parser.add_argument("--steps", type=int, default=4000, help="optimizer steps")
@@ -280,17 +281,30 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATA), help="folder holding the corpora")
     parser.add_argument("--ship", metavar="MODEL", help="ship this trained model as exports/ner-zero (no training)")
     parser.add_argument("--dev-limit", type=int, default=1000, help="CoNLL dev sentences for the int8 check")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if args.ship:
-        ship(Path(args.ship), args.dev_limit)
-        return
-    corpora = CORPORA
-    if args.protocol == "transfer":
-        corpora = {c: v for c, v in CORPORA.items() if c not in TRANSFER_HELD_OUT}
-    tasks = load_tasks(Path(args.data), corpora, args.plain_names)
-    model = NERModel.from_pretrained(args.encoder, scoring=args.scoring, label_reading=args.reading)
-    cfg = TrainingConfig(
+    return parser
+
+
+RECIPE_KEYS = (
+    "steps",
+    "batch_size",
+    "seed",
+    "encoder",
+    "scoring",
+    "reading",
+    "negatives",
+    "coarse",
+    "parents",
+    "names",
+    "plain_names",
+    "case",
+    "protocol",
+)
+"""The command-line settings saved in the model card's recipe."""
+
+
+def training_config(args: argparse.Namespace) -> TrainingConfig:
+    """The training settings the command line asks for (checkpoints in ``OUT/work``)."""
+    return TrainingConfig(
         epochs=0.0,
         min_steps=args.steps,
         max_steps=args.steps,
@@ -307,26 +321,22 @@ def main() -> None:
         snapshot_every=args.snapshot_every,
         output_dir=str(Path(args.out) / "work"),
     )
-    result = train(model, tasks, config=cfg)
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.ship:
+        ship(Path(args.ship), args.dev_limit)
+        return
+    corpora = CORPORA
+    if args.protocol == "transfer":
+        corpora = {c: v for c, v in CORPORA.items() if c not in TRANSFER_HELD_OUT}
+    tasks = load_tasks(Path(args.data), corpora, args.plain_names)
+    model = NERModel.from_pretrained(args.encoder, scoring=args.scoring, label_reading=args.reading)
+    result = train(model, tasks, config=training_config(args))
     model.config.card.setdefault("licences", "see each corpus's SOURCE.md in shared/data")
-    model.config.card["recipe"] = {
-        k: getattr(args, k)
-        for k in (
-            "steps",
-            "batch_size",
-            "seed",
-            "encoder",
-            "scoring",
-            "reading",
-            "negatives",
-            "coarse",
-            "parents",
-            "names",
-            "plain_names",
-            "case",
-            "protocol",
-        )
-    }
+    model.config.card["recipe"] = {k: getattr(args, k) for k in RECIPE_KEYS}
     model.save_pretrained(Path(args.out) / "final")
     logging.info("done: %d steps in %.0f s", result.steps, result.seconds)
 
