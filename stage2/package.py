@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from stage2 import __version__
+from stage2._version import __version__
 from stage2.registry import ENTRY_POINT_GROUP, EXPORT_CONFIG, TORCH_CONFIG
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")

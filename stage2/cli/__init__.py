@@ -21,7 +21,7 @@ _TRAINING_MODULES = ("torch", "transformers", "safetensors", "seqeval", "rouge_s
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``stage2`` argument parser."""
-    from stage2 import __version__
+    from stage2._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="stage2", description="Small task-specialised encoders for NER and summarisation."

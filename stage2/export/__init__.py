@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from stage2 import __version__
+from stage2._version import __version__
 from stage2.export.convert import (
     FP32_GRAPH,
     GRAPH,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stage2 import __version__
+from stage2._version import __version__
 from stage2.export.spec import ExportSpec
 from stage2.formats import EXPORT_FORMAT
 from stage2.registry import EXPORT_CONFIG

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stage2 import __version__
+from stage2._version import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder, stage2_folder
 from stage2.batching import length_batches
 from stage2.io import tokenizable

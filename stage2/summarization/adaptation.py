@@ -29,6 +29,7 @@ import torch
 
 from stage2.summarization.data import SummaryExample, budget_in_words
 from stage2.summarization.metrics import rouge_scores
+from stage2.summarization.objectives import oracle_labels
 from stage2.summarization.selection import select
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,6 @@ def fit_salience(
     cross-validation on them says it helps; returns the report (also appended to the model card's ``training`` list).
     """
     from stage2.summarization.segmenting import is_dialogue
-    from stage2.summarization.training import oracle_labels
 
     docs = few_shot_documents(examples)
     dialogue = sum(is_dialogue(e.document) for e in docs) * 2 > len(docs)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from stage2.summarization.data import SummaryExample
+from stage2.summarization.objectives import oracle_labels, ranking_loss
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,6 @@ def fit_encoder(
     too. Returns the report, also appended to the model card's ``training`` list.
     """
     from stage2.summarization.adaptation import few_shot_documents
-    from stage2.summarization.training import oracle_labels
 
     docs = few_shot_documents(examples)
     params = top_layer_parameters(model, layers)
@@ -208,7 +208,6 @@ def _reaches_encoder(
     """Whether the ranking loss of (up to four of) ``docs`` that have an oracle and a non-oracle sentence has
     a non-zero gradient for ``params`` (none when the prior's weights do not use the encoder's relevance, as
     on prose without a focus)."""
-    from stage2.summarization.training import ranking_loss
 
     grads = [p.grad for p in params.values()]
     flags = [p.requires_grad for p in params.values()]
@@ -246,8 +245,6 @@ def _tune(
     document's embeddings before training are taken from (and added to) ``embedded``, by document text:
     runs that all start from the prior share them."""
     from tqdm.auto import tqdm
-
-    from stage2.summarization.training import ranking_loss
 
     trainable = {id(p) for p in params.values()}
     before = {name: p.requires_grad for name, p in model.named_parameters()}

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stage2 import __version__
+from stage2._version import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder
 from stage2.batching import chunk_ids, length_batches
 from stage2.io import as_batch, tokenizable, warn_if_not_latin

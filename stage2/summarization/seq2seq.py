@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from stage2 import __version__
+from stage2._version import __version__
 from stage2.formats import MODEL_FORMAT, migrate_model
 from stage2.io import as_batch
 from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop, shuffled_batches

@@ -3,8 +3,8 @@ shared loop of :mod:`stage2.loop`: ten documents or fifteen thousand, one code p
 
 Each step scores every sentence of ``batch_size`` documents against the intent prompt and takes a
 pairwise ranking loss: every greedy-oracle sentence should outscore every other sentence of its
-document (:func:`ranking_loss`). The feature weights of the documents' kind (prose or dialogue)
-train at ``feature_learning_rate``, the residual at ``head_learning_rate``.
+document (:func:`~stage2.summarization.objectives.ranking_loss`). The feature weights of the
+documents' kind (prose or dialogue) train at ``feature_learning_rate``, the residual at ``head_learning_rate``.
 
 By default the encoder stays frozen: each training sentence is embedded once and only the scoring
 head trains, so even 15,000 documents train in minutes on a CPU. ``train_encoder=True`` fine-tunes
@@ -30,20 +30,13 @@ from typing import Any
 import torch
 
 from stage2.loop import TrainingConfig, TrainResult, data_fingerprint, run_loop, shuffled_batches
+from stage2.summarization.adaptation import fit_salience
 from stage2.summarization.config import ADAPTATIONS, FEW_SHOT
-from stage2.summarization.data import SummaryExample, greedy_oracle
+from stage2.summarization.data import SummaryExample
+from stage2.summarization.encoder_adaptation import fit_encoder
+from stage2.summarization.objectives import oracle_labels, ranking_loss
 
 logger = logging.getLogger(__name__)
-
-
-def oracle_labels(examples: Sequence[SummaryExample]) -> list[list[int]]:
-    """0/1 per sentence: the greedy ROUGE oracle of each document against its reference."""
-    out = []
-    for ex in examples:
-        texts = [s.text for s in ex.sentences]
-        chosen = set(greedy_oracle(texts, ex.summary))
-        out.append([1 if i in chosen else 0 for i in range(len(texts))])
-    return out
 
 
 RESIDUAL_MIN_DOCUMENTS = 1000
@@ -51,17 +44,6 @@ RESIDUAL_MIN_DOCUMENTS = 1000
 
 FEATURE_WEIGHTS = ("prior", "dialogue_prior")
 SALIENCE = ("salience", "dialogue_salience")
-
-
-def ranking_loss(logits: torch.Tensor, labels: Sequence[int]) -> torch.Tensor:
-    """Pairwise logistic ranking loss of one document: the mean of ``softplus(s_neg - s_pos)`` over
-    every (oracle sentence, other sentence) pair; zero (with a graph) when no pair exists.
-    """
-    target = torch.tensor(labels, dtype=torch.bool, device=logits.device)
-    pairs = target[:, None] & ~target[None, :]
-    if not bool(pairs.any()):
-        return logits.sum() * 0.0
-    return torch.nn.functional.softplus(logits[None, :] - logits[:, None])[pairs].mean()
 
 
 def _cache_embeddings(model: Any, examples: Sequence[SummaryExample], progress: bool) -> list[torch.Tensor]:
@@ -170,8 +152,6 @@ def _adapt_few_shot(
     scored on dev."""
     import time
 
-    from stage2.summarization.adaptation import fit_salience
-    from stage2.summarization.encoder_adaptation import fit_encoder
     from stage2.summarization.metrics import summary_scores
 
     started = time.perf_counter()

@@ -7,8 +7,10 @@ import pytest
 import torch
 
 import stage2.summarization.encoder_adaptation as adaptation
+import stage2.summarization.training as training
 from stage2.summarization.data import SummaryExample
-from stage2.summarization.training import oracle_labels, ranking_loss, train_summarizer
+from stage2.summarization.objectives import oracle_labels, ranking_loss
+from stage2.summarization.training import train_summarizer
 
 CV = {"rouge1_prior": 10.0, "rouge1_adapted": 5.0, "ranking_prior": 60.0, "ranking_adapted": 55.0}
 CV_NOISE = CV | {"ranking_change": -5.0, "ranking_change_se": 4.0}  # a fall within the noise: kept
@@ -175,7 +177,7 @@ def test_train_summarizer_dispatches_the_encoder_adaptation(model, monkeypatch):
         model.config.card.setdefault("training", []).append(report)
         return report
 
-    monkeypatch.setattr(adaptation, "fit_encoder", fake)
+    monkeypatch.setattr(training, "fit_encoder", fake)  # the name training dispatches to
     from stage2.loop import TrainingConfig
 
     train_summarizer(model, corpus(6), None, TrainingConfig(seed=7), {"max_sentences": 1}, adaptation="encoder")

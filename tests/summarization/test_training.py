@@ -7,7 +7,8 @@ import torch
 
 from stage2.loop import TrainingConfig
 from stage2.summarization.data import SummaryExample, greedy_oracle
-from stage2.summarization.training import oracle_labels, ranking_loss, train_summarizer
+from stage2.summarization.objectives import oracle_labels, ranking_loss
+from stage2.summarization.training import train_summarizer
 
 
 def fast(**kwargs):
