@@ -127,17 +127,14 @@ def _map(ds: Any, actor: type, args: tuple[Any, ...], actors: int, batch_size: i
     )
 
 
-def _run_time_labels(labels: Any) -> Any:
-    """Run-time labels as the actors get them: a LabelSet or ``{"name": "description"}`` as it is
-    (``stage2 ner predict --labels labels.json`` gives those), names (a comma-separated string too)
-    as a list, each a non-empty string."""
-    if labels is None or isinstance(labels, (LabelSet, Mapping)):
-        return labels
-    names = [n.strip() for n in labels.split(",")] if isinstance(labels, str) else list(labels)
-    bad = [n for n in names if not isinstance(n, str) or not n.strip()]
-    if not names or bad:
-        raise ValueError(f"labels must be non-empty strings, got {labels!r}")
-    return names
+def _run_time_labels(labels: Any) -> LabelSet | None:
+    """Run-time labels as the actors get them: read once, here, by the library's label grammar
+    (:meth:`LabelSet.from_user`); a comma-separated string is a list of names."""
+    if labels is None:
+        return None
+    if isinstance(labels, str):
+        labels = [n.strip() for n in labels.split(",")]
+    return LabelSet.from_user(labels)
 
 
 def _columns(ds: Any) -> list[str]:

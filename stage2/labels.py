@@ -121,38 +121,60 @@ class LabelSet:
         return cls([Label(k, humanize(k), descriptions.get(k, "")) for k in keys])
 
     @classmethod
-    def from_user(cls, labels: LabelSet | Mapping[str, str | None] | Sequence[str] | Sequence[Label]) -> LabelSet:
-        """Normalise what a user passes at predict or train time.
+    def from_user(cls, labels: LabelsInput) -> LabelSet:
+        """Normalise what a user passes, the one label grammar of the API, CLI, service and spaCy.
 
-        Accepts a LabelSet, ``{"name": "description"}``, ``["name", ...]`` or ``[Label, ...]``.
-        The key and the name are both the string the user gave.
+        Accepts a LabelSet; a list of names, of :class:`Label` or of saved entries
+        (``{"key", "name", "description"}``); or an object mapping each key to ``None``, a
+        description, or ``{"name": ..., "description": ...}`` (the name is what the model reads, the
+        key what predictions are tagged with). Errors name the label and what was expected.
+
+        >>> LabelSet.from_user({"PER": {"name": "person", "description": "a human"}}).to_dict()
+        [{'key': 'PER', 'name': 'person', 'description': 'a human'}]
         """
         if isinstance(labels, LabelSet):
             return labels
         if isinstance(labels, str):
             raise TypeError("labels must be a list or dict of label names, not a single string")
-        items: list[tuple[str | Label, str]] = []
         if isinstance(labels, Mapping):
-            items = [(k, v or "") for k, v in labels.items()]
+            out = [_label_of_entry(k, v) for k, v in labels.items()]
         else:
-            for item in labels:
-                if isinstance(item, (Label, str)):
-                    items.append((item, ""))
-                else:
-                    raise TypeError(f"label {item!r} is not a string")
-        if not items:
+            out = [_label_of_item(item) for item in labels]
+        if not out:
             raise ValueError("labels is empty: give at least one entity type")
-        out: list[Label] = []
-        for key, desc in items:
-            if isinstance(key, Label):
-                out.append(key)
-                continue
-            if not isinstance(key, str) or not key.strip():
-                raise ValueError(f"label name {key!r} is empty or not a string")
-            if not isinstance(desc, str):
-                raise TypeError(f"description of label {key!r} must be a string")
-            out.append(Label(key.strip(), key.strip(), desc.strip()))
         return cls(out)
+
+
+LabelsInput = LabelSet | Mapping[str, Any] | Sequence[Any]
+"""What :meth:`LabelSet.from_user` accepts."""
+
+_ENTRY_FIELDS = {"key", "name", "description"}
+
+
+def _label_of_entry(key: Any, entry: Any) -> Label:
+    """One ``key: description-or-object`` entry of a label object."""
+    if not isinstance(key, str) or not key.strip():
+        raise ValueError(f"label name {key!r} is empty or not a string")
+    if entry is None or isinstance(entry, str):
+        return Label(key.strip(), key.strip(), (entry or "").strip())
+    if not isinstance(entry, Mapping):
+        raise TypeError(f"label {key!r}: expected a description string or an object with 'name' and 'description'")
+    name, desc = entry.get("name") or key, entry.get("description") or ""
+    unknown = set(entry) - {"name", "description"}
+    if not isinstance(name, str) or not isinstance(desc, str) or unknown:
+        raise ValueError(f"label {key!r}: expected string 'name' and 'description' only; got {dict(entry)!r:.80}")
+    return Label(key.strip(), name.strip() or key.strip(), desc.strip())
+
+
+def _label_of_item(item: Any) -> Label:
+    """One item of a label list: a name, a Label, or a saved ``{"key", "name", "description"}`` entry."""
+    if isinstance(item, Label):
+        return item
+    if isinstance(item, str):
+        return _label_of_entry(item, None)
+    if isinstance(item, Mapping) and "key" in item and not set(item) - _ENTRY_FIELDS:
+        return _label_of_entry(item["key"], {k: v for k, v in item.items() if k != "key"})
+    raise TypeError(f"label {item!r:.60} is not a string (or a {{'key', 'name', 'description'}} object)")
 
 
 class TagError(ValueError):

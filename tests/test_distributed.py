@@ -37,7 +37,7 @@ def test_tagging_a_dataset_matches_the_runtime_and_keeps_columns(local_ray, ner_
     assert [list(r["entities"]) for r in rows] == expected
     with pytest.raises(ValueError, match="no 'body' column"):
         predict_dataset(ds, folder, text_column="body")
-    with pytest.raises(ValueError, match="labels must be non-empty"):
+    with pytest.raises(ValueError, match="is empty or not a string"):
         predict_dataset(ds, folder, labels=["person", " "])
 
 

@@ -205,3 +205,18 @@ def test_the_shipped_ner_fast_export_refuses_run_time_labels():
         fast.predict("Marie Curie lived in Paris.", labels=["dinosaur", "spaceship"])
     found = fast.predict("Marie Curie lived in Paris.", labels=["PER", "LOC"])
     assert {(e["text"], e["label"]) for e in found} == {("Marie Curie", "PER"), ("Paris", "LOC")}
+
+
+def test_one_label_grammar_for_every_door():
+    """Issue 24: the CLI's labels file took {"PER": {"name", "description"}}, which the API refused.
+    Now LabelSet.from_user reads every form, and the CLI, service, spaCy and Ray all call it."""
+    nested = LabelSet.from_user({"PER": {"name": "person", "description": "a human"}, "LOC": None})
+    assert nested.to_dict() == [
+        {"key": "PER", "name": "person", "description": "a human"},
+        {"key": "LOC", "name": "LOC", "description": ""},
+    ]
+    assert LabelSet.from_user(nested.to_dict()) == nested  # the saved form reads back
+    with pytest.raises(ValueError, match=r"label 'PER': expected string 'name' and 'description' only"):
+        LabelSet.from_user({"PER": {"name": "person", "colour": "red"}})
+    with pytest.raises(TypeError, match=r"label 'PER': expected a description string or an object"):
+        LabelSet.from_user({"PER": 5})

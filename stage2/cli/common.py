@@ -47,43 +47,25 @@ def _labels_text(value: str) -> tuple[str, str | None]:
     return "--labels", None
 
 
-def _labels_from_object(where: str, data: dict[str, Any]) -> Any:
-    """The label set of a ``--labels`` JSON object (key -> description or {name, description})."""
-    from stage2.labels import Label, LabelSet
-
-    if all(v is None or isinstance(v, str) for v in data.values()) and all(k.strip() for k in data):
-        return {k: v or "" for k, v in data.items()}
-    items = []
-    for key, entry in data.items():
-        if entry is None or isinstance(entry, str):
-            entry = {"description": entry or ""}
-        if not isinstance(entry, dict) or not key.strip():
-            raise ValueError(f"{where}: label {key!r}: expected a description string or an object; got {entry!r}")
-        name, desc = entry.get("name") or key, entry.get("description") or ""
-        unknown = set(entry) - {"name", "description"}
-        if not isinstance(name, str) or not isinstance(desc, str) or unknown:
-            raise ValueError(f"{where}: label {key!r}: expected string 'name' and 'description'; got {entry!r}")
-        items.append(Label(key.strip(), name.strip() or key.strip(), desc.strip()))
-    return LabelSet(items)
-
-
 def parse_labels(value: str | None) -> Any:
-    """``--labels`` as a JSON file, a JSON string, or comma-separated names.
+    """``--labels`` as a JSON file, a JSON string, or comma-separated names, read into a
+    :class:`~stage2.labels.LabelSet` by the library's one label grammar (:meth:`LabelSet.from_user`:
+    names, or an object mapping each key to a description or to ``{"name": ..., "description": ...}``).
+    Anything else raises a ValueError that names the input.
 
-    JSON is a list of names, or an object mapping each key to a description or to
-    ``{"name": ..., "description": ...}``. Anything else raises a ValueError that names the input.
-
-    >>> parse_labels("person, location")
+    >>> parse_labels("person, location").keys
     ['person', 'location']
     """
     if value is None:
         return None
+    from stage2.labels import LabelSet
+
     where, text = _labels_text(value)
     if text is None:
         names = [v.strip() for v in value.split(",") if v.strip()]
         if not names:
             raise ValueError(f"--labels {value!r}: no label names (e.g. --labels person,city)")
-        return names
+        return LabelSet.from_user(names)
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as err:
@@ -93,14 +75,12 @@ def parse_labels(value: str | None) -> Any:
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
     expected = 'a list of names or an object {"name": "description" or {"name": ..., "description": ...}}'
-    if isinstance(data, list):
-        bad = [x for x in data if not isinstance(x, str) or not x.strip()]
-        if bad or not data:
-            raise ValueError(f"{where}: expected {expected}; got the list item {bad[0] if bad else '[]'!r}")
-        return data
-    if not isinstance(data, dict) or not data:
+    if not isinstance(data, list | dict) or not data:
         raise ValueError(f"{where}: expected {expected}; got {json.dumps(data)[:80]}")
-    return _labels_from_object(where, data)
+    try:
+        return LabelSet.from_user(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: {err}; expected {expected}") from None
 
 
 def read_records(path: str, field: str) -> list[str]:

@@ -25,7 +25,7 @@ from stage2._version import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder, stage2_folder
 from stage2.batching import length_batches
 from stage2.io import tokenizable
-from stage2.labels import Label, LabelSet, resolve_label_set
+from stage2.labels import Label, LabelSet, LabelsInput, resolve_label_set
 from stage2.ner.config import WEIGHTS_NAME, HeadType, LabelReading, NERConfig, Scoring
 from stage2.ner.data import NERExample
 from stage2.ner.decoding import DEFAULT_THRESHOLD, above_threshold, check_threshold, decode_sentences, predict_texts
@@ -44,7 +44,7 @@ mean token-label cosine there is about 0.39 against 0.08 read apart, its top ten
 HEAD_INIT_SEED = 0
 """Seed of a fresh head's initialisation (independent of the global RNG)."""
 
-LabelsArg = LabelSet | dict[str, str] | dict[str, str | None] | Sequence[str] | None
+LabelsArg = LabelsInput | None
 
 __all__ = ["Context", "LabelsArg", "NERModel", "Window"]
 

@@ -12,21 +12,21 @@ from stage2.labels import Label, LabelSet
 
 def test_parse_labels_forms(tmp_path):
     assert parse_labels(None) is None
-    assert parse_labels("person, city ,") == ["person", "city"]
-    assert parse_labels('["person", "city"]') == ["person", "city"]
-    assert parse_labels('{"person": "a human being"}') == {"person": "a human being"}
+    assert parse_labels("person, city ,") == LabelSet.from_user(["person", "city"])
+    assert parse_labels('["person", "city"]') == LabelSet.from_user(["person", "city"])
+    assert parse_labels('{"person": "a human being"}') == LabelSet.from_user({"person": "a human being"})
     nested = parse_labels('{"PER": {"name": "person", "description": "a human"}, "LOC": "a place"}')
     assert nested == LabelSet([Label("PER", "person", "a human"), Label("LOC", "LOC", "a place")])
     path = tmp_path / "labels.json"
     path.write_text('{"person": "a human being", "city": ""}', encoding="utf-8")
-    assert LabelSet.from_user(parse_labels(str(path))).keys == ["person", "city"]
+    assert parse_labels(str(path)).keys == ["person", "city"]
 
 
 def test_parse_labels_long_json_string():
     descriptions = {f"type{i}": "a fairly long description of what this entity type covers" for i in range(8)}
     value = json.dumps(descriptions)
     assert len(value) > 255  # longer than a file name may be
-    assert parse_labels(value) == descriptions
+    assert parse_labels(value) == LabelSet.from_user(descriptions)
 
 
 def test_parse_labels_bad_json(tmp_path):
@@ -44,7 +44,7 @@ def test_parse_labels_bad_json(tmp_path):
         ("5", "expected a list of names"),
         ('"person"', "expected a list of names"),
         ('{"person": 5}', "label 'person': expected a description"),
-        ("[1, 2]", "got the list item 1"),
+        ("[1, 2]", "label 1 is not a string"),
         ("[]", "expected a list of names"),
         ('{"person": "a", "person": "b"}', r"duplicated key\(s\) \['person'\]"),
         ('{"PER": {"name": 3}}', "expected string 'name'"),
