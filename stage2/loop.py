@@ -225,41 +225,23 @@ def run_loop(
     weights are restored at the end. ``fingerprint`` identifies the training data of a resumable run;
     ``is_encoder``/``learning_rate_of`` choose each parameter's learning rate (see the module docstring).
     """
-    torch.manual_seed(cfg.seed)  # dropout and any torch sampling: runs repeat for a seed
-    eval_at = eval_at if evaluate is not None and eval_at else set()
-    optimizer, scheduler = _optimizer(model, cfg, steps, is_encoder, learning_rate_of)
-    out_dir = Path(cfg.output_dir) if cfg.output_dir else None
-    rng = random.Random(cfg.seed + 1)
-    run = _Progress()
-    ckpt = find_checkpoint(out_dir) if out_dir and cfg.resume else None
-    if ckpt is not None:
-        run = _resume(ckpt, model, optimizer, scheduler, rng, cfg, steps, fingerprint)
-
     from tqdm.auto import tqdm
 
-    saver = _Saver(model, optimizer, scheduler, rng, cfg, steps, fingerprint, out_dir)
+    eval_at = eval_at if evaluate is not None and eval_at else set()
+    saver, run = _prepare_run(model, cfg, steps, is_encoder, fingerprint, learning_rate_of)
+    out_dir = saver.out_dir
     model.train()
     started = time.perf_counter()
     bar = tqdm(total=steps, initial=run.step, desc="training", disable=not cfg.progress, unit="step")
     running = 0.0
     with _sigint_finishes_the_step() as interrupted:
         for step in range(run.step, steps):
-            loss = _optimise(model, optimizer, scheduler, batch_loss(step, rng), cfg.max_grad_norm)
+            loss = _optimise(model, saver.optimizer, saver.scheduler, batch_loss(step, saver.rng), cfg.max_grad_norm)
             running = 0.9 * running + 0.1 * loss if step > run.step else loss
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
             done = step + 1
-            periodic = bool(cfg.save_every) and done % cfg.save_every == 0
-            periodic = periodic or (bool(cfg.save_every_seconds) and saver.due(cfg.save_every_seconds))
-            if out_dir and cfg.snapshot_every and done % cfg.snapshot_every == 0:
-                save_atomic(model, out_dir / "snapshots" / f"step-{done}")
-            saved = False
-            if done in eval_at or (out_dir and (done == steps or periodic)):
-                record: dict[str, Any] = {"step": done, "loss": round(running, 5)}
-                if evaluate is not None and done in eval_at:
-                    record["dev"] = _evaluate(model, evaluate, metric, done, run, out_dir)
-                run.history.append(record)
-                saved = saver.save(done, run)
+            saved = _after_step(saver, run, done, running, evaluate, eval_at, metric)
             if interrupted() and done < steps:
                 bar.close()
                 if not saved:
@@ -270,6 +252,52 @@ def run_loop(
     _restore_best(model, run, out_dir)
     model.eval()
     return TrainResult(steps=steps, seconds=seconds, best_dev=run.best, history=run.history)
+
+
+def _prepare_run(
+    model: Any,
+    cfg: TrainingConfig,
+    steps: int,
+    is_encoder: Callable[[str], bool] | None,
+    fingerprint: str,
+    learning_rate_of: Callable[[str], float] | None,
+) -> tuple[_Saver, _Progress]:
+    """Seed torch, build the optimizer and schedule, and resume from ``cfg.output_dir``'s checkpoint
+    when there is one (and ``cfg.resume``); the run's saver (which holds that state) and where it stands."""
+    torch.manual_seed(cfg.seed)  # dropout and any torch sampling: runs repeat for a seed
+    optimizer, scheduler = _optimizer(model, cfg, steps, is_encoder, learning_rate_of)
+    out_dir = Path(cfg.output_dir) if cfg.output_dir else None
+    rng = random.Random(cfg.seed + 1)
+    run = _Progress()
+    ckpt = find_checkpoint(out_dir) if out_dir and cfg.resume else None
+    if ckpt is not None:
+        run = _resume(ckpt, model, optimizer, scheduler, rng, cfg, steps, fingerprint)
+    return _Saver(model, optimizer, scheduler, rng, cfg, steps, fingerprint, out_dir), run
+
+
+def _after_step(
+    saver: _Saver,
+    run: _Progress,
+    done: int,
+    running: float,
+    evaluate: Callable[[], dict[str, Any]] | None,
+    eval_at: set[int],
+    metric: str,
+) -> bool:
+    """The snapshot, dev evaluation and checkpoint due after step ``done`` (``running``: the smoothed
+    loss); whether a checkpoint was written."""
+    cfg, out_dir = saver.cfg, saver.out_dir
+    periodic = bool(cfg.save_every) and done % cfg.save_every == 0
+    periodic = periodic or (bool(cfg.save_every_seconds) and saver.due(cfg.save_every_seconds))
+    if out_dir and cfg.snapshot_every and done % cfg.snapshot_every == 0:
+        save_atomic(saver.model, out_dir / "snapshots" / f"step-{done}")
+    if not (done in eval_at or (out_dir and (done == saver.steps or periodic))):
+        return False
+    record: dict[str, Any] = {"step": done, "loss": round(running, 5)}
+    if evaluate is not None and done in eval_at:
+        record["dev"] = _evaluate(saver.model, evaluate, metric, done, run, out_dir)
+    run.history.append(record)
+    return saver.save(done, run)
 
 
 @dataclass

@@ -123,46 +123,79 @@ def build_wheel(
     existing wheel of the same file name is replaced only with ``overwrite`` (checked before any work).
     """
     model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise FileNotFoundError(f"{model_dir}: no such model folder")
-    kind = "export" if (model_dir / EXPORT_CONFIG).exists() else "torch" if (model_dir / TORCH_CONFIG).exists() else ""
-    if not kind:
-        raise ValueError(f"{model_dir}: neither a stage2 model ({TORCH_CONFIG}) nor an export ({EXPORT_CONFIG})")
-    if not _NAME.match(name):
-        raise ValueError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (e.g. ner-news)")
-    if not _VERSION.match(version):
-        raise ValueError(f"--version {version!r}: expected a version such as 1.0.0")
+    kind = _model_kind(model_dir)
+    _check_name_and_version(name, version)
     module = module_name(name)
-    dist = module  # the distribution name, already normalised for file names
-    wheel = Path(out_dir) / f"{dist}-{version}-py3-none-any.whl"
+    wheel = Path(out_dir) / f"{module}-{version}-py3-none-any.whl"
     if wheel.exists() and not overwrite:
         raise FileExistsError(
             f"{wheel}: exists (names that differ only in case or in '-', '_' and '.' are one package: {name!r} is "
             f"{module}); pass overwrite=True (CLI: --overwrite) to replace it"
         )
-    info = f"{dist}-{version}.dist-info"
-    files: dict[str, bytes] = {
-        f"{module}/__init__.py": (
-            f'"""stage2 model package {name!r} ({kind}), built by stage2 {__version__}."""\n\n'
-            "from pathlib import Path\n\n\n"
-            "def get_model_path() -> str:\n"
-            '    """The folder holding the model files."""\n'
-            '    return str(Path(__file__).parent / "model")\n'
-        ).encode()
-    }
+    files = {f"{module}/__init__.py": _package_init(name, kind)}
     for rel, path in _model_files(model_dir, follow_symlinks):
         files[f"{module}/model/{rel}"] = path.read_bytes()
+    files |= _dist_info(module, name, version, kind, description, files)
+    _write_wheel(wheel, files)
+    return wheel
+
+
+def _model_kind(model_dir: Path) -> str:
+    """``"export"`` or ``"torch"``: what ``model_dir`` holds; an error naming it when it is neither."""
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"{model_dir}: no such model folder")
+    kind = "export" if (model_dir / EXPORT_CONFIG).exists() else "torch" if (model_dir / TORCH_CONFIG).exists() else ""
+    if not kind:
+        raise ValueError(f"{model_dir}: neither a stage2 model ({TORCH_CONFIG}) nor an export ({EXPORT_CONFIG})")
+    return kind
+
+
+def _check_name_and_version(name: str, version: str) -> None:
+    """Refuse a package name or version that would make an invalid wheel, naming the CLI option."""
+    if not _NAME.match(name):
+        raise ValueError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (e.g. ner-news)")
+    if not _VERSION.match(version):
+        raise ValueError(f"--version {version!r}: expected a version such as 1.0.0")
+
+
+def _package_init(name: str, kind: str) -> bytes:
+    """The model package's ``__init__.py``: ``get_model_path()`` returns the packed model folder."""
+    return (
+        f'"""stage2 model package {name!r} ({kind}), built by stage2 {__version__}."""\n\n'
+        "from pathlib import Path\n\n\n"
+        "def get_model_path() -> str:\n"
+        '    """The folder holding the model files."""\n'
+        '    return str(Path(__file__).parent / "model")\n'
+    ).encode()
+
+
+def _dist_info(
+    module: str, name: str, version: str, kind: str, description: str, files: dict[str, bytes]
+) -> dict[str, bytes]:
+    """The wheel's ``.dist-info`` files (metadata, entry point, RECORD of ``files`` and themselves).
+
+    The distribution name is ``module``, already normalised for file names.
+    """
+    info = f"{module}-{version}.dist-info"
     summary = description or f"stage2 {kind} model '{name}'"
     requires = ("stage2" if kind == "export" else "stage2[train]") + library_range()
-    files[f"{info}/METADATA"] = (
-        f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\nSummary: {summary}\nRequires-Dist: {requires}\n"
-    ).encode()
-    files[f"{info}/WHEEL"] = (
-        f"Wheel-Version: 1.0\nGenerator: stage2 {__version__}\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    ).encode()
-    files[f"{info}/entry_points.txt"] = f"[{ENTRY_POINT_GROUP}]\n{name} = {module}\n".encode()
-    files[f"{info}/top_level.txt"] = f"{module}\n".encode()
-    files[f"{info}/RECORD"] = _record(files, f"{info}/RECORD")
+    meta: dict[str, bytes] = {
+        f"{info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {module}\nVersion: {version}\nSummary: {summary}\n"
+            f"Requires-Dist: {requires}\n"
+        ).encode(),
+        f"{info}/WHEEL": (
+            f"Wheel-Version: 1.0\nGenerator: stage2 {__version__}\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ).encode(),
+        f"{info}/entry_points.txt": f"[{ENTRY_POINT_GROUP}]\n{name} = {module}\n".encode(),
+        f"{info}/top_level.txt": f"{module}\n".encode(),
+    }
+    meta[f"{info}/RECORD"] = _record({**files, **meta}, f"{info}/RECORD")
+    return meta
+
+
+def _write_wheel(wheel: Path, files: dict[str, bytes]) -> None:
+    """Zip ``files`` into ``wheel`` through a ``.part`` file, so that no partial wheel is ever left."""
     wheel.parent.mkdir(parents=True, exist_ok=True)
     tmp = wheel.with_suffix(".whl.part")
     try:
@@ -172,4 +205,3 @@ def build_wheel(
         tmp.replace(wheel)
     finally:  # a full disk or an interruption leaves no partial wheel
         tmp.unlink(missing_ok=True)
-    return wheel

@@ -15,7 +15,8 @@ added only where no earlier component found one. Entities scoring below ``thresh
 
 Scores: each entity's ``ent._.stage2_score``, and every found entity (also those an earlier component's
 entities kept out of ``doc.ents``) in ``doc.spans["stage2_ner"]`` with ``.attrs["scores"]`` (spancat's
-convention). ``nlp.to_disk`` copies the export into the pipeline folder, so ``spacy.load`` of that folder
+convention). ``nlp.evaluate`` scores the component's entities (``ents_p``, ``ents_r``, ``ents_f``,
+``ents_per_type``). ``nlp.to_disk`` copies the export into the pipeline folder, so ``spacy.load`` of that folder
 needs neither the original export nor its name.
 """
 
@@ -28,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
+from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc, SpanGroup
 from spacy.tokens import Span as SpacySpan
+from spacy.training import Example
 from spacy.util import minibatch
 
 from stage2.labels import LabelSet
@@ -154,8 +157,18 @@ class Stage2NER:
                 doc.set_ents(sorted(ents, key=lambda e: e.start), default="outside" if self.overwrite else "unmodified")
                 yield doc
 
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
+        """Entity precision, recall and F1 (overall and per type) of ``examples`` as spaCy scores them
+        (``ents_p``, ``ents_r``, ``ents_f``, ``ents_per_type``): what ``nlp.evaluate`` reports."""
+        return get_ner_prf(examples, **kwargs)
 
-@Language.factory("stage2_ner", default_config=DEFAULT_CONFIG)
+
+@Language.factory(
+    "stage2_ner",
+    default_config=DEFAULT_CONFIG,
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans", "span._.stage2_score"],
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
 def make_stage2_ner(
     nlp: Language, name: str, model: str, labels: Any, batch_size: int, overwrite: bool, threshold: float
 ) -> Stage2NER:

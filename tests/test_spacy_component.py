@@ -107,3 +107,21 @@ def test_scores_labels_and_a_saved_pipeline_that_loads_without_the_export(entity
     loaded = spacy.load(tmp_path / "pipeline")
     assert [(e.text, e.label_, e._.stage2_score) for e in loaded(TEXT).ents] == want
     assert loaded.get_pipe("stage2_ner").threshold == 0.2
+
+
+def test_nlp_evaluate_scores_the_components_entities(entity_export):
+    """Issue 24: the component had no scorer, so ``nlp.evaluate`` reported no entity scores."""
+    from spacy.training import Example
+
+    import stage2.spacy_component  # noqa: F401
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("stage2_ner", config={"model": str(entity_export[0]), "labels": ["person", "city"]})
+    predicted = nlp("Ada Lovelace met Charles Babbage in London.")
+    ents = [(e.start_char, e.end_char, e.label_) for e in predicted.ents]
+    assert ents
+    same = Example.from_dict(nlp.make_doc(predicted.text), {"entities": ents})
+    assert nlp.evaluate([same])["ents_f"] == 1.0
+    other = Example.from_dict(nlp.make_doc(predicted.text), {"entities": [(0, 3, "robot")]})
+    scores = nlp.evaluate([other])
+    assert scores["ents_p"] == 0.0 and "robot" in scores["ents_per_type"]

@@ -156,6 +156,7 @@ def _add_package(tasks: Any) -> None:
 
 
 def _add_serve(tasks: Any) -> None:
+    """``stage2 serve``; its option groups are added in the order ``--help`` lists them."""
     v = tasks.add_parser(
         "serve",
         help="HTTP JSON service (POST /ner, POST /summarize, GET /health)",
@@ -164,62 +165,87 @@ def _add_serve(tasks: Any) -> None:
     v.add_argument("--model", action="append", required=True, help="export folder or name; repeat for both tasks")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8000)
-    v.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger requests get 413")
-    v.add_argument("--max-batch", type=int, default=32, help="texts per micro-batch")
-    v.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a micro-batch waits to fill")
-    v.add_argument("--max-items", type=int, default=64, help="texts or documents per request (default 64)")
-    v.add_argument("--max-chars", type=int, default=100_000, help="characters per text or document (default 100000)")
-    v.add_argument("--max-labels", type=int, default=50, help="entity types per request (default 50)")
-    v.add_argument("--max-label-chars", type=int, default=200, help="characters per label name or description")
-    v.add_argument(
+    _add_serve_request_limits(v)
+    _add_serve_connection_limits(v)
+    _add_serve_deadlines_and_access(v)
+    _add_serve_ray(v)
+    v.set_defaults(func=cmd_serve)
+
+
+def _add_serve_request_limits(parser: argparse.ArgumentParser) -> None:
+    """``stage2 serve`` options: request sizes and micro-batching."""
+    parser.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger requests get 413")
+    parser.add_argument("--max-batch", type=int, default=32, help="texts per micro-batch")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a micro-batch waits to fill")
+    parser.add_argument("--max-items", type=int, default=64, help="texts or documents per request (default 64)")
+    parser.add_argument(
+        "--max-chars", type=int, default=100_000, help="characters per text or document (default 100000)"
+    )
+    parser.add_argument("--max-labels", type=int, default=50, help="entity types per request (default 50)")
+    parser.add_argument("--max-label-chars", type=int, default=200, help="characters per label name or description")
+    parser.add_argument(
         "--large-request-chars",
         type=int,
         default=5_000,
         help="NER requests with more characters run in a second lane, so small ones never wait behind them",
     )
-    v.add_argument("--header-timeout", type=float, default=10.0, help="seconds for a request's headers (then dropped)")
-    v.add_argument("--body-timeout", type=float, default=30.0, help="seconds for a request's body (then 408)")
-    v.add_argument("--keep-alive", type=float, default=5.0, help="seconds an idle keep-alive connection is kept")
-    v.add_argument("--max-connections", type=int, default=256, help="concurrent connections; beyond it 503")
-    v.add_argument(
+
+
+def _add_serve_connection_limits(parser: argparse.ArgumentParser) -> None:
+    """``stage2 serve`` options: connection timeouts and counts."""
+    parser.add_argument(
+        "--header-timeout", type=float, default=10.0, help="seconds for a request's headers (then dropped)"
+    )
+    parser.add_argument("--body-timeout", type=float, default=30.0, help="seconds for a request's body (then 408)")
+    parser.add_argument("--keep-alive", type=float, default=5.0, help="seconds an idle keep-alive connection is kept")
+    parser.add_argument("--max-connections", type=int, default=256, help="concurrent connections; beyond it 503")
+    parser.add_argument(
         "--per-client-connections",
         type=int,
         default=None,
         help="connections one client address may hold; more are closed at once (default: a quarter of "
         "--max-connections), so one client's half-open connections cannot lock everyone out",
     )
-    v.add_argument(
+
+
+def _add_serve_deadlines_and_access(parser: argparse.ArgumentParser) -> None:
+    """``stage2 serve`` options: deadlines, shutdown, queues and who may call."""
+    parser.add_argument(
         "--max-seconds",
         type=float,
         default=30.0,
         help="a request's compute deadline in seconds: then 503, and its work still queued is dropped (also when "
         "the client disconnects)",
     )
-    v.add_argument(
+    parser.add_argument(
         "--allowed-hosts",
         default=None,
         help="comma-separated Host header values to serve (e.g. api.example.com,*.example.com); others get 400 "
         "(default: any)",
     )
-    v.add_argument(
+    parser.add_argument(
         "--graceful-seconds",
         type=float,
         default=30.0,
         help="on SIGTERM or Ctrl-C: seconds queued and running requests get to finish before the rest are cancelled",
     )
-    v.add_argument(
+    parser.add_argument(
         "--max-queue",
         type=int,
         default=64,
         help="requests waiting in one lane (small or large NER, small or large summaries); beyond it 429 with "
         "Retry-After",
     )
-    v.add_argument(
+    parser.add_argument(
         "--token",
         default=None,
         help="require 'Authorization: Bearer TOKEN' on POST requests (or set STAGE2_TOKEN; default: no token)",
     )
-    v.add_argument(
+
+
+def _add_serve_ray(parser: argparse.ArgumentParser) -> None:
+    """``stage2 serve --ray`` options: a Ray Serve deployment instead of uvicorn."""
+    parser.add_argument(
         "--ray",
         nargs="?",
         const="local",
@@ -227,10 +253,9 @@ def _add_serve(tasks: Any) -> None:
         help='serve as a Ray Serve deployment (pip install "stage2[ray]"): alone, a local Ray; "auto" or an address '
         "joins a cluster. Request limits as above; connections are handled by Ray Serve's proxy",
     )
-    v.add_argument("--replicas", type=int, default=1, help="--ray: replicas (the minimum with --max-replicas)")
-    v.add_argument("--max-replicas", type=int, default=None, help="--ray: autoscale up to this many replicas")
-    v.add_argument("--threads", type=int, default=1, help="--ray: cores per replica")
-    v.set_defaults(func=cmd_serve)
+    parser.add_argument("--replicas", type=int, default=1, help="--ray: replicas (the minimum with --max-replicas)")
+    parser.add_argument("--max-replicas", type=int, default=None, help="--ray: autoscale up to this many replicas")
+    parser.add_argument("--threads", type=int, default=1, help="--ray: cores per replica")
 
 
 def add_commands(tasks: Any) -> None:

@@ -92,36 +92,68 @@ def export(
     started = time.perf_counter()
     budget = budget or {}
     with _staging(Path(out)) as tmp:
-        save_tokenizer(spec, tmp)
-        examples = load_dev(spec.task, dev, dev_limit) if dev is not None else None
-        source, smoothed = spec.model, None
-        if quantize == "int8" and smoothing:
-            source, smoothed = smoothed_source(spec, examples, smoothing)
-        fp32_path = tmp / FP32_GRAPH
-        fp32, report = _float32_export(spec, source, fp32_path, threads)
-        report["quantization"] = quantize or "none"
-        if smoothed is not None:
-            report["smoothing"] = smoothed
-        write_config(spec, tmp, GRAPH, quantize or "none")
+        examples, fp32, report = _stage_float32(spec, tmp, dev, dev_limit, quantize, smoothing, threads)
         scores = _dev_scores(spec, examples, dev, fp32, budget)
-        if not quantize:
-            fp32_path.rename(tmp / GRAPH)
-            if scores is not None:
-                scores["exported"] = scores["onnx_fp32"]
-        else:
-            torch_metric = scores["torch"] if scores is not None else None
-            exported, found = quantize_with_search(
-                spec, fp32_path, tmp / GRAPH, quantize, examples, torch_metric, budget, threads, target_drop
-            )
-            if scores is not None:
-                scores["exported"] = found.pop("exported")
-            report.update(found)
-            report["parity"]["quantized_max_abs_diff"] = parity(spec, exported)
-            fp32_path.unlink()
+        _ship_graph(spec, tmp / FP32_GRAPH, quantize, examples, scores, report, budget, threads, target_drop)
         _judge(report, scores, quantize, allow_degraded)
         _write_report(spec, tmp, report, started)
     logger.info("exported %s model to %s (%.1f MB)", spec.task, out, report["onnx_megabytes"])
     return report
+
+
+def _stage_float32(
+    spec: ExportSpec,
+    tmp: Path,
+    dev: str | Path | Sequence[Any] | None,
+    dev_limit: int,
+    quantize: str | None,
+    smoothing: float | None,
+    threads: int | None,
+) -> tuple[list[Any] | None, Any, dict[str, Any]]:
+    """Write the tokenizer, the float32 graph (smoothed first for int8 with ``smoothing``), its head and the
+    final config into ``tmp``; returns the dev examples (None without ``dev``), the float32 export and the
+    report so far."""
+    save_tokenizer(spec, tmp)
+    examples = load_dev(spec.task, dev, dev_limit) if dev is not None else None
+    source, smoothed = spec.model, None
+    if quantize == "int8" and smoothing:
+        source, smoothed = smoothed_source(spec, examples, smoothing)
+    fp32, report = _float32_export(spec, source, tmp / FP32_GRAPH, threads)
+    report["quantization"] = quantize or "none"
+    if smoothed is not None:
+        report["smoothing"] = smoothed
+    write_config(spec, tmp, GRAPH, quantize or "none")
+    return examples, fp32, report
+
+
+def _ship_graph(
+    spec: ExportSpec,
+    fp32_path: Path,
+    quantize: str | None,
+    examples: list[Any] | None,
+    scores: dict[str, Any] | None,
+    report: dict[str, Any],
+    budget: dict[str, Any],
+    threads: int | None,
+    target_drop: float | None,
+) -> None:
+    """Put the graph the export ships at ``GRAPH`` beside ``fp32_path``: the float32 graph itself, or its
+    ``quantize``d version (what the search kept and its parity go into ``report``, and the float32 graph
+    is removed); the shipped graph's dev metric goes into ``scores`` as ``exported``."""
+    if not quantize:
+        fp32_path.rename(fp32_path.parent / GRAPH)
+        if scores is not None:
+            scores["exported"] = scores["onnx_fp32"]
+        return
+    torch_metric = scores["torch"] if scores is not None else None
+    exported, found = quantize_with_search(
+        spec, fp32_path, fp32_path.parent / GRAPH, quantize, examples, torch_metric, budget, threads, target_drop
+    )
+    if scores is not None:
+        scores["exported"] = found.pop("exported")
+    report.update(found)
+    report["parity"]["quantized_max_abs_diff"] = parity(spec, exported)
+    fp32_path.unlink()
 
 
 def _float32_export(spec: ExportSpec, source: Any, path: Path, threads: int | None) -> tuple[Any, dict[str, Any]]:

@@ -24,7 +24,7 @@ import functools
 import logging
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -92,8 +92,6 @@ def train_summarizer(
     ``adaptation`` is ``auto`` (few-shot runs: :data:`~stage2.summarization.config.FEW_SHOT`; more
     documents: the ranking loss), ``salience``, ``encoder`` or ``weights`` (always the ranking loss).
     """
-    from stage2.summarization.metrics import summary_scores
-
     if adaptation not in ADAPTATIONS:
         raise ValueError(f"adaptation must be one of {', '.join(ADAPTATIONS)}, got {adaptation!r}")
     cfg = config or TrainingConfig(batch_size=4)
@@ -105,9 +103,35 @@ def train_summarizer(
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     steps = cfg.total_steps(per_epoch)
     schedule = shuffled_batches(len(examples), cfg.batch_size, steps, cfg.seed)
-    boosts = [float(model.config.focus_weight) if e.focus else 0.0 for e in examples]
     frozen = _set_trainable(model, train_encoder, use_residual, {"dialogue_prior" if d else "prior" for d in dialogue})
     inputs = None if train_encoder else _frozen_inputs(model, examples, prompts, cfg)
+    batch_loss = _ranking_batch_loss(model, schedule, examples, labels, dialogue, prompts, texts, inputs)
+    fingerprint = data_fingerprint([[e.document, e.summary] for e in examples])
+    evaluation = _dev_evaluation(model, dev_data, eval_budget), cfg.eval_points(steps, per_epoch), "rouge1"
+    rates = functools.partial(_learning_rate, cfg)
+    try:
+        result = run_loop(model, cfg, steps, batch_loss, *evaluation, fingerprint=fingerprint, learning_rate_of=rates)
+    finally:
+        for name, p in model.named_parameters():
+            p.requires_grad_(frozen[name])
+    trained = "feature weights and residual" if use_residual else "feature weights"
+    _record_run(model, len(examples), sum(sum(x) for x in labels), steps, cfg, result, train_encoder, trained)
+    return result
+
+
+def _ranking_batch_loss(
+    model: Any,
+    schedule: list[list[int]],
+    examples: list[SummaryExample],
+    labels: list[list[int]],
+    dialogue: list[bool],
+    prompts: list[str],
+    texts: list[list[str]],
+    inputs: tuple[list[torch.Tensor], dict[str, torch.Tensor], list[torch.Tensor]] | None,
+) -> Callable[[int, random.Random], torch.Tensor]:
+    """``batch_loss(step, rng)`` for :func:`~stage2.loop.run_loop`: the mean ranking loss of the documents
+    ``schedule[step]``, scored on the cached ``inputs`` of a frozen encoder or (None) through the encoder."""
+    boosts = [float(model.config.focus_weight) if e.focus else 0.0 for e in examples]
 
     def batch_loss(step: int, rng: random.Random) -> torch.Tensor:
         losses = []
@@ -122,21 +146,23 @@ def train_summarizer(
             losses.append(ranking_loss(logits, labels[i]))
         return torch.stack(losses).mean()
 
+    return batch_loss
+
+
+def _dev_evaluation(
+    model: Any, dev_data: Sequence[SummaryExample] | None, eval_budget: dict[str, Any] | None
+) -> Callable[[], dict[str, Any]] | None:
+    """``evaluate()`` for :func:`~stage2.loop.run_loop`: ROUGE on ``dev_data`` (None without dev data)."""
+    from stage2.summarization.metrics import summary_scores
+
+    if not dev_data:
+        return None
+
     def evaluate() -> dict[str, Any]:
         assert dev_data is not None
         return summary_scores(model, dev_data, eval_budget or {"max_sentences": 3})
 
-    fingerprint = data_fingerprint([[e.document, e.summary] for e in examples])
-    evaluation = (evaluate if dev_data else None), cfg.eval_points(steps, per_epoch), "rouge1"
-    rates = functools.partial(_learning_rate, cfg)
-    try:
-        result = run_loop(model, cfg, steps, batch_loss, *evaluation, fingerprint=fingerprint, learning_rate_of=rates)
-    finally:
-        for name, p in model.named_parameters():
-            p.requires_grad_(frozen[name])
-    trained = "feature weights and residual" if use_residual else "feature weights"
-    _record_run(model, len(examples), sum(sum(x) for x in labels), steps, cfg, result, train_encoder, trained)
-    return result
+    return evaluate
 
 
 def _adapt_few_shot(
