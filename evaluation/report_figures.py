@@ -19,62 +19,69 @@ def _plt() -> Any:
     return plt
 
 
-def learning_curves(data: dict[str, Any], path: Path) -> None:
-    """F1 against K for every system (mean ± std band), anchors as labelled markers."""
+def colours(names: list[str]) -> dict[str, str]:
+    """One colour per name, the same in every panel (sorted, so the choice does not depend on order)."""
+    return {name: f"C{i % 10}" for i, name in enumerate(sorted(set(names)))}
+
+
+def learning_curves(data: dict[str, Any]) -> Any:
+    """F1 against K for every system (mean ± std band), anchors as starred markers; every panel has
+    its own legend and a system keeps its colour across panels."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, (dataset, block) in zip(axes, data.items(), strict=True):
+    fig, axes = plt.subplots(1, len(data), figsize=(11, 4.2), squeeze=False)
+    colour = colours([s for block in data.values() for s in block["systems"]])
+    markers = ["*", "P", "X", "D", "v"]
+    for ax, (dataset, block) in zip(axes[0], data.items(), strict=True):
         for system, points in block["systems"].items():
             xs = [K_POSITIONS[p["setting"]] for p in points]
             ys = [p["f1"] for p in points]
             style = "o-" if len(points) > 1 else "s"
-            (line,) = ax.plot(xs, ys, style, label=system, markersize=4)
+            ax.plot(xs, ys, style, label=system, markersize=4, color=colour[system])
             lo = [p["f1"] - p["std"] for p in points]
             hi = [p["f1"] + p["std"] for p in points]
             if len(points) > 1:
-                ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15)
+                ax.fill_between(xs, lo, hi, color=colour[system], alpha=0.15)
         for i, anchor in enumerate(block["anchors"]):
             x = K_POSITIONS[anchor["setting"]] + 0.1
-            ax.plot([x], [anchor["value"]], "k*", markersize=8)
-            ax.annotate(
-                f"{anchor['name']} (published)",
-                (x, anchor["value"]),
-                fontsize=7,
-                xytext=(-90, 6 - 12 * i),
-                textcoords="offset points",
-            )
+            marker = markers[i % len(markers)]
+            ax.plot([x], [anchor["value"]], marker, color="black", markersize=7, label=f"{anchor['name']} (published)")
         ax.set_xticks(list(K_POSITIONS.values()), ["0", "5", "10", "20", "full"])
         ax.set_xlabel("labelled mentions per type (K)")
         ax.set_ylabel("entity F1 (test)")
         ax.set_title(dataset)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, **PNG)
-    plt.close(fig)
+    return fig
 
 
-def quality_cost(rows: list[dict[str, Any]], path: Path) -> None:
-    """CoNLL-2003 F1 against throughput and against MB on disk, one point per engine."""
+def quality_cost(rows: list[dict[str, Any]]) -> Any:
+    """CoNLL-2003 F1 against throughput and against size on disk, one point per engine, named in each
+    panel's legend (text labels beside the points overprinted where engines share a size)."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, key, label in ((axes[0], "throughput", "sentences/s (batch 32, 2 cores)"), (axes[1], "megabytes", "MB")):
+    colour = colours([row["engine"] for row in rows])
+    markers = "os^vDPX*"
+    panels = (
+        (axes[0], "throughput", "sentences/s (batch 32, 2 cores)"),
+        (axes[1], "megabytes", "MB on disk (10^6 bytes)"),
+    )
+    for ax, key, label in panels:
         for i, row in enumerate(rows):
             if row[key] is None or row["f1"] is None:
                 continue
-            ax.plot([row[key]], [row["f1"]], "o")
-            offset = (4, 3 - 10 * (i % 2))  # neighbours (torch and fp32 share a size) alternate above and below
-            ax.annotate(row["engine"], (row[key], row["f1"]), fontsize=7, xytext=offset, textcoords="offset points")
+            marker = markers[i % len(markers)]
+            ax.plot([row[key]], [row["f1"]], marker, color=colour[row["engine"]], label=row["engine"], alpha=0.8)
         ax.set_xlabel(label)
         ax.set_ylabel("CoNLL-2003 test F1 (sentences alone)")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
     axes[1].set_xscale("log")
     fig.tight_layout()
-    fig.savefig(path, **PNG)
-    plt.close(fig)
+    return fig
 
 
-def zero_shot(data: dict[str, Any], path: Path) -> None:
+def zero_shot(data: dict[str, Any]) -> Any:
     """One bar group per zero-shot set; published peers (other sets) in their own group."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(11, 4))
@@ -109,35 +116,50 @@ def zero_shot(data: dict[str, Any], path: Path) -> None:
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, **PNG)
-    plt.close(fig)
+    return fig
 
 
-def summarization(data: dict[str, Any], settings: list[str], path: Path) -> None:
-    """ROUGE-1 of stage2 per setting beside the baselines, one panel per data set."""
+def summarization(data: dict[str, Any], settings: list[str]) -> Any:
+    """ROUGE-1 of stage2 per setting beside the baselines, one panel per data set; each y-axis spans
+    the panel's values (not from 0), so the differences show."""
     plt = _plt()
     fig, axes = plt.subplots(1, len(data), figsize=(10, 3.8))
+    colour = colours(["stage2", *(name for block in data.values() for name in block["baselines"])])
     for ax, (dataset, block) in zip(axes, data.items(), strict=True):
         shown = [s for s in settings if s in block["stage2"]]
         ys = [block["stage2"][s]["rouge1"] for s in shown]
         err = [block["stage2"][s]["std"] for s in shown]
-        ax.bar(range(len(shown)), ys, yerr=err, color="tab:blue", label="stage2")
-        for k, (name, value) in enumerate(sorted(block["baselines"].items())):
-            ax.axhline(value, linestyle="--", color=f"C{k + 1}", label=name)
+        ax.bar(range(len(shown)), ys, yerr=err, color=colour["stage2"], label="stage2")
+        for name, value in sorted(block["baselines"].items()):
+            ax.axhline(value, linestyle="--", color=colour[name], label=name)
         for anchor in block["anchors"]:
             ax.axhline(anchor["value"], linestyle=":", color="black", label=f"{anchor['name']} (published)")
+        values = ys + list(block["baselines"].values()) + [a["value"] for a in block["anchors"]]
+        spread = [y + e for y, e in zip(ys, err, strict=True)] + [y - e for y, e in zip(ys, err, strict=True)]
+        low, high = min(values + spread), max(values + spread)
+        margin = max(1.0, 0.1 * (high - low))
+        ax.set_ylim(low - margin, high + 3 * margin)  # room above for the legend
         ax.set_xticks(range(len(shown)), shown)
         ax.set_ylabel("ROUGE-1 (test)")
         ax.set_title(dataset)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper right", ncol=2)
     fig.tight_layout()
-    fig.savefig(path, **PNG)
-    plt.close(fig)
+    return fig
+
+
+def figures(data: dict[str, Any], summary_settings: list[str]) -> dict[str, Any]:
+    """File name -> matplotlib figure, for every figure of the report (summarisation settings in the order given)."""
+    return {
+        "learning_curves.png": learning_curves(data["learning_curves"]),
+        "quality_cost.png": quality_cost(data["quality_cost"]),
+        "zero_shot.png": zero_shot(data["zero_shot"]),
+        "summarization.png": summarization(data["summarization"], summary_settings),
+    }
 
 
 def draw(data: dict[str, Any], folder: Path, summary_settings: list[str]) -> None:
-    """All four figures into ``folder`` (summarisation settings drawn in the order given)."""
-    learning_curves(data["learning_curves"], folder / "learning_curves.png")
-    quality_cost(data["quality_cost"], folder / "quality_cost.png")
-    zero_shot(data["zero_shot"], folder / "zero_shot.png")
-    summarization(data["summarization"], summary_settings, folder / "summarization.png")
+    """All four figures into ``folder``."""
+    plt = _plt()
+    for name, fig in figures(data, summary_settings).items():
+        fig.savefig(folder / name, **PNG)
+        plt.close(fig)

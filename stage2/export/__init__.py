@@ -175,7 +175,7 @@ def _float32_export(spec: ExportSpec, source: Any, path: Path, threads: int | No
 
 def _write_report(spec: ExportSpec, folder: Path, report: dict[str, Any], started: float) -> None:
     """Size, time and machine into the report; ``export_report.json`` and the README card."""
-    report["onnx_megabytes"] = round((folder / GRAPH).stat().st_size / 2**20, 2)
+    report["onnx_megabytes"] = round((folder / GRAPH).stat().st_size / 1e6, 2)  # MB: 10^6 bytes, as everywhere
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count()}
     (folder / "export_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
