@@ -1,5 +1,6 @@
 """Checkpoints of a training run: written atomically (a crash leaves the old or the new one, never
-half of one), found again after a crash, and refused when they belong to other data or settings."""
+half of one), found again after a crash, refused when they belong to other data or settings, and read
+back to resume the run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +113,50 @@ def check_same_run(ckpt: Path, state: dict[str, Any], cfg: Any, steps: int, fing
             f"{ckpt} belongs to another run ({'; '.join(diffs)}); pass resume=False (CLI: --no-resume) "
             "or use another output folder"
         )
+
+
+def load_checkpoint(
+    ckpt: Path,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    rng: random.Random,
+    cfg: Any,
+    steps: int,
+    fingerprint: str,
+) -> dict[str, Any]:
+    """Load model, optimizer, scheduler and random states from ``ckpt`` (once :func:`check_same_run` agrees);
+    its trainer state (``step``, ``best``, ``history`` ...). A damaged file is a ValueError naming it and
+    the way out (``resume=False``, CLI ``--no-resume``)."""
+    with _damaged(ckpt / "trainer_state.json"):
+        state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or "step" not in state:
+            raise ValueError("no 'step' in it")
+    check_same_run(ckpt, state, cfg, steps, fingerprint)
+    with _damaged(ckpt / "model.safetensors"):
+        model.load_state_dict(type(model).from_pretrained(ckpt).state_dict())
+    with _damaged(ckpt / "optimizer.pt"):
+        opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
+        optimizer.load_state_dict(opt_state["optimizer"])
+        scheduler.load_state_dict(opt_state["scheduler"])
+    rng.setstate(rng_from_json(state.get("rng") or state["label_rng"]))
+    if "torch_rng" in opt_state:
+        torch.set_rng_state(opt_state["torch_rng"])
+    else:  # checkpoints of stage2 < 0.1.1
+        torch.manual_seed(cfg.seed + state["step"])
+    return state
+
+
+@contextlib.contextmanager
+def _damaged(path: Path) -> Iterator[None]:
+    """Turn any failure to read a checkpoint file into a ValueError that names it and says what to do."""
+    try:
+        yield
+    except Exception as err:  # json, safetensors, torch.load, a mismatched state dict: all "damaged"
+        raise ValueError(
+            f"{path}: the checkpoint cannot be resumed ({type(err).__name__}: {err}); pass resume=False "
+            f"(CLI: --no-resume) to start afresh, or move {path.parent} away"
+        ) from err
 
 
 def data_fingerprint(items: Any) -> str:

@@ -17,20 +17,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from stage2._version import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder, stage2_folder
-from stage2.batching import length_batches
 from stage2.io import tokenizable
-from stage2.labels import Label, LabelSet, LabelsInput, resolve_label_set
+from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import WEIGHTS_NAME, HeadType, LabelReading, NERConfig, Scoring
 from stage2.ner.data import NERExample
-from stage2.ner.decoding import DEFAULT_THRESHOLD, above_threshold, check_threshold, decode_sentences, predict_texts
 from stage2.ner.joint import JointPrefix, joint_budget, joint_prefixes
-from stage2.ner.windows import NUM_SHAPES, Context, Window, sentence_windows
+from stage2.ner.prediction import LabelsArg, PredictionMixin
+from stage2.ner.windows import NUM_SHAPES, Context, Window
 from stage2.registry import TORCH_CONFIG, read_config
 
 logger = logging.getLogger(__name__)
@@ -44,12 +42,10 @@ mean token-label cosine there is about 0.39 against 0.08 read apart, its top ten
 HEAD_INIT_SEED = 0
 """Seed of a fresh head's initialisation (independent of the global RNG)."""
 
-LabelsArg = LabelsInput | None
-
 __all__ = ["Context", "LabelsArg", "NERModel", "Window"]
 
 
-class NERModel(nn.Module):
+class NERModel(PredictionMixin, nn.Module):
     """A stage2 NER model.
 
     >>> model = NERModel.from_pretrained("all-MiniLM-L6-v2")  # doctest: +SKIP
@@ -342,117 +338,6 @@ class NERModel(nn.Module):
         b = torch.einsum("btd,bld->btl", begin, lab) * scale + self.tag_bias[0]
         i = torch.einsum("btd,bld->btl", inside, lab) * scale + self.tag_bias[1]
         return outside, torch.stack([b, i], -1).flatten(-2)
-
-    # ----------------------------------------------------------------- featurising
-    def word_subwords(self, words: Sequence[str]) -> list[list[int]]:
-        """Subword ids of each word, exactly aligned (an empty tokenisation becomes ``[UNK]``)."""
-        if not words:
-            return []
-        enc = self.tokenizer(tokenizable(words), is_split_into_words=True, add_special_tokens=False)
-        pieces: list[list[int]] = [[] for _ in words]
-        for tok_id, w in zip(enc["input_ids"], enc.word_ids(), strict=True):
-            if w is not None:
-                pieces[w].append(tok_id)
-        unk = self.tokenizer.unk_token_id if self.tokenizer.unk_token_id is not None else 0
-        return [p if p else [unk] for p in pieces]
-
-    def make_windows(self, index: int, words: Sequence[str], context: Context | None = None) -> list[Window]:
-        """Windows of at most ``config.max_length`` subwords covering every word of a sentence;
-        ``context`` (words before, words after) adds up to ``config.max_context`` subwords a side.
-        """
-        tok = self.tokenizer
-        return sentence_windows(
-            index,
-            words,
-            self.word_subwords,
-            max_length=self.config.max_length,
-            overlap=self.config.window_overlap,
-            max_context=self.config.max_context,
-            cls_id=tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id,
-            sep_id=tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id,
-            context=context,
-        )
-
-    # ----------------------------------------------------------------- prediction
-    @torch.no_grad()
-    def predict_words(
-        self,
-        sentences: Sequence[Sequence[str]],
-        labels: LabelsArg = None,
-        batch_size: int = 32,
-        contexts: Sequence[Context | None] | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
-    ) -> list[list[tuple[Any, float]]]:
-        """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]``.
-
-        ``contexts`` gives each sentence's neighbouring words (before, after) as unlabelled input;
-        spans scoring below ``threshold`` are dropped.
-        """
-        label_set = self.resolve_labels(labels)
-        check_threshold(threshold)
-        if contexts is not None and len(contexts) != len(sentences):
-            raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
-        was_training = self.training
-        self.eval()
-        try:
-            return above_threshold(self._predict_words(sentences, label_set, batch_size, contexts), threshold)
-        finally:
-            self.train(was_training)
-
-    def _predict_words(
-        self,
-        sentences: Sequence[Sequence[str]],
-        label_set: LabelSet,
-        batch_size: int,
-        contexts: Sequence[Context | None] | None,
-    ) -> list[list[tuple[Any, float]]]:
-        from stage2.ner.collator import collate_windows
-
-        windows = [
-            w
-            for i, words in enumerate(sentences)
-            for w in self.make_windows(i, words, contexts[i] if contexts is not None else None)
-        ]
-        word_scores: list[np.ndarray | None] = [None] * len(windows)
-        for part in length_batches([len(w.input_ids) for w in windows], batch_size):
-            batch = collate_windows([windows[i] for i in part], self.tokenizer.pad_token_id or 0)
-            logits = self.logits_for(batch, label_set).float().cpu().numpy()
-            for row, i in enumerate(part):
-                word_scores[i] = logits[row, windows[i].first_subword]
-        scores = [s for s in word_scores if s is not None]
-        return decode_sentences(
-            [len(words) for words in sentences], [(w.example, w.start, w.end) for w in windows], scores, label_set.keys
-        )
-
-    def predict(
-        self,
-        text: str | Sequence[str],
-        labels: LabelsArg = None,
-        batch_size: int = 32,
-        threshold: float = DEFAULT_THRESHOLD,
-    ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
-        """Find entities in one text (returns a list of dicts) or a batch (a list of such lists).
-
-        Each entity is ``{"label", "score", "text", "word_start", "word_end", "char_start", "char_end"}``
-        (``*_end`` exclusive). ``labels`` is ``{"name": "description"}``, ``["name", ...]`` or None
-        for the model's own labels; entities scoring below ``threshold`` (0 to 1) are dropped. Empty or
-        whitespace-only text gives no entities.
-        """
-        return predict_texts(self.predict_words, text, labels, batch_size, threshold)
-
-    def evaluate(
-        self, examples: Sequence[NERExample], labels: LabelsArg = None, batch_size: int = 32
-    ) -> dict[str, Any]:
-        """seqeval strict IOB2 micro P/R/F1 (percent) and per-type F1 on labelled examples."""
-        from stage2.ner.metrics import ner_scores
-
-        label_set = self.resolve_labels(labels)
-        contexts = [e.context for e in examples]
-        has_context = any(c is not None for c in contexts)
-        preds = self.predict_words(
-            [e.tokens for e in examples], label_set, batch_size, contexts if has_context else None
-        )
-        return ner_scores(examples, [[s for s, _ in p] for p in preds])
 
 
 def labels_from_examples(examples: Sequence[NERExample]) -> list[Label]:
