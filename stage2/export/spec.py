@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from stage2.ner.joint import special_ids
+
 logger = logging.getLogger(__name__)
 
 PARITY_TEXTS = [
@@ -116,19 +118,8 @@ class ExportSpec:
         return arrays
 
     def special_ids(self) -> dict[str, int]:
-        """The tokenizer's special token ids the runtime needs."""
-        tokenizer = self.model.tokenizer
-
-        def first(*ids: int | None) -> int:
-            return next(i for i in (*ids, 0) if i is not None)
-
-        return {
-            "cls": first(tokenizer.cls_token_id, tokenizer.bos_token_id),
-            "sep": first(tokenizer.sep_token_id, tokenizer.eos_token_id),
-            "pad": first(tokenizer.pad_token_id),
-            "unk": first(tokenizer.unk_token_id),
-            "mask": first(tokenizer.mask_token_id, tokenizer.sep_token_id, tokenizer.eos_token_id),
-        }
+        """The tokenizer's special token ids the runtime needs (:func:`stage2.ner.joint.special_ids`)."""
+        return special_ids(self.model.tokenizer)
 
 
 def load_for_export(model_or_path: Any) -> tuple[str, Any]:

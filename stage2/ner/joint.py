@@ -8,9 +8,14 @@ window are read in several passes. Shared by the torch model and the torch-free 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 JOINT_MARGIN = 3
 """Positions a joint sequence leaves unused below the encoder's limit: the prefix's [SEP] and room for
@@ -68,3 +73,59 @@ def joint_prefixes(prompts: Sequence[Sequence[int]], marker: int, sep: int, budg
     if members:
         chunks.append(JointPrefix([*ids, sep], spans, members))
     return chunks
+
+
+def special_ids(tokenizer: Any) -> dict[str, int]:
+    """The special token ids a model reads (``cls``, ``sep``, ``pad``, ``unk`` and ``mask``, the label
+    marker), with the fallbacks of tokenizers that lack some: chosen here once, so the torch model and
+    an export (which records them) read the same ids."""
+
+    def first(*ids: int | None) -> int:
+        return next(int(i) for i in (*ids, 0) if i is not None)
+
+    return {
+        "cls": first(tokenizer.cls_token_id, tokenizer.bos_token_id),
+        "sep": first(tokenizer.sep_token_id, tokenizer.eos_token_id),
+        "pad": first(tokenizer.pad_token_id),
+        "unk": first(tokenizer.unk_token_id),
+        "mask": first(tokenizer.mask_token_id, tokenizer.sep_token_id, tokenizer.eos_token_id),
+    }
+
+
+class PrefixCache:
+    """Label prefixes per label set (a label set is read on every batch; its prefixes are built once).
+    Bounded and safe to share between threads; one per model, torch or runtime."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._cache: dict[tuple[str, ...], list[JointPrefix]] = {}
+        self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[type[PrefixCache], tuple[int]]:
+        """A copy (``copy.deepcopy`` of a model, pickling for Ray) starts empty: locks do not copy."""
+        return PrefixCache, (self.size,)
+
+    def get(
+        self,
+        prompts: Sequence[str],
+        tokenize: Callable[[list[str]], list[list[int]]],
+        special: dict[str, int],
+        budget: int,
+    ) -> list[JointPrefix]:
+        """The prefixes of ``prompts`` (tokenised by ``tokenize`` on a miss) for ``special`` ids and a
+        ``budget`` of subwords; a prompt too long for the budget is cut, with a warning."""
+        key = tuple(prompts)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        ids = tokenize(list(prompts))
+        too_long = [p for p, i in zip(prompts, ids, strict=True) if len(i) + 2 > budget]
+        if too_long:
+            logger.warning("label prompts longer than %d subwords are cut to it: %s", budget - 2, too_long)
+        prefixes = joint_prefixes(ids, special["mask"], special["sep"], budget)
+        with self._lock:
+            if len(self._cache) >= self.size:
+                self._cache.clear()
+            self._cache[key] = prefixes
+        return prefixes

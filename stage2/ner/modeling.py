@@ -26,7 +26,7 @@ from stage2.io import tokenizable
 from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import WEIGHTS_NAME, HeadType, LabelReading, NERConfig, Scoring
 from stage2.ner.data import NERExample
-from stage2.ner.joint import JointPrefix, joint_budget, joint_prefixes
+from stage2.ner.joint import JointPrefix, PrefixCache, joint_budget, special_ids
 from stage2.ner.prediction import LabelsArg, PredictionMixin
 from stage2.ner.windows import NUM_SHAPES, Context, Window
 from stage2.registry import TORCH_CONFIG, read_config
@@ -65,7 +65,7 @@ class NERModel(PredictionMixin, nn.Module):
             torch.manual_seed(HEAD_INIT_SEED)
             self._build_head(config, hidden)
         self._label_cache: dict[tuple[str, ...], torch.Tensor] = {}
-        self._prefix_cache: dict[tuple[str, ...], list[JointPrefix]] = {}
+        self._prefix_cache = PrefixCache()
 
     def _build_head(self, config: NERConfig, hidden: int) -> None:
         """The layers on the encoder: case-shape embedding and the label-semantic or linear head."""
@@ -282,23 +282,14 @@ class NERModel(PredictionMixin, nn.Module):
     # ----------------------------------------------------------------- joint label reading
     def label_prefixes(self, label_set: LabelSet) -> list[JointPrefix]:
         """The label prompts as prefixes that fit beside a window of ``config.max_length`` subwords."""
-        prompts = label_set.prompts(self.config.template)
-        key = tuple(prompts)
-        if key in self._prefix_cache:
-            return self._prefix_cache[key]
-        tok = self.tokenizer
         budget = joint_budget(int(self.encoder.config.max_position_embeddings), self.config.max_length)
-        ids = [tok(p, add_special_tokens=False)["input_ids"] for p in tokenizable(prompts)]
-        too_long = [p for p, i in zip(prompts, ids, strict=True) if len(i) + 2 > budget]
-        if too_long:
-            logger.warning("label prompts longer than %d subwords are cut to it: %s", budget - 2, too_long)
-        marker = tok.mask_token_id if tok.mask_token_id is not None else tok.sep_token_id
-        sep = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
-        prefixes = joint_prefixes(ids, int(marker), int(sep), budget)
-        if len(self._prefix_cache) > 64:
-            self._prefix_cache.clear()
-        self._prefix_cache[key] = prefixes
-        return prefixes
+
+        def tokenize(prompts: list[str]) -> list[list[int]]:
+            return [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in tokenizable(prompts)]
+
+        return self._prefix_cache.get(
+            label_set.prompts(self.config.template), tokenize, special_ids(self.tokenizer), budget
+        )
 
     def joint_logits(
         self,

@@ -16,7 +16,7 @@ from stage2.ner.decoding import (
     decode_sentences,
     predict_texts,
 )
-from stage2.ner.joint import JointPrefix, joint_budget, joint_prefixes
+from stage2.ner.joint import JointPrefix, PrefixCache, joint_budget
 from stage2.ner.windows import Context, Window, sentence_windows
 from stage2.registry import EXPORT_CONFIG
 from stage2.runtime._base import RuntimeModel, pad
@@ -36,7 +36,7 @@ class NERRuntime(RuntimeModel):
         self.labels = LabelSet.from_dict(self.config["labels"])
         self._label_cache: dict[tuple[str, ...], np.ndarray] = {}
         self.joint = self.config["label_reading"] == "joint"
-        self._prefix_cache: dict[tuple[str, ...], list[JointPrefix]] = {}
+        self._prefix_cache = PrefixCache()
 
     def resolve_labels(self, labels: Any) -> LabelSet:
         """The label set to use: the given one (validated) or the model's own."""
@@ -67,20 +67,10 @@ class NERRuntime(RuntimeModel):
 
     def label_prefixes(self, label_set: LabelSet) -> list[JointPrefix]:
         """Joint label reading: the label prompts as prefixes that fit beside a window (cached)."""
-        prompts = tuple(label_set.prompts(self.config["template"]))
-        with self._lock:
-            cached = self._prefix_cache.get(prompts)
-        if cached is not None:
-            return cached
         positions = int(self.config["encoder_config"]["max_position_embeddings"])
         budget = joint_budget(positions, int(self.config["max_length"]))
-        special = self.meta["special"]
-        prefixes = joint_prefixes(self.tokens.ids(prompts), int(special["mask"]), self.tokens.sep_id, budget)
-        with self._lock:
-            if len(self._prefix_cache) > 64:
-                self._prefix_cache.clear()
-            self._prefix_cache[prompts] = prefixes
-        return prefixes
+        special = {k: int(v) for k, v in self.meta["special"].items()}
+        return self._prefix_cache.get(label_set.prompts(self.config["template"]), self.tokens.ids, special, budget)
 
     def _joint_logits(self, windows: Sequence[Window], label_set: LabelSet) -> list[np.ndarray]:
         """Tag logits of each window's words with the label prompts read before the text (one pass per
