@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +22,38 @@ from stage2.registry import EXPORT_CONFIG, read_config
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class Cancelled(Exception):
+    """The caller withdrew the work (a service request past its deadline, or whose client left): the
+    model call stopped at a batch boundary instead of running to the end."""
+
+
+_STOP: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar("stage2_stop", default=None)
+
+
+@contextlib.contextmanager
+def stop_when(withdrawn: Callable[[], bool]) -> Iterator[None]:
+    """Model calls made inside this block (in this thread) stop with :class:`Cancelled` before their
+    next batch once ``withdrawn()`` is true: work nobody waits for is not finished.
+
+    >>> with stop_when(lambda: True):
+    ...     check_stop()
+    Traceback (most recent call last):
+    stage2.runtime._base.Cancelled: withdrawn by the caller
+    """
+    token = _STOP.set(withdrawn)
+    try:
+        yield
+    finally:
+        _STOP.reset(token)
+
+
+def check_stop(withdrawn: Callable[[], bool] | None = None) -> None:
+    """Raise :class:`Cancelled` if this thread's work (or ``withdrawn``, when given) was withdrawn."""
+    check = withdrawn or _STOP.get()
+    if check is not None and check():
+        raise Cancelled("withdrawn by the caller")
 
 
 def providers() -> list[str]:
@@ -167,15 +201,22 @@ class RuntimeModel:
         as ``(indices, result)`` pairs; with several workers (int8 on the CPU), batches run side by side.
         """
         parts = length_batches(lengths, self.batch_limit(batch_size))
+        withdrawn = _STOP.get()  # read here: the pool's threads do not share this thread's context
+
+        def batch(part: list[int]) -> T:
+            check_stop(withdrawn)
+            return fn(part)
+
         if self.workers < 2 or len(parts) < 2:
-            return [(part, fn(part)) for part in parts]
+            return [(part, batch(part)) for part in parts]
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="stage2-runtime")
             pool = self._pool
-        return list(zip(parts, pool.map(fn, parts), strict=True))
+        return list(zip(parts, pool.map(batch, parts), strict=True))
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One session call; outputs by name, as float32."""
+        """One session call; outputs by name, as float32 (:class:`Cancelled` first if the work was withdrawn)."""
+        check_stop()
         outs = self.session.run(None, feeds)
         return {n: np.asarray(o, dtype=np.float32) for n, o in zip(self.output_names, outs, strict=True)}

@@ -7,13 +7,15 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from stage2.labels import LabelSet
 from stage2.ner.decoding import DEFAULT_THRESHOLD
+from stage2.runtime._base import Cancelled, stop_when
 from stage2.serve.requests import ServeLimits, lane_full
 
 logger = logging.getLogger(__name__)
@@ -90,8 +92,14 @@ class MicroBatcher:
             texts = [t for j in batch for t in j.texts]
             try:
                 labels = None if batch[0].labels is None else LabelSet.from_dict(batch[0].labels)
-                predict = functools.partial(self.model.predict, threshold=batch[0].threshold)
-                results = await asyncio.get_running_loop().run_in_executor(self.executor, predict, texts, labels)
+                predict = functools.partial(self.model.predict, texts, labels, threshold=batch[0].threshold)
+                withdrawn = functools.partial(_all_done, batch)  # every request of the batch cancelled or timed out
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, functools.partial(_stoppable, predict, withdrawn)
+                )
+            except Cancelled:
+                logger.info("%s: a batch's requests were all withdrawn; its model call stopped early", self.name)
+                continue
             except Exception as err:  # a bad label set fails its own requests only
                 for j in batch:
                     if not j.future.done():
@@ -103,6 +111,16 @@ class MicroBatcher:
                 if not j.future.done():
                     j.future.set_result(results[offset : offset + len(j.texts)])
                 offset += len(j.texts)
+
+
+def _all_done(batch: list[_Job]) -> bool:
+    return all(j.future.done() for j in batch)
+
+
+def _stoppable(call: Callable[[], Any], withdrawn: Callable[[], bool]) -> Any:
+    """``call()`` in a lane's thread, stopping between model batches once ``withdrawn()``."""
+    with stop_when(withdrawn):
+        return call()
 
 
 def _batch_key(job: _Job) -> str:
@@ -167,8 +185,14 @@ class Lane:
         if self.waiting >= self.limit:
             raise lane_full(self.name, self.waiting)
         self.waiting += 1
+        withdrawn = threading.Event()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+            return await asyncio.get_running_loop().run_in_executor(
+                self.executor, functools.partial(_stoppable, call, withdrawn.is_set)
+            )
+        except asyncio.CancelledError:  # deadline or client gone: a running call stops at its next batch
+            withdrawn.set()
+            raise
         finally:
             self.waiting -= 1
 

@@ -280,3 +280,18 @@ def test_export_files_must_lie_inside_the_export_folder(ner_export, tmp_path, fi
     (copy / original).symlink_to(outside)
     with pytest.raises(ValueError, match="symlink out of the export folder"):
         rt.load(copy)
+
+
+def test_withdrawn_work_stops_between_batches(ner_export):
+    """Issue 23: a model call could not be stopped once running; now it stops before its next batch."""
+    from stage2.runtime._base import Cancelled, stop_when
+
+    model = rt.load(ner_export[0])
+    calls = []
+    real = model.run
+    model.run = lambda feeds: (calls.append(1), real(feeds))[1]
+    texts = [f"Ada Lovelace met person number {i} in London." for i in range(12)]
+    with stop_when(lambda: len(calls) >= 2), pytest.raises(Cancelled):
+        model.predict(texts, batch_size=1)
+    assert len(calls) <= 3  # not one call per text
+    assert len(model.predict(texts, batch_size=1)) == 12  # outside the block nothing is withdrawn

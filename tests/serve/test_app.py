@@ -371,3 +371,48 @@ def test_an_allowed_hosts_list_refuses_other_host_headers(models):
         assert ok.post("/ner", json={"text": "Ada met Bob."}).status_code == 200
     with TestClient(app, base_url="http://evil.example.net") as other:
         assert other.post("/ner", json={"text": "Ada met Bob."}).status_code == 400
+
+
+class _SteppingModel:
+    """A model whose calls run in steps and honour withdrawal between them, as the runtime's batches do."""
+
+    task = "ner"
+
+    def __init__(self, steps: int = 100, pause: float = 0.02):
+        self.steps, self.pause, self.done_steps = steps, pause, 0
+
+    def _work(self):
+        import time
+
+        from stage2.runtime._base import check_stop
+
+        for _ in range(self.steps):
+            check_stop()
+            time.sleep(self.pause)
+            self.done_steps += 1
+
+    def predict(self, texts, labels=None, threshold=0.5):
+        self._work()
+        return [[] for _ in texts]
+
+    def summarize(self, docs, **options):
+        self._work()
+        return [{"summary": "", "sentences": []} for _ in docs]
+
+
+@pytest.mark.parametrize("path", ["/ner", "/summarize"])
+def test_a_running_model_call_stops_at_the_deadline(path):
+    """Issue 23: a request past its deadline got its 503, but its running model call went on to the end
+    (a large NER batch kept the CPU for minutes). Now the call stops at its next batch."""
+    import time
+
+    model = _SteppingModel()
+    task = "ner" if path == "/ner" else "summarization"
+    app = create_app({task: model}, ServeLimits(max_seconds=0.3, large_request_chars=10_000))
+    body = {"text": "Ada met Bob."} if path == "/ner" else {"document": "One. Two."}
+    with TestClient(app) as client:
+        assert client.post(path, json=body).status_code == 503
+        time.sleep(0.5)
+        stopped_at = model.done_steps
+        time.sleep(0.3)
+    assert model.done_steps == stopped_at < 40  # 0.3 s of 0.02 s steps (not all 100), then nothing more
