@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import platform
 import statistics
@@ -61,6 +62,14 @@ def machine() -> str:
     except ImportError:
         gpu = "no torch"
     return f"{cpu}, {os.cpu_count()} cores, torch threads {threads}, {gpu}"
+
+
+def save_full_model(model: Any, folder: str | None, name: str) -> None:
+    """``--save-model FOLDER``: keep a fully trained model as ``FOLDER/name`` (nothing without the flag)."""
+    if folder:
+        out = Path(folder) / name
+        model.save_pretrained(out)
+        logging.getLogger("benchmarks").info("saved the trained model to %s", out)
 
 
 class ResultsFile:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, ResultsFile
+from common import ROOT, ResultsFile, save_full_model
 from ner_systems import (
     LABELS,
     SYSTEMS,
@@ -168,10 +168,8 @@ def fine_tune(model: Any, cell: Cell, args: argparse.Namespace, extra: dict[str,
     extra["steps"] = result.steps
     if result.best_dev:
         extra["best_dev_f1"] = result.best_dev["f1"]
-    if args.save_model and setting == "full":
-        out = Path(args.save_model) / f"{cell.dataset}-{cell.name}-full"
-        model.save_pretrained(out)
-        logger.info("saved the trained model to %s", out)
+    if setting == "full":
+        save_full_model(model, args.save_model, f"{cell.dataset}-{cell.name}-full")
     return notes, train_seconds
 
 

@@ -22,11 +22,10 @@ import argparse
 import logging
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ResultsFile
+from common import ResultsFile, save_full_model
 
 from stage2.benchmarks import SUMMARY_BUDGETS, load_summaries
 from stage2.summarization.config import FEW_SHOT
@@ -264,10 +263,8 @@ def train_stage2(
     extra["steps"] = result.steps
     if result.best_dev:
         extra["best_dev_rouge1"] = result.best_dev["rouge1"]
-    if args.save_model and setting == "full":
-        out = Path(args.save_model) / f"{dataset}-stage2-full"
-        model.save_pretrained(out)
-        logger.info("saved the trained model to %s", out)
+    if setting == "full":
+        save_full_model(model, args.save_model, f"{dataset}-stage2-full")
     return notes, train_seconds
 
 
