@@ -40,6 +40,7 @@ class MicroBatcher:
     queue: asyncio.Queue[_Job | None] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     batches: int = 0
+    waiting: int = 0  # requests queued or running (bounded by limits.max_queue)
 
     def start(self) -> None:
         """Start the worker (inside the running event loop)."""
@@ -54,11 +55,15 @@ class MicroBatcher:
     async def submit(self, texts: list[str], labels: Any, threshold: float = DEFAULT_THRESHOLD) -> list[Any]:
         """Entities per text (those scoring at least ``threshold``), batched with whatever else arrives
         now for the same labels and threshold."""
-        if self.queue.qsize() >= self.limits.max_queue:
-            raise lane_full(self.name, self.queue.qsize())
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Job(texts, labels, future, threshold))
-        return list(await future)
+        if self.waiting >= self.limits.max_queue:  # queued or running, as a Lane counts
+            raise lane_full(self.name, self.waiting)
+        self.waiting += 1
+        try:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            await self.queue.put(_Job(texts, labels, future, threshold))
+            return list(await future)
+        finally:
+            self.waiting -= 1
 
     async def _work(self) -> None:
         pending: list[_Job] = []

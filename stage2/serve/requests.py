@@ -31,7 +31,7 @@ class ServeLimits:
     per_client_connections: int | None = None  # connections one client address may hold (None: a quarter of the above)
     graceful_seconds: float = 30.0  # on SIGTERM/SIGINT: time for queued and running requests to finish
     max_seconds: float = 30.0  # a request's compute deadline: then 503, and its queued work is dropped
-    max_queue: int = 64  # requests waiting in one lane (small/large NER, small/large summaries); beyond it 429
+    max_queue: int = 64  # requests queued or running per lane (small/large NER and summaries); beyond it 429
     allowed_hosts: tuple[str, ...] | None = None  # Host header values served (e.g. "api.example.com", "*.example.com")
     token: str | None = field(default=None, repr=False)  # bearer token required on POST requests
 

@@ -416,3 +416,26 @@ def test_a_running_model_call_stops_at_the_deadline(path):
         stopped_at = model.done_steps
         time.sleep(0.3)
     assert model.done_steps == stopped_at < 40  # 0.3 s of 0.02 s steps (not all 100), then nothing more
+
+
+def test_the_ner_lane_bounds_queued_and_running_requests_alike():
+    """Review item: the NER micro-batcher counted only queued requests (a running batch was free), the
+    summary lanes queued plus running; both now count a request from arrival to answer."""
+    import asyncio
+
+    from stage2.serve.batching import MicroBatcher
+    from stage2.serve.requests import RequestError
+
+    async def scenario():
+        model = _SteppingModel(steps=10, pause=0.02)
+        batcher = MicroBatcher(model, ServeLimits(max_queue=1, max_wait_ms=1))
+        batcher.start()
+        first = asyncio.ensure_future(batcher.submit(["Ada met Bob."], None))
+        await asyncio.sleep(0.05)  # running now: nothing is queued, one request is in the lane
+        with pytest.raises(RequestError) as err:
+            await batcher.submit(["Bob met Ada."], None)
+        assert err.value.status == 429
+        await first
+        await batcher.stop()
+
+    asyncio.run(scenario())
