@@ -33,14 +33,14 @@ MODEL_HELP = "stage2 model or export: folder, installed model name or hub id"
 def load_model(name: str | None, head: str | None = None, labels: Any = None, exports: bool = False) -> Any:
     """An NER model through :func:`stage2.load`: the ONNX export when ``exports`` allows one, else the
     saved torch model; a bare encoder (path or hub id) gets a new ``head``."""
-    if exports and find_export(name) is not None:
-        return load(str(name), backend="onnx", tasks=NER_TASKS)
+    if exports and (export := find_export(name)) is not None:
+        return load(export, backend="onnx", tasks=NER_TASKS)  # the folder found: not looked up again
     if name == DEFAULT_NER:
         raise FileNotFoundError(
             f"no {DEFAULT_NER} export found (exports/{DEFAULT_NER} or an installed model package); pass --model"
         )
-    if stage2_folder(name) is not None:
-        return load(str(name), backend="torch", tasks=NER_TASKS)
+    if (saved := stage2_folder(name)) is not None:
+        return load(saved, backend="torch", tasks=NER_TASKS)
     from stage2.ner.modeling import NERModel
 
     kwargs: dict[str, Any] = {}

@@ -32,15 +32,15 @@ def load_summarizer(name: str | None, exports: bool = False) -> Any:
     """A summariser through :func:`stage2.load`: the ONNX export when ``exports`` allows one, else a
     saved stage2 summariser (folder or installed name), else a new zero-shot one on a bare encoder
     (``None``/'': the bundled one)."""
-    if exports and find_export(name) is not None:
-        return load(str(name), backend="onnx", tasks=SUMMARY_TASKS)
+    if exports and (export := find_export(name)) is not None:
+        return load(export, backend="onnx", tasks=SUMMARY_TASKS)  # the folder found: not looked up again
     if name == DEFAULT_SUMMARIZER:
         raise FileNotFoundError(
             f"no {DEFAULT_SUMMARIZER} export found (exports/{DEFAULT_SUMMARIZER}); pass --model, or --model '' for "
             "the zero-shot bundled encoder"
         )
-    if stage2_folder(name) is not None:
-        return load(str(name), backend="torch", tasks=SUMMARY_TASKS)
+    if (saved := stage2_folder(name)) is not None:
+        return load(saved, backend="torch", tasks=SUMMARY_TASKS)
     from stage2.summarization.modeling import Summarizer
 
     return Summarizer.from_encoder(name or None)
