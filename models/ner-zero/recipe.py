@@ -277,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="transfer: leave out the corpora the zero-shot transfer protocol scores on (design runs); "
         "ship: train on every corpus (the shipped model)",
     )
+    parser.add_argument(
+        "--label-encoder",
+        choices=["shared", "frozen"],
+        default="shared",
+        help="frozen: a frozen copy of the starting encoder reads the label prompts (keeps its sentence-embedding "
+        "space for type names never trained on); shared: the trained encoder reads them",
+    )
     parser.add_argument("--snapshot-every", type=int, default=0, help="keep the weights every N steps (a curve)")
     parser.add_argument("--data", default=str(DATA), help="folder holding the corpora")
     parser.add_argument("--ship", metavar="MODEL", help="ship this trained model as exports/ner-zero (no training)")
@@ -291,6 +298,7 @@ RECIPE_KEYS = (
     "encoder",
     "scoring",
     "reading",
+    "label_encoder",
     "negatives",
     "coarse",
     "parents",
@@ -333,7 +341,9 @@ def main() -> None:
     if args.protocol == "transfer":
         corpora = {c: v for c, v in CORPORA.items() if c not in TRANSFER_HELD_OUT}
     tasks = load_tasks(Path(args.data), corpora, args.plain_names)
-    model = NERModel.from_pretrained(args.encoder, scoring=args.scoring, label_reading=args.reading)
+    model = NERModel.from_pretrained(
+        args.encoder, scoring=args.scoring, label_reading=args.reading, label_encoder=args.label_encoder
+    )
     result = train(model, tasks, config=training_config(args))
     model.config.card.setdefault("licences", "see each corpus's SOURCE.md in shared/data")
     model.config.card["recipe"] = {k: getattr(args, k) for k in RECIPE_KEYS}

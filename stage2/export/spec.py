@@ -137,6 +137,11 @@ def load_for_export(model_or_path: Any) -> tuple[str, Any]:
 def make_spec(model_or_path: Any, labels: Any = None) -> ExportSpec:
     """The spec of exporting ``model_or_path``: a float32 eval copy with eager attention."""
     task, original = load_for_export(model_or_path)
+    if task == "ner" and getattr(original.config, "label_encoder", "shared") != "shared":
+        raise NotImplementedError(
+            f"{model_or_path}: models whose labels are read by a frozen label encoder cannot be exported yet "
+            "(the export holds one encoder graph); use the torch backend"
+        )
     model = copy.deepcopy(original).cpu().float().eval()
     _eager_attention(model)
     if task == "ner" and labels is None and not len(model.labels):

@@ -26,6 +26,13 @@ class LabelReading(str, Enum):
     JOINT = "joint"  # label prompts read in the same sequence as the text (words and labels attend to each other)
 
 
+class LabelEncoder(str, Enum):
+    """Which weights encode the label prompts (separate reading)."""
+
+    SHARED = "shared"  # the trained encoder reads labels and text
+    FROZEN = "frozen"  # a frozen copy of the starting encoder reads labels: its sentence-embedding space is kept
+
+
 class HeadType(str, Enum):
     """Which scoring head sits on the encoder."""
 
@@ -68,6 +75,13 @@ class NERConfig(ModelConfig):
             "one sequence, GLiNER-style)"
         },
     )
+    label_encoder: str = field(
+        default=LabelEncoder.SHARED.value,
+        metadata={
+            "help": "shared (the trained encoder reads the label prompts) or frozen (a frozen copy of the starting "
+            "encoder reads them, keeping its sentence-embedding space for unseen type names)"
+        },
+    )
     projection_dim: int = field(default=384, metadata={"help": "width of the token/label matching space"})
 
     def __post_init__(self) -> None:
@@ -88,6 +102,12 @@ class NERConfig(ModelConfig):
             LabelReading(self.label_reading)
         except ValueError:
             raise ValueError(f"label_reading must be 'separate' or 'joint', got {self.label_reading!r}") from None
+        try:
+            LabelEncoder(self.label_encoder)
+        except ValueError:
+            raise ValueError(f"label_encoder must be 'shared' or 'frozen', got {self.label_encoder!r}") from None
+        if self.label_encoder == LabelEncoder.FROZEN.value and self.label_reading == LabelReading.JOINT.value:
+            raise ValueError("label_encoder 'frozen' needs label_reading 'separate' (joint reading has no label pass)")
         if self.max_length < 8:
             raise ValueError(f"max_length must be at least 8 subwords, got {self.max_length}")
         if self.max_labels < 1:

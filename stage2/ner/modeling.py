@@ -10,6 +10,7 @@ is an entity depends on the labels the user gave (what zero-shot NER on unseen t
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -24,7 +25,7 @@ from stage2._version import __version__
 from stage2.backbone import DEFAULT_ENCODER, load_encoder, stage2_folder
 from stage2.io import tokenizable
 from stage2.labels import Label, LabelSet, resolve_label_set
-from stage2.ner.config import WEIGHTS_NAME, HeadType, LabelReading, NERConfig, Scoring
+from stage2.ner.config import WEIGHTS_NAME, HeadType, LabelEncoder, LabelReading, NERConfig, Scoring
 from stage2.ner.data import NERExample
 from stage2.ner.joint import JointPrefix, PrefixCache, joint_budget, special_ids
 from stage2.ner.prediction import LabelsArg, PredictionMixin
@@ -58,6 +59,11 @@ class NERModel(PredictionMixin, nn.Module):
         self.config = config
         self.encoder = encoder
         self.tokenizer = tokenizer
+        # frozen label encoder: a copy of the starting encoder reads the label prompts and is never trained
+        # (its weights are saved beside the trained encoder's, so a saved model reloads it as it was)
+        self.label_encoder: Any = None
+        if config.label_encoder == LabelEncoder.FROZEN.value:
+            self.label_encoder = copy.deepcopy(encoder).requires_grad_(False).eval()
         hidden = int(encoder.config.hidden_size)
         # A fresh head starts the same in every process: its initialisation draws from its own seeded
         # generator (the global RNG is left as it was), so two runs with the same --seed agree.
@@ -184,7 +190,9 @@ class NERModel(PredictionMixin, nn.Module):
         if too_long:
             logger.warning("label prompts longer than %d subwords are cut to it: %s", limit, too_long)
         enc = self.tokenizer(prompts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
-        out = self.encoder(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
+        reader = self.encoder if self.label_encoder is None else self.label_encoder
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.label_encoder is None):
+            out = reader(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
         mask = enc["attention_mask"].to(device).unsqueeze(-1).to(out.last_hidden_state.dtype)
         pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         if not self.training:
@@ -195,7 +203,10 @@ class NERModel(PredictionMixin, nn.Module):
 
     def train(self, mode: bool = True) -> NERModel:
         self._label_cache.clear()
-        return super().train(mode)
+        super().train(mode)
+        if self.label_encoder is not None:  # never trained: no dropout either
+            self.label_encoder.eval()
+        return self
 
     @property
     def device(self) -> torch.device:
