@@ -10,30 +10,15 @@ import logging
 import os
 import platform
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from stage2.benchmarks import data_dir
+from stage2.benchmarks import data_dir, git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "evaluation" / "results"
 DATA = data_dir()
-
-
-def git_commit() -> str:
-    """Full sha of HEAD (with '-dirty' when stage2/, evaluation/ or models/ have uncommitted changes to tracked
-    files; results files do not count: a benchmark writes them as it runs)."""
-    try:
-        sha = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
-        dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--", "stage2", "evaluation", "models", ":(exclude)evaluation/results"],
-            cwd=ROOT,
-        ).returncode
-        return sha + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 _INT8_FLAGS = (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))

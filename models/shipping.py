@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,14 @@ def ship(
     target_drop: float | None = None,
 ) -> dict:
     """Export ``model_dir`` as int8 to ``exports/NAME`` (refused if the dev metric drops too much;
-    matrices kept in float32 while it drops by more than ``target_drop``) and, for the serving
-    benchmark, as float32 to ``fp32_dir``.
+    matrices kept in float32 while it drops by more than ``target_drop``), records its score on its fixed
+    sample in its report (:func:`export_sample`) and, for the serving benchmark, exports it as float32 to
+    ``fp32_dir``.
     """
     from stage2.export import export
+    from stage2.export.sample import record_sample
 
+    sample = export_sample(name, labels, budget)  # checked before the export's work
     report = export(
         model_dir,
         ROOT / "exports" / name,
@@ -47,9 +51,28 @@ def ship(
     size = report["onnx_megabytes"]
     if size > 30:
         raise SystemExit(f"exports/{name}: {size} MB, over the 30 MB a shipped model may take")
+    report["sample"] = record_sample(ROOT / "exports" / name, sample, " ".join(["python", *sys.argv]))
     if fp32_dir is not None:
         export(model_dir, fp32_dir, dev=None, budget=budget, labels=labels, overwrite=True)
     return report
+
+
+def export_sample(name: str, labels: Any = None, budget: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fixed sample ``exports/NAME`` is scored on and recorded with (``stage2.benchmarks.EXPORT_SAMPLES``;
+    ``tests/test_exports.py`` recomputes it), checked to read the export with the ``labels`` and ``budget``
+    of its export check."""
+    from stage2.benchmarks import EXPORT_SAMPLES
+    from stage2.labels import LabelSet
+
+    sample = EXPORT_SAMPLES[name]
+    given = {"labels": "own" if labels is None else LabelSet.from_user(labels).to_dict(), "budget": budget or {}}
+    wanted = {"labels": sample.get("labels", "own"), "budget": sample.get("budget", {})}
+    if given != wanted:
+        raise SystemExit(
+            f"exports/{name}: its sample in stage2.benchmarks.EXPORT_SAMPLES reads it with {wanted}, its export check "
+            f"with {given}: make them agree"
+        )
+    return sample
 
 
 def results_row(benchmark: str, system: str, setting: str) -> dict[str, Any] | None:

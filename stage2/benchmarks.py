@@ -146,17 +146,64 @@ def ner_labels(dataset: str, descriptions: bool = True) -> LabelSet:
     return LabelSet([Label(k, name, desc if descriptions else "") for k, (name, desc) in types.items()])
 
 
+def data_file(dataset: str, split: str) -> Path:
+    """The file of a split of a set: an NER set by its name in :data:`NER_SETS`, else a data folder;
+    e.g. ``data_file("conll2003", "dev")`` is ``DATA/conll2003/dev.jsonl.gz``."""
+    folder = NER_SETS[dataset].folder if dataset in NER_SETS else dataset
+    return data_dir() / folder / f"{split}.jsonl.gz"
+
+
 def load_ner(dataset: str, split: str, limit: int | None = None) -> list[Any]:
     """A split of an NER set (by its name in :data:`NER_SETS`, or a data folder), the first ``limit``
     sentences with ``limit``."""
     from stage2.ner.data import read_jsonl
 
-    folder = NER_SETS[dataset].folder if dataset in NER_SETS else dataset
-    return read_jsonl(data_dir() / folder / f"{split}.jsonl.gz")[:limit]
+    return read_jsonl(data_file(dataset, split))[:limit]
 
 
 def load_summaries(dataset: str, split: str) -> list[Any]:
     """A split of a summarisation set (``bbc_news``, ``samsum``, ``qmsum``)."""
     from stage2.summarization.data import read_summarization_jsonl
 
-    return read_summarization_jsonl(data_dir() / dataset / f"{split}.jsonl.gz")
+    return read_summarization_jsonl(data_file(dataset, split))
+
+
+EXPORT_SAMPLE_SIZE = 100
+"""Examples in the fixed sample a shipped export's score is recorded on and rechecked (a few seconds each)."""
+
+EXPORT_SAMPLES: dict[str, dict[str, Any]] = {
+    "ner-default": {"data": "conll2003", "split": "dev", "first": EXPORT_SAMPLE_SIZE, "labels": "own"},
+    "ner-fast": {"data": "conll2003", "split": "dev", "first": EXPORT_SAMPLE_SIZE, "labels": "own"},
+    "ner-zero": {
+        "data": "conll2003",
+        "split": "dev",
+        "first": EXPORT_SAMPLE_SIZE,
+        "labels": ner_labels("conll2003", descriptions=False).to_dict(),
+    },
+    "summarizer-default": {
+        "data": "bbc_news",
+        "split": "validation",
+        "first": EXPORT_SAMPLE_SIZE,
+        "budget": SUMMARY_BUDGETS["bbc_news"],
+    },
+}
+"""The fixed sample of each shipped export (:mod:`stage2.export.sample`): the first examples of the data its
+recipe's export check reads, with the same labels (``"own"``: the export's own; ner-zero: CoNLL's types by
+name alone) or length budget. Recorded in its ``export_report.json`` by the recipe and
+``evaluation/export_samples.py``, recomputed by ``tests/test_exports.py``."""
+
+
+def git_commit() -> str:
+    """Full sha of the checkout's HEAD (with ``-dirty`` when stage2/, evaluation/ or models/ have uncommitted
+    changes to tracked files; results files do not count), or ``unknown`` outside a git checkout."""
+    import subprocess
+
+    try:
+        sha = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=CHECKOUT, text=True).strip()
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", "stage2", "evaluation", "models", ":(exclude)evaluation/results"],
+            cwd=CHECKOUT,
+        ).returncode
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

@@ -40,7 +40,7 @@ from stage2.export.convert import (
 from stage2.export.quantize import MAX_METRIC_DROP, QUANTIZATIONS, quantize_with_search, smoothed_source
 from stage2.export.smoothquant import DEFAULT_ALPHA
 from stage2.export.spec import ExportSpec, load_for_export, make_spec
-from stage2.export.validate import load_dev, metric, parity, parity_sample, task_metric_key
+from stage2.export.validate import load_dev, metric, parity, parity_sample, task_metric_key, task_metric_name
 from stage2.registry import EXPORT_CONFIG
 
 __all__ = [
@@ -233,7 +233,7 @@ def _dev_scores(
     if examples is None:
         return None
     return {
-        "name": "entity F1" if spec.task == "ner" else "ROUGE-1",
+        "name": task_metric_name(spec.task),
         "examples": len(examples),
         "source": str(dev) if isinstance(dev, (str, Path)) else "examples passed in",
         "torch": metric(spec, spec.model, examples, budget),

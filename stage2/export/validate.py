@@ -61,15 +61,30 @@ def task_metric_key(task: str) -> str:
     return "f1" if task == "ner" else "rouge1"
 
 
+def task_metric_name(task: str) -> str:
+    """The report's readable name of a task's metric (``entity F1`` or ``ROUGE-1``)."""
+    return "entity F1" if task == "ner" else "ROUGE-1"
+
+
 def metric(spec: ExportSpec, predictor: Any, dev: Sequence[Any], budget: dict[str, Any]) -> float:
     """The task metric of ``predictor`` (the torch model or a runtime) on ``dev``, rounded to 3 places."""
+    return task_score(spec.task, predictor, dev, spec.labels, budget)
+
+
+def task_score(
+    task: str, predictor: Any, dev: Sequence[Any], labels: Any = None, budget: dict[str, Any] | None = None
+) -> float:
+    """The metric of ``task`` (entity F1 with ``labels``, or ROUGE-1 of summaries within ``budget``) of
+    ``predictor`` (a torch model or a runtime) on ``dev``, rounded to 3 places; e.g.
+    ``task_score("ner", stage2.runtime.load("ner-default"), stage2.benchmarks.load_ner("conll2003", "dev", 100))``.
+    """
     from stage2.ner.metrics import ner_scores
     from stage2.summarization.metrics import rouge_scores
 
-    if spec.task == "ner":
-        preds = predictor.predict_words([e.tokens for e in dev], spec.labels)
+    if task == "ner":
+        preds = predictor.predict_words([e.tokens for e in dev], labels)
         return round(float(ner_scores(dev, [[s for s, _ in p] for p in preds])["f1"]), 3)
-    outs = predictor.summarize([e.document for e in dev], **budget)
+    outs = predictor.summarize([e.document for e in dev], **(budget or {}))
     return round(float(rouge_scores([e.summary for e in dev], [o["summary"] for o in outs])["rouge1"]), 3)
 
 
