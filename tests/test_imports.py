@@ -18,10 +18,12 @@ def test_import_stage2_does_not_import_torch():
 
 
 def test_pure_modules_stay_free_of_torch():
-    # labels, data readers and decoding are shared with the torch-free runtime; the CLI imports lazily.
+    # labels, data readers, decoding and the heads' math are shared with the torch-free runtime; the CLI
+    # imports lazily.
     code = (
         "import sys, stage2, stage2.labels, stage2.io, stage2.ner.data, stage2.ner.decoding, stage2.ner.config, "
-        "stage2.ner.metrics, stage2.summarization.metrics, stage2.model_card, stage2.cli, stage2.backbone\n"
+        "stage2.ner.metrics, stage2.summarization.metrics, stage2.model_card, stage2.cli, stage2.backbone, "
+        "stage2.arrays, stage2.ner.head, stage2.summarization.head\n"
         "stage2.cli.build_parser()\n"
         "stage2.LabelSet.from_user(['person'])\n"
         "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]\n"

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from stage2.ner.head import tag_scale
 from stage2.ner.joint import special_ids
 
 logger = logging.getLogger(__name__)
@@ -113,8 +114,7 @@ class ExportSpec:
             keep = ["label_proj.weight", "label_proj.bias", "tag_bias"]
         arrays = {k: state[k] for k in keep}
         if self.task == "ner" and model.config.head != "linear":
-            scale = float(model.logit_scale.detach().exp().clamp(max=100.0))
-            arrays["logit_scale"] = np.array(scale, dtype=np.float32)
+            arrays["logit_scale"] = np.array(float(tag_scale(model.logit_scale.detach())), dtype=np.float32)
         return arrays
 
     def special_ids(self) -> dict[str, int]:

@@ -163,18 +163,6 @@ def entities(
     return out
 
 
-def combine_label_scores(
-    outside: np.ndarray, begin: np.ndarray, inside: np.ndarray, labels: np.ndarray, scale: float, bias: np.ndarray
-) -> np.ndarray:
-    """Tag logits ``[..., 1 + 2L]`` of the label-semantic head from its token outputs (``outside``
-    ``[...]``, unit ``begin``/``inside`` ``[..., D]``) and unit label vectors ``[L, D]``.
-    """
-    b = begin @ labels.T * scale + bias[0]
-    i = inside @ labels.T * scale + bias[1]
-    pair = np.stack([b, i], axis=-1).reshape(*b.shape[:-1], 2 * labels.shape[0])
-    return np.concatenate([outside[..., None], pair], axis=-1).astype(np.float32)
-
-
 def predict_texts(
     predict_words: Any, text: str | Sequence[str], labels: Any, batch_size: int, threshold: float = DEFAULT_THRESHOLD
 ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:

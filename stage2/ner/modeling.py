@@ -22,11 +22,13 @@ import torch
 from torch import nn
 
 from stage2._version import __version__
+from stage2.arrays import unit
 from stage2.backbone import DEFAULT_ENCODER, load_encoder, stage2_folder
 from stage2.io import tokenizable
 from stage2.labels import Label, LabelSet, resolve_label_set
 from stage2.ner.config import WEIGHTS_NAME, HeadType, LabelEncoder, LabelReading, NERConfig, Scoring
 from stage2.ner.data import NERExample
+from stage2.ner.head import label_scores, label_vectors, linear_columns, merge_passes, prefix_label_vectors, tag_scale
 from stage2.ner.joint import JointPrefix, PrefixCache, joint_budget, special_ids
 from stage2.ner.prediction import LabelsArg, PredictionMixin
 from stage2.ner.windows import NUM_SHAPES, Context, Window
@@ -230,17 +232,11 @@ class NERModel(PredictionMixin, nn.Module):
         hidden = self.dropout(self.encode_tokens(input_ids, attention_mask, shape_ids))
         if self.config.head == HeadType.LINEAR.value:
             logits = self.classifier(hidden)
-            if label_index is not None:
-                cols = [0] + [c for j in label_index.tolist() for c in (1 + 2 * j, 2 + 2 * j)]
-                logits = logits[..., cols]
-            return logits
+            return logits if label_index is None else logits[..., linear_columns(label_index.tolist())]
         if label_embeddings is None:
             raise ValueError("the label-semantic head needs label_embeddings")
-        outside, begin, inside = self.token_outputs(hidden)
         lab = self.label_vectors(label_embeddings)  # [L, D]
-        scale = self.logit_scale.exp().clamp(max=100.0)
-        pair = torch.stack([begin @ lab.T * scale + self.tag_bias[0], inside @ lab.T * scale + self.tag_bias[1]], -1)
-        return torch.cat([outside.unsqueeze(-1), pair.flatten(-2)], dim=-1)  # O, then B0, I0, B1, I1, ...
+        return label_scores(*self.token_outputs(hidden), lab, tag_scale(self.logit_scale), self.tag_bias)
 
     def encode_tokens(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, shape_ids: torch.Tensor
@@ -253,15 +249,15 @@ class NERModel(PredictionMixin, nn.Module):
 
     def token_outputs(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Label-semantic head, token side: O logit ``[B, T]`` and unit begin/inside vectors ``[B, T, D]``."""
-        begin = nn.functional.normalize(self.begin_proj(hidden), dim=-1)
-        inside = nn.functional.normalize(self.inside_proj(hidden), dim=-1)
+        begin = unit(self.begin_proj(hidden))
+        inside = unit(self.inside_proj(hidden))
         if self.outside is None:  # sigmoid scoring: O is the fixed threshold, logit 0
             return hidden.new_zeros(hidden.shape[:-1]), begin, inside
         return self.outside(hidden).squeeze(-1), begin, inside
 
     def label_vectors(self, label_embeddings: torch.Tensor) -> torch.Tensor:
         """Label-semantic head, label side: unit vectors ``[L, D]`` from pooled label embeddings."""
-        return nn.functional.normalize(self.label_proj(label_embeddings), dim=-1)
+        return label_vectors(label_embeddings, self.label_proj.weight, self.label_proj.bias)
 
     def logits_for(self, batch: dict[str, torch.Tensor], label_set: LabelSet) -> torch.Tensor:
         """Forward a collated batch for a label set (encodes the labels when the head needs them)."""
@@ -314,18 +310,12 @@ class NERModel(PredictionMixin, nn.Module):
         Every prefix is one pass; its labels' columns come from it, and the ``O`` logit (softmax
         scoring) is the mean over passes.
         """
-        outs, pairs = [], []
-        for prefix in prefixes:
-            outside, pair = self._joint_pass(input_ids, attention_mask, shape_ids, prefix)
-            outs.append(outside)
-            pairs.append(pair)
-        outside = torch.stack(outs).mean(0)
-        return torch.cat([outside.unsqueeze(-1), torch.cat(pairs, -1)], dim=-1)
+        return merge_passes([self._joint_pass(input_ids, attention_mask, shape_ids, prefix) for prefix in prefixes])
 
     def _joint_pass(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, shape_ids: torch.Tensor, prefix: JointPrefix
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One joint pass: the O logits ``[B, T]`` and the B/I logits ``[B, T, 2L]`` of the prefix's labels."""
+    ) -> torch.Tensor:
+        """One joint pass: the tag logits ``[B, T, 1 + 2L]`` of the prefix's labels."""
         n, p = input_ids.shape[0], len(prefix.ids)
         pre = torch.tensor(prefix.ids, dtype=input_ids.dtype, device=input_ids.device).expand(n, p)
         ids = torch.cat([input_ids[:, :1], pre, input_ids[:, 1:]], 1)
@@ -333,13 +323,8 @@ class NERModel(PredictionMixin, nn.Module):
         shapes = torch.cat([shape_ids[:, :1], shape_ids.new_zeros(n, p), shape_ids[:, 1:]], 1)
         hidden = self.encode_tokens(ids, mask, shapes)
         text = self.dropout(torch.cat([hidden[:, :1], hidden[:, 1 + p :]], 1))
-        pool = torch.from_numpy(prefix.pool_matrix()).to(hidden.device, hidden.dtype)
-        lab = self.label_vectors(pool @ hidden[:, 1 : 1 + p])  # [B, L, D]
-        outside, begin, inside = self.token_outputs(text)
-        scale = self.logit_scale.exp().clamp(max=100.0)
-        b = torch.einsum("btd,bld->btl", begin, lab) * scale + self.tag_bias[0]
-        i = torch.einsum("btd,bld->btl", inside, lab) * scale + self.tag_bias[1]
-        return outside, torch.stack([b, i], -1).flatten(-2)
+        lab = prefix_label_vectors(prefix.pool_matrix(), hidden, self.label_proj.weight, self.label_proj.bias)
+        return label_scores(*self.token_outputs(text), lab, tag_scale(self.logit_scale), self.tag_bias)
 
 
 def labels_from_examples(examples: Sequence[NERExample]) -> list[Label]:

@@ -12,10 +12,10 @@ from stage2.ner.decoding import (
     DEFAULT_THRESHOLD,
     above_threshold,
     check_threshold,
-    combine_label_scores,
     decode_sentences,
     predict_texts,
 )
+from stage2.ner.head import label_scores, label_vectors, linear_columns, merge_passes, prefix_label_vectors
 from stage2.ner.joint import JointPrefix, PrefixCache, joint_budget
 from stage2.ner.windows import Context, Window, sentence_windows
 from stage2.registry import EXPORT_CONFIG
@@ -57,8 +57,7 @@ class NERRuntime(RuntimeModel):
         ]
         ids, mask = pad(rows, self.tokens.pad_id)
         pooled = self.run({"input_ids": ids, "attention_mask": mask, "shape_ids": np.zeros_like(ids)})["pooled"]
-        proj = pooled @ self.head["label_proj.weight"].T + self.head["label_proj.bias"]
-        unit = proj / np.maximum(np.linalg.norm(proj, axis=-1, keepdims=True), 1e-12)
+        unit = label_vectors(pooled, self.head["label_proj.weight"], self.head["label_proj.bias"])
         with self._lock:
             if len(self._label_cache) > 64:
                 self._label_cache.clear()
@@ -75,29 +74,22 @@ class NERRuntime(RuntimeModel):
     def _joint_logits(self, windows: Sequence[Window], label_set: LabelSet) -> list[np.ndarray]:
         """Tag logits of each window's words with the label prompts read before the text (one pass per
         prefix; the O logit is the mean over passes, as in the torch model)."""
-        scale = float(self.head["logit_scale"])
-        bias = self.head["tag_bias"]
-        outside: list[list[np.ndarray]] = [[] for _ in windows]
-        pairs: list[list[np.ndarray]] = [[] for _ in windows]
+        proj = self.head["label_proj.weight"], self.head["label_proj.bias"]
+        passes = []
         for prefix in self.label_prefixes(label_set):
             p = len(prefix.ids)
             ids, mask = pad([[w.input_ids[0], *prefix.ids, *w.input_ids[1:]] for w in windows], self.tokens.pad_id)
             shapes, _ = pad([[w.shape_ids[0], *([0] * p), *w.shape_ids[1:]] for w in windows], 0)
             out = self.run({"input_ids": ids, "attention_mask": mask, "shape_ids": shapes})
-            pooled = prefix.pool_matrix() @ out["hidden"][:, 1 : 1 + p]  # [B, L, H]
-            proj = pooled @ self.head["label_proj.weight"].T + self.head["label_proj.bias"]
-            unit = proj / np.maximum(np.linalg.norm(proj, axis=-1, keepdims=True), 1e-12)
-            for row, w in enumerate(windows):
-                at = [p + i for i in w.first_subword]
-                scores = combine_label_scores(
-                    out["outside"][row, at], out["begin"][row, at], out["inside"][row, at], unit[row], scale, bias
-                )
-                outside[row].append(scores[:, 0])
-                pairs[row].append(scores[:, 1:])
-        return [
-            np.concatenate([np.mean(o, axis=0)[:, None], *pr], axis=-1).astype(np.float32)
-            for o, pr in zip(outside, pairs, strict=True)
-        ]
+            lab = prefix_label_vectors(prefix.pool_matrix(), out["hidden"], *proj)  # [B, L, D]
+            scores = self._label_scores(out, lab)
+            passes.append([scores[row, [p + i for i in w.first_subword]] for row, w in enumerate(windows)])
+        return [merge_passes(per_window) for per_window in zip(*passes, strict=True)]
+
+    def _label_scores(self, out: dict[str, np.ndarray], labels: np.ndarray) -> np.ndarray:
+        """Tag logits ``[B, T, 1 + 2L]`` of the graph's token outputs against unit label vectors."""
+        scale, bias = self.head["logit_scale"], self.head["tag_bias"]
+        return label_scores(out["outside"], out["begin"], out["inside"], labels, scale, bias)
 
     def make_windows(self, index: int, words: Sequence[str], context: Context | None = None) -> list[Window]:
         """The torch model's windows for a sentence."""
@@ -121,24 +113,10 @@ class NERRuntime(RuntimeModel):
         shapes, _ = pad([w.shape_ids for w in windows], 0)
         out = self.run({"input_ids": ids, "attention_mask": mask, "shape_ids": shapes})
         if self.linear:
-            logits = out["logits"]
-            own = self.labels.keys
-            cols = [0] + [c for k in label_set.keys for j in [own.index(k)] for c in (1 + 2 * j, 2 + 2 * j)]
-            return [logits[row, w.first_subword][:, cols] for row, w in enumerate(windows)]
-        lab = self.label_vectors(label_set)
-        scale = float(self.head["logit_scale"])
-        bias = self.head["tag_bias"]
-        return [
-            combine_label_scores(
-                out["outside"][row, w.first_subword],
-                out["begin"][row, w.first_subword],
-                out["inside"][row, w.first_subword],
-                lab,
-                scale,
-                bias,
-            )
-            for row, w in enumerate(windows)
-        ]
+            cols = linear_columns([self.labels.keys.index(k) for k in label_set.keys])
+            return [out["logits"][row, w.first_subword][:, cols] for row, w in enumerate(windows)]
+        scores = self._label_scores(out, self.label_vectors(label_set))
+        return [scores[row, w.first_subword] for row, w in enumerate(windows)]
 
     def predict_words(
         self,

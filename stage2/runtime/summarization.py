@@ -11,21 +11,8 @@ from stage2.batching import chunk_ids
 from stage2.io import as_batch, warn_if_not_latin
 from stage2.registry import EXPORT_CONFIG
 from stage2.runtime._base import RuntimeModel, pad
-from stage2.summarization.features import feature_columns, focus_context, static_features
+from stage2.summarization.head import sentence_scores
 from stage2.summarization.selection import check_budget, summarize_document
-
-
-def gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, as ``torch.nn.GELU()``; erf from Abramowitz and Stegun 7.1.26 (error < 2e-7)."""
-    z = np.abs(x) / np.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    erf = np.sign(x) * (1.0 - poly * np.exp(-z * z))
-    return 0.5 * x * (1.0 + erf)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 class SummarizerRuntime(RuntimeModel):
@@ -41,7 +28,6 @@ class SummarizerRuntime(RuntimeModel):
             self.config, self.folder / EXPORT_CONFIG
         ).to_dict()  # exports of older versions too
         self.head.setdefault("dialogue_prior", self.head["prior"])
-        self._columns = feature_columns(self.config["features"])
         self._prompt_cache: dict[str, np.ndarray] = {}
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -87,33 +73,10 @@ class SummarizerRuntime(RuntimeModel):
         dialogue: bool = False,
         focus: str | None = None,
     ) -> np.ndarray:
-        """Sentence scores from embeddings ``[n, H]`` and the prompt embedding ``[H]`` (the torch head);
-        a ``focus`` adds its neighbourhood term (:func:`~stage2.summarization.features.focus_context`)."""
-        h = self.head
-        n = emb.shape[0]
-        names = list(self.config["features"])
-        unit = _unit(emb)
-        all_feats = np.concatenate([(unit @ _unit(prompt))[:, None], static_features(sentences, unit)], axis=-1)
-        feats = all_feats[:, self._columns].astype(np.float32)
-        base = feats @ h["dialogue_prior" if dialogue else "prior"]
-        salience = h.get("dialogue_salience" if dialogue else "salience")
-        if salience is not None:  # exports before few-shot salience have none
-            base = base + unit @ salience
-        if extra_relevance and "relevance" in names:
-            base = base + extra_relevance * feats[:, names.index("relevance")]
-        if focus:
-            base = base + focus_context(all_feats[:, 0], sentences, focus, self.config)
-        buckets = int(self.config["position_buckets"])
-        bucket = np.minimum(np.arange(n) * buckets // max(n, 1), buckets - 1)
-        s = emb @ h["sentence_proj.weight"].T + h["sentence_proj.bias"]
-
-        def context(x: np.ndarray) -> np.ndarray:
-            return x @ h["context_proj.weight"].T + h["context_proj.bias"]
-
-        x = np.concatenate([s * context(prompt), s * context(emb.mean(axis=0)), feats], axis=-1)
-        hidden = gelu(x @ h["mlp.0.weight"].T + h["mlp.0.bias"])
-        residual = (hidden @ h["mlp.2.weight"].T + h["mlp.2.bias"])[:, 0]
-        return (base + h["position_bias.weight"][bucket, 0] + residual).astype(np.float32)
+        """Sentence scores from embeddings ``[n, H]`` and the prompt embedding ``[H]``: the torch model's
+        head (:func:`~stage2.summarization.head.sentence_scores`) on the weights of ``head.npz``."""
+        scores = sentence_scores(self.head, emb, prompt, sentences, self.config, extra_relevance, dialogue, focus=focus)
+        return scores.astype(np.float32)
 
     def score_sentences(
         self,

@@ -26,7 +26,7 @@ from stage2.batching import chunk_ids, length_batches
 from stage2.io import as_batch, tokenizable, warn_if_not_latin
 from stage2.registry import TORCH_CONFIG, read_config
 from stage2.summarization.config import WEIGHTS_NAME, SummarizerConfig, intent_prompt
-from stage2.summarization.features import feature_columns, focus_context, static_features
+from stage2.summarization.head import sentence_features, sentence_scores
 from stage2.summarization.segmenting import is_dialogue
 from stage2.summarization.selection import check_budget, summarize_document
 
@@ -47,7 +47,7 @@ class Summarizer(nn.Module):
         self.tokenizer = tokenizer
         hidden = int(encoder.config.hidden_size)
         dim = config.projection_dim
-        self.feature_index = feature_columns(config.features)
+        # the scoring head's weights; its math is stage2.summarization.head (shared with the runtime)
         self.prior = nn.Parameter(torch.tensor([float(config.prior[f]) for f in config.features]))
         self.dialogue_prior = nn.Parameter(torch.tensor([float(config.dialogue_prior[f]) for f in config.features]))
         # a corpus's salient content, learned from a few documents (adaptation.fit_salience); zero: the prior
@@ -187,11 +187,7 @@ class Summarizer(nn.Module):
         """The hand-made features ``[n, F]`` named by ``config.features``: cosine relevance to the
         intent (differentiable) and :func:`~stage2.summarization.features.static_features`.
         """
-        unit = nn.functional.normalize(emb, dim=-1)
-        relevance = unit @ nn.functional.normalize(prompt, dim=-1)
-        static = torch.from_numpy(static_features(sentences, unit.detach().float().cpu().numpy()))
-        feats = torch.cat([relevance[:, None], static.to(device=emb.device, dtype=emb.dtype)], dim=-1)
-        return feats[:, self.feature_index]
+        return sentence_features(emb, prompt, sentences, self.config.features)
 
     def score_embeddings(
         self,
@@ -207,22 +203,13 @@ class Summarizer(nn.Module):
         (``feats``: the sentences' :meth:`features`, when already computed). A ``focus`` adds
         :func:`~stage2.summarization.features.focus_context`, a constant of the sentences (no gradient).
         """
-        n = emb.shape[0]
-        feats = self.features(emb, prompt, sentences) if feats is None else feats
-        weights = self.dialogue_prior if dialogue else self.prior
-        salience = self.dialogue_salience if dialogue else self.salience
-        base = feats @ weights + nn.functional.normalize(emb, dim=-1) @ salience
-        if extra_relevance and "relevance" in self.config.features:
-            base = base + extra_relevance * feats[:, self.config.features.index("relevance")]
-        if focus:
-            relevance = nn.functional.normalize(emb, dim=-1) @ nn.functional.normalize(prompt, dim=-1)
-            context = focus_context(relevance.detach().float().cpu().numpy(), sentences, focus, vars(self.config))
-            base = base + torch.from_numpy(context).to(device=emb.device, dtype=base.dtype)
-        idx = torch.arange(n, device=emb.device)
-        bucket = torch.clamp(idx * self.config.position_buckets // max(n, 1), max=self.config.position_buckets - 1)
-        s = self.sentence_proj(emb)
-        residual = self.mlp(torch.cat([s * self.context_proj(prompt), s * self.context_proj(emb.mean(0)), feats], -1))
-        return base + self.position_bias(bucket).squeeze(-1) + residual.squeeze(-1)
+        return sentence_scores(
+            self.head_weights(), emb, prompt, sentences, vars(self.config), extra_relevance, dialogue, feats, focus
+        )
+
+    def head_weights(self) -> dict[str, torch.Tensor]:
+        """The scoring head's parameters by their state-dict names (those ``head.npz`` keeps)."""
+        return {k: v for k, v in self.named_parameters() if not k.startswith("encoder.")}
 
     # ----------------------------------------------------------------- summarising
     @torch.no_grad()

@@ -155,7 +155,7 @@ def test_summarizer_runtime_matches_torch(summarizer_export):
 def test_gelu_matches_torch():
     import torch
 
-    from stage2.runtime.summarization import gelu
+    from stage2.arrays import gelu
 
     x = np.linspace(-6, 6, 101, dtype=np.float32)
     assert np.abs(gelu(x) - torch.nn.functional.gelu(torch.from_numpy(x)).numpy()).max() < 1e-6
