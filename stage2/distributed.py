@@ -157,7 +157,7 @@ def predict_dataset(
     batch_size: int = 1024,
     threads: int = 1,
     model_batch_size: int = 32,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = DEFAULT_THRESHOLD,
 ) -> Any:
     """``ds`` (a Ray Dataset with ``text_column``) with an ``entities`` column added: the entities of
     each text from the NER export ``model`` (a folder or an installed name), for ``labels`` given at

@@ -11,7 +11,7 @@
 The factory is registered through the ``spacy_factories`` entry point, so ``add_pipe`` finds it once
 stage2 is installed. Whitespace tokens are skipped; every other spaCy token is one word for the model.
 With ``overwrite`` (default) the component's entities replace the pipeline's; without it they are
-added only where no earlier component found one. Entities scoring below ``threshold`` are dropped.
+added only where no earlier component found one. ``threshold`` is applied as in ``predict`` (None: the model's own).
 
 Scores: each entity's ``ent._.stage2_score``, and every found entity (also those an earlier component's
 entities kept out of ``doc.ents``) in ``doc.spans["stage2_ner"]`` with ``.attrs["scores"]`` (spancat's
@@ -64,7 +64,7 @@ class Stage2NER:
         labels: Any = None,
         batch_size: int = 32,
         overwrite: bool = True,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = DEFAULT_THRESHOLD,
     ) -> None:
         self.threshold = check_threshold(threshold)
         self.model = model
@@ -170,7 +170,7 @@ class Stage2NER:
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
 def make_stage2_ner(
-    nlp: Language, name: str, model: str, labels: Any, batch_size: int, overwrite: bool, threshold: float
+    nlp: Language, name: str, model: str, labels: Any, batch_size: int, overwrite: bool, threshold: float | None
 ) -> Stage2NER:
     """spaCy factory of :class:`Stage2NER` (``nlp.add_pipe("stage2_ner", config={...})``)."""
     return Stage2NER(model, labels, batch_size, overwrite, threshold)

@@ -200,8 +200,9 @@ def _add_predict(sub: Any) -> None:
         "--threshold",
         type=_threshold,
         default=DEFAULT_THRESHOLD,
-        help=f"drop entities scoring below this, 0 to 1 (default {DEFAULT_THRESHOLD}): higher gives fewer, surer "
-        "entities",
+        help="0 to 1 (default: the model's own). For a sigmoid-scored model (ner-zero), the probability from which "
+        "a word is an entity of a label: lower finds more, higher fewer and surer. For the others, entities scoring "
+        "below it are dropped",
     )
     p.add_argument(
         "--format",
@@ -213,7 +214,7 @@ def _add_predict(sub: Any) -> None:
     p.set_defaults(func=cmd_predict)
 
 
-def _threshold(value: str) -> float:
+def _threshold(value: str) -> float | None:
     """argparse type of --threshold: a number from 0 to 1."""
     try:
         return check_threshold(float(value))

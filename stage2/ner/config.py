@@ -75,6 +75,13 @@ class NERConfig(ModelConfig):
             "one sequence, GLiNER-style)"
         },
     )
+    decision_threshold: float = field(
+        default=0.5,
+        metadata={
+            "help": "sigmoid scoring: the word-label probability from which a word is an entity when predict is given "
+            "no threshold (chosen on the zero-shot transfer protocol; 0.5 is the untuned boundary)"
+        },
+    )
     label_encoder: str = field(
         default=LabelEncoder.SHARED.value,
         metadata={
@@ -108,6 +115,10 @@ class NERConfig(ModelConfig):
             raise ValueError(f"label_encoder must be 'shared' or 'frozen', got {self.label_encoder!r}") from None
         if self.label_encoder == LabelEncoder.FROZEN.value and self.label_reading == LabelReading.JOINT.value:
             raise ValueError("label_encoder 'frozen' needs label_reading 'separate' (joint reading has no label pass)")
+        if isinstance(self.decision_threshold, bool) or not isinstance(self.decision_threshold, (int, float)):
+            raise ValueError(f"decision_threshold must be a number, got {self.decision_threshold!r}")
+        if not 0.0 < self.decision_threshold < 1.0:
+            raise ValueError(f"decision_threshold must be between 0 and 1, got {self.decision_threshold}")
         if self.max_length < 8:
             raise ValueError(f"max_length must be at least 8 subwords, got {self.max_length}")
         if self.max_labels < 1:

@@ -7,6 +7,7 @@ Tag layout for a label set of size L: index 0 is ``O``; label j has ``B`` at 1 +
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,23 +15,49 @@ import numpy as np
 
 from stage2.labels import Span
 
-DEFAULT_THRESHOLD = 0.0
-"""Entities scoring below this are dropped unless ``threshold=`` says otherwise. Chosen on the zero-shot
-transfer protocol's threshold curves (``evaluation/results/ner_zero_shot_transfer.json``, README column
-*best threshold*): every design run was best uncut, since the decoder already keeps a span only where an
-entity tag beats ``O``; a cut trades recall for precision, which users may want (GLiNER-style)."""
+DEFAULT_THRESHOLD: float | None = None
+"""``threshold=`` when none is given: the model's own rule. A sigmoid-scored model decides each word-label
+pair at its ``decision_threshold`` (chosen on the zero-shot transfer protocol and kept in its config); a
+softmax-scored model keeps a span wherever an entity tag beats ``O`` and cuts nothing (every softmax design
+run was best uncut on the protocol's threshold curves, ``evaluation/results/ner_zero_shot_transfer.json``)."""
+
+MIN_DECISION = 1e-6
+"""The lowest decision threshold a sigmoid-scored model reads (0 and 1 have no finite logit)."""
 
 
-def check_threshold(threshold: float) -> float:
-    """``threshold`` as a float in [0, 1], or a ValueError naming it."""
+def check_threshold(threshold: float | None) -> float | None:
+    """``threshold`` as a float in [0, 1] (None: the model's own rule), or a ValueError naming it."""
+    if threshold is None:
+        return None
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a number from 0 to 1 (an entity's score), got {threshold!r}")
     return float(threshold)
 
 
+def threshold_rule(threshold: float | None, scoring: str, decision_threshold: float) -> tuple[float, float]:
+    """How a prediction applies ``threshold``: the ``O`` logit decoding adds and the score below which spans are
+    then cut.
+
+    A sigmoid-scored model decides every word-label pair on its own, so the threshold is the pair probability
+    from which a word is an entity (GLiNER's knob: lower finds more): ``O`` is scored ``logit(threshold)``
+    (default: the model's ``decision_threshold``) and nothing is cut afterwards. A softmax-scored model cuts
+    the spans scoring below ``threshold`` (default: none).
+
+    >>> threshold_rule(None, "sigmoid", 0.5)
+    (0.0, 0.0)
+    >>> threshold_rule(0.3, "softmax", 0.5)
+    (0.0, 0.3)
+    """
+    if scoring != "sigmoid":
+        return 0.0, threshold or 0.0
+    t = decision_threshold if threshold is None else threshold
+    t = min(max(t, MIN_DECISION), 1.0 - MIN_DECISION)
+    return math.log(t / (1.0 - t)), 0.0
+
+
 def above_threshold(found: list[list[tuple[Span, float]]], threshold: float) -> list[list[tuple[Span, float]]]:
     """The scored spans of each sentence whose score is at least ``threshold``."""
-    if check_threshold(threshold) <= 0.0:
+    if threshold <= 0.0:
         return found
     return [[(span, score) for span, score in spans if score >= threshold] for spans in found]
 
@@ -125,9 +152,11 @@ def decode_sentences(
     windows: Sequence[tuple[int, int, int]],
     scores: Sequence[np.ndarray],
     keys: Sequence[str],
+    outside: float = 0.0,
 ) -> list[list[tuple[Span, float]]]:
     """Merge per-window word logits (``windows`` are ``(sentence, start, end)``) and decode each
-    sentence of ``lengths`` words into scored spans.
+    sentence of ``lengths`` words into scored spans (``outside`` is added to every ``O`` logit:
+    :func:`threshold_rule`).
     """
     parts: list[list[tuple[tuple[int, int], np.ndarray]]] = [[] for _ in lengths]
     for (sentence, start, end), score in zip(windows, scores, strict=True):
@@ -138,6 +167,8 @@ def decode_sentences(
             results.append([])
             continue
         merged = merge_windows(n, [p[0] for p in part], [p[1] for p in part])
+        if outside:
+            merged[:, 0] += outside
         results.append(decode_spans(log_softmax(merged), keys))
     return results
 
@@ -164,7 +195,11 @@ def entities(
 
 
 def predict_texts(
-    predict_words: Any, text: str | Sequence[str], labels: Any, batch_size: int, threshold: float = DEFAULT_THRESHOLD
+    predict_words: Any,
+    text: str | Sequence[str],
+    labels: Any,
+    batch_size: int,
+    threshold: float | None = DEFAULT_THRESHOLD,
 ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
     """``predict`` of the torch model and the runtime: split texts into words, tag them with
     ``predict_words(sentences, labels, batch_size, threshold=threshold)``, and return entity dicts (one

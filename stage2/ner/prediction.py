@@ -18,7 +18,14 @@ from stage2.io import tokenizable
 from stage2.labels import LabelSet, LabelsInput
 from stage2.ner.config import NERConfig
 from stage2.ner.data import NERExample
-from stage2.ner.decoding import DEFAULT_THRESHOLD, above_threshold, check_threshold, decode_sentences, predict_texts
+from stage2.ner.decoding import (
+    DEFAULT_THRESHOLD,
+    above_threshold,
+    check_threshold,
+    decode_sentences,
+    predict_texts,
+    threshold_rule,
+)
 from stage2.ner.windows import Context, Window, sentence_windows
 
 LabelsArg = LabelsInput | None
@@ -80,21 +87,22 @@ class PredictionMixin:
         labels: LabelsArg = None,
         batch_size: int = 32,
         contexts: Sequence[Context | None] | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = DEFAULT_THRESHOLD,
     ) -> list[list[tuple[Any, float]]]:
         """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]``.
 
         ``contexts`` gives each sentence's neighbouring words (before, after) as unlabelled input;
-        spans scoring below ``threshold`` are dropped.
+        ``threshold`` (0 to 1, None: the model's own) is applied as :func:`stage2.ner.decoding.threshold_rule`
+        says: a sigmoid-scored model's decision threshold, a softmax-scored model's cut.
         """
         label_set = self.resolve_labels(labels)
-        check_threshold(threshold)
+        outside, cut = threshold_rule(check_threshold(threshold), self.config.scoring, self.config.decision_threshold)
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
         was_training = self.training
         self.eval()
         try:
-            return above_threshold(self._predict_words(sentences, label_set, batch_size, contexts), threshold)
+            return above_threshold(self._predict_words(sentences, label_set, batch_size, contexts, outside), cut)
         finally:
             self.train(was_training)
 
@@ -104,6 +112,7 @@ class PredictionMixin:
         label_set: LabelSet,
         batch_size: int,
         contexts: Sequence[Context | None] | None,
+        outside: float = 0.0,
     ) -> list[list[tuple[Any, float]]]:
         from stage2.ner.collator import collate_windows
 
@@ -120,7 +129,11 @@ class PredictionMixin:
                 word_scores[i] = logits[row, windows[i].first_subword]
         scores = [s for s in word_scores if s is not None]
         return decode_sentences(
-            [len(words) for words in sentences], [(w.example, w.start, w.end) for w in windows], scores, label_set.keys
+            [len(words) for words in sentences],
+            [(w.example, w.start, w.end) for w in windows],
+            scores,
+            label_set.keys,
+            outside,
         )
 
     def predict(
@@ -128,13 +141,15 @@ class PredictionMixin:
         text: str | Sequence[str],
         labels: LabelsArg = None,
         batch_size: int = 32,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = DEFAULT_THRESHOLD,
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         """Find entities in one text (returns a list of dicts) or a batch (a list of such lists).
 
         Each entity is ``{"label", "score", "text", "word_start", "word_end", "char_start", "char_end"}``
         (``*_end`` exclusive). ``labels`` is ``{"name": "description"}``, ``["name", ...]`` or None
-        for the model's own labels; entities scoring below ``threshold`` (0 to 1) are dropped. Empty or
+        for the model's own labels. ``threshold`` (0 to 1; None: the model's own): for a sigmoid-scored
+        model, the probability from which a word is an entity of a label (lower finds more); for a
+        softmax-scored one, entities scoring below it are dropped. Empty or
         whitespace-only text gives no entities.
         """
         return predict_texts(self.predict_words, text, labels, batch_size, threshold)

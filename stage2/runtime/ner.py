@@ -14,6 +14,7 @@ from stage2.ner.decoding import (
     check_threshold,
     decode_sentences,
     predict_texts,
+    threshold_rule,
 )
 from stage2.ner.head import label_scores, label_vectors, linear_columns, merge_passes, prefix_label_vectors
 from stage2.ner.joint import JointPrefix, PrefixCache, joint_budget
@@ -124,12 +125,12 @@ class NERRuntime(RuntimeModel):
         labels: Any = None,
         batch_size: int = 32,
         contexts: Sequence[Context | None] | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = DEFAULT_THRESHOLD,
     ) -> list[list[tuple[Span, float]]]:
-        """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]`` (those scoring
-        at least ``threshold``)."""
+        """Spans with scores for pre-tokenised sentences: ``[[(Span, score), ...], ...]`` (``threshold`` as in
+        :meth:`stage2.NERModel.predict_words`)."""
         label_set = self.resolve_labels(labels)
-        check_threshold(threshold)
+        rule = threshold_rule(check_threshold(threshold), self.config["scoring"], self.config["decision_threshold"])
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
         windows = [
@@ -147,16 +148,20 @@ class NERRuntime(RuntimeModel):
             for i, s in zip(part, logits, strict=True):
                 scores[i] = s
         found = decode_sentences(
-            [len(words) for words in sentences], [(w.example, w.start, w.end) for w in windows], scores, label_set.keys
+            [len(words) for words in sentences],
+            [(w.example, w.start, w.end) for w in windows],
+            scores,
+            label_set.keys,
+            rule[0],
         )
-        return above_threshold(found, threshold)
+        return above_threshold(found, rule[1])
 
     def predict(
         self,
         text: str | Sequence[str],
         labels: Any = None,
         batch_size: int = 32,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = DEFAULT_THRESHOLD,
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         """Entities of one text (a list of dicts) or of a batch (a list of such lists); see
         :meth:`stage2.NERModel.predict` for the fields.

@@ -26,7 +26,7 @@ class _Job:
     texts: list[str]
     labels: Any
     future: asyncio.Future[Any]
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = DEFAULT_THRESHOLD
 
 
 @dataclass
@@ -52,7 +52,7 @@ class MicroBatcher:
         if self.task is not None:
             await self.task
 
-    async def submit(self, texts: list[str], labels: Any, threshold: float = DEFAULT_THRESHOLD) -> list[Any]:
+    async def submit(self, texts: list[str], labels: Any, threshold: float | None = DEFAULT_THRESHOLD) -> list[Any]:
         """Entities per text (those scoring at least ``threshold``), batched with whatever else arrives
         now for the same labels and threshold."""
         if self.waiting >= self.limits.max_queue:  # queued or running, as a Lane counts

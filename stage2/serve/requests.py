@@ -160,8 +160,8 @@ def _check_labels(labels: Any, limits: ServeLimits) -> None:
                 )
 
 
-def _threshold(data: dict[str, Any]) -> float:
-    """The ``threshold`` of a /ner request (default: the library's), checked (422)."""
+def _threshold(data: dict[str, Any]) -> float | None:
+    """The ``threshold`` of a /ner request (default: the model's own), checked (422)."""
     from stage2.ner.decoding import DEFAULT_THRESHOLD, check_threshold
 
     value = data.get("threshold", DEFAULT_THRESHOLD)

@@ -306,7 +306,7 @@ def test_threshold_drops_entities_scoring_below_it(entity_model):
     assert entity_model.predict([TEXT], threshold=1.0) == [[e for e in everything if e["score"] >= 1.0]]
 
 
-@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.5", True, None])
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.5", True, float("nan")])
 def test_a_bad_threshold_is_refused_by_name(entity_model, bad):
     with pytest.raises(ValueError, match="threshold must be a number from 0 to 1"):
         entity_model.predict(TEXT, threshold=bad)

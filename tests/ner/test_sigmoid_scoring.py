@@ -158,3 +158,42 @@ def test_training_with_coarse_labels_and_case_augmentation_runs(tiny_model, exam
     task = NERTask(examples, LabelSet.from_user(LABELS), "toy", parents={"city": Label("LOC", "location")})
     cfg = TrainingConfig(min_steps=6, epochs=1, batch_size=2, progress=False, coarse_labels=0.5, case_augmentation=0.5)
     assert train(tiny_model, [task], config=cfg).steps == 6
+
+
+def _covered(found) -> set[tuple[int, int]]:
+    """(sentence, word) pairs inside a predicted span."""
+    return {(i, w) for i, spans in enumerate(found) for span, _ in spans for w in range(span.start, span.end)}
+
+
+def test_threshold_is_a_sigmoid_models_decision_threshold(sigmoid_model, examples):
+    words = [e.tokens for e in examples]
+    default = sigmoid_model.predict_words(words, labels=LABELS)
+    assert default == sigmoid_model.predict_words(words, labels=LABELS, threshold=0.5)  # the untuned boundary
+    low = sigmoid_model.predict_words(words, labels=LABELS, threshold=0.001)
+    assert _covered(default) < _covered(low)  # a lower threshold finds more, never less
+    assert sigmoid_model.predict_words(words, labels=LABELS, threshold=1.0) == [[] for _ in words]
+    sigmoid_model.config.decision_threshold = 0.001  # the model's own default (chosen on the protocol)
+    assert sigmoid_model.predict_words(words, labels=LABELS) == low
+
+
+def test_decision_threshold_is_validated():
+    for bad in (0.0, 1.0, "0.3", True):
+        with pytest.raises(ValueError, match="decision_threshold"):
+            NERConfig(scoring="sigmoid", decision_threshold=bad)
+
+
+def test_runtime_reads_the_exported_decision_threshold_like_torch(sigmoid_model, examples, tmp_path):
+    from stage2.export import export
+    from stage2.runtime import open_export
+
+    sigmoid_model.config.decision_threshold = 0.01
+    export(sigmoid_model, tmp_path / "x")
+    runtime = open_export(tmp_path / "x")
+    words = [e.tokens for e in examples]
+    for threshold in (None, 0.5, 0.001):
+        mine = [[s for s, _ in p] for p in sigmoid_model.predict_words(words, labels=LABELS, threshold=threshold)]
+        theirs = [[s for s, _ in p] for p in runtime.predict_words(words, labels=LABELS, threshold=threshold)]
+        assert mine == theirs, threshold
+    assert _covered(runtime.predict_words(words, labels=LABELS)) > _covered(
+        runtime.predict_words(words, labels=LABELS, threshold=0.5)
+    )
