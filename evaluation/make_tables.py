@@ -66,25 +66,25 @@ def ner_table(path: Path) -> str:
 
 
 def _zero_shot_source(dataset: str, rows: list[dict]) -> list[str]:
-    """Why stage2-zero's zero-shot cell differs from ner-zero's rows in the zero-shot table: this one is
-    the float16 torch weights read with label names and descriptions, those the int8 export."""
+    """Why stage2-zero's zero-shot cell differs from the zero-shot table's rows of the export it started from:
+    this one is the float16 torch weights read with label names and descriptions, those the int8 export. The
+    stage2-zero rows were measured from the softmax ner-zero; its rows are ``ner-zero-softmax`` since the sigmoid
+    ner-zero replaced it."""
     mine = next((r for r in rows if r["system"] == "stage2-zero" and r["setting"] == "zero-shot"), None)
     path = RESULTS / "ner_zero_shot.json"
     if mine is None or not path.exists():
         return []
-    shipped = [
-        r
-        for r in json.loads(path.read_text(encoding="utf-8"))["rows"]
-        if r["system"] == "ner-zero" and r["dataset"] == dataset
-    ]
+    zero_rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    source = "ner-zero-softmax" if any(r["system"] == "ner-zero-softmax" for r in zero_rows) else "ner-zero"
+    shipped = [r for r in zero_rows if r["system"] == source and r["dataset"] == dataset]
     export = "; ".join(
         f"{r['scores']['f1']:.2f} with label {r['labels']}" for r in sorted(shipped, key=lambda r: r["labels"])
     )
     return [
         "",
-        f"*stage2-zero, zero-shot*: {mine['scores']['f1']:.2f} is the shipped ner-zero's float16 torch weights (the "
-        "start of its few-shot rows) read with label names and descriptions; the zero-shot table's ner-zero rows are "
-        f"the int8 export ({export or 'not measured'}).",
+        f"*stage2-zero*: its rows start from the float16 torch weights of the {source} export (zero-shot: "
+        f"{mine['scores']['f1']:.2f}, read with label names and descriptions); the zero-shot table's {source} rows "
+        f"are that model's int8 export ({export or 'not measured'}).",
     ]
 
 
