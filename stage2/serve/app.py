@@ -161,11 +161,16 @@ def _peer(transport: asyncio.BaseTransport) -> str | None:
 
 
 class _ClientShare:
-    """Open connections per client address, at most ``limit`` each (None: no limit)."""
+    """Open connections per client address, at most ``limit`` each (None: no limit), and at most ``capacity`` in
+    all (None: no limit): past it, the connection that has waited longest for its request's headers is closed."""
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, capacity: int | None = None) -> None:
         self.limit = limit
+        self.capacity = capacity
         self.open: dict[str, int] = {}
+        self.total = 0
+        self.waiting: dict[Any, None] = {}  # connections awaiting complete headers, oldest first
+        self.closing: set[Any] = set()  # evicted, not yet gone
 
     def admit(self, client: str | None) -> bool:
         """Count a new connection from ``client``; False (not counted) when it holds its share already."""
@@ -185,17 +190,41 @@ class _ClientShare:
             if self.open[client] <= 0:
                 del self.open[client]
 
+    def joined(self, conn: Any) -> None:
+        """Count an open connection; past ``capacity``, close the one waiting longest for its headers (a
+        half-open connection from any address), so a flood from many addresses cannot fill every slot."""
+        self.total += 1
+        if self.capacity is None or self.total - len(self.closing) <= self.capacity:
+            return
+        victim = next((c for c in self.waiting if c is not conn and c not in self.closing), None)
+        if victim is not None:
+            logger.info("at %d connections: closing the one that has waited longest for its headers", self.total)
+            self.closing.add(victim)
+            self.waiting.pop(victim, None)
+            victim.transport.close()
 
-def header_timeout_protocol(seconds: float, per_client: int | None = None) -> type[asyncio.Protocol]:
+    def left(self, conn: Any) -> None:
+        """Forget an open connection."""
+        self.total -= 1
+        self.waiting.pop(conn, None)
+        self.closing.discard(conn)
+
+
+def header_timeout_protocol(
+    seconds: float, per_client: int | None = None, capacity: int | None = None
+) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with a deadline for each request's headers: a client that opens a
     connection (or starts a request) and sends its headers slower than ``seconds`` is dropped.
     uvicorn times out idle keep-alive connections, but not a request whose headers trickle in.
     With ``per_client``, one client address holds at most that many connections (more are closed at
-    once, before they count against the server's connection limit), so one client cannot take every slot."""
+    once, before they count against the server's connection limit), so one client cannot take every slot.
+    With ``capacity`` (two below the server's connection limit: an evicted connection may still count there when
+    the new one's request is read), a connection past it closes the connection that has waited longest for its
+    headers, so half-open connections from many addresses cannot either."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    share = _ClientShare(per_client)
+    share = _ClientShare(per_client, capacity)
 
     class HeaderTimeoutH11Protocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
@@ -210,6 +239,7 @@ def header_timeout_protocol(seconds: float, per_client: int | None = None) -> ty
                 return
             super().connection_made(transport)  # type: ignore[arg-type]
             self._arm()
+            share.joined(self)
 
         def data_received(self, data: bytes) -> None:
             if self._refused:
@@ -225,19 +255,23 @@ def header_timeout_protocol(seconds: float, per_client: int | None = None) -> ty
             if self._refused:
                 return
             share.release(self._client)
+            share.left(self)
             self._disarm()
             super().connection_lost(exc)
 
         def _arm(self) -> None:
             self._header_timer = self.loop.call_later(seconds, self._drop)
+            share.waiting[self] = None
 
         def _disarm(self) -> None:
+            share.waiting.pop(self, None)
             if self._header_timer is not None:
                 self._header_timer.cancel()
                 self._header_timer = None
 
         def _drop(self) -> None:
             self._header_timer = None
+            share.waiting.pop(self, None)
             if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
                 logger.info("dropping a client that sent no complete headers within %.0f s", seconds)
                 self.transport.close()
@@ -272,7 +306,7 @@ def serve(paths: list[str], host: str = "127.0.0.1", port: int = 8000, limits: S
         host=host,
         port=port,
         log_level="info",
-        http=header_timeout_protocol(lim.header_timeout, lim.client_connections),
+        http=header_timeout_protocol(lim.header_timeout, lim.client_connections, max(1, lim.max_connections - 2)),
         timeout_keep_alive=int(max(1, round(lim.keep_alive))),
         limit_concurrency=lim.max_connections,
         h11_max_incomplete_event_size=64 * 1024,  # headers larger than this get 400

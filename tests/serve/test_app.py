@@ -316,22 +316,18 @@ def test_work_is_cancelled_when_the_client_disconnects():
     asyncio.run(main())
 
 
-@pytest.mark.parametrize(("per_client", "status"), [(None, b"503"), (4, b"200")])
-def test_one_clients_half_open_connections_cannot_lock_out_the_others(models, per_client, status):
-    """Issue 23: 300 connections that each sent only a request line got every legitimate request a 503.
-    With a per-client share, one address holds at most its share; another address is still served."""
+def _flood_then_serve(models, protocol, addresses: list[str]) -> bytes:
+    """Start a service (connection limit 8) with ``protocol``, hold one half-open connection (a request line and
+    nothing more) from each of ``addresses``, then send a whole request from 127.0.0.2; its reply."""
     import socket
     import threading
     import time
 
     uvicorn = pytest.importorskip("uvicorn")
-    from stage2.serve import header_timeout_protocol
-
     app = create_app(models, ServeLimits())
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    protocol = header_timeout_protocol(30.0, per_client=per_client)  # None: the lock-out, reproduced
     config = uvicorn.Config(app, host="127.0.0.1", port=port, http=protocol, limit_concurrency=8, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -341,8 +337,10 @@ def test_one_clients_half_open_connections_cannot_lock_out_the_others(models, pe
         deadline = time.time() + 20
         while not server.started and time.time() < deadline:
             time.sleep(0.05)
-        for _ in range(30):  # half-open: a request line and nothing more, from 127.0.0.1
-            s = socket.create_connection(("127.0.0.1", port))
+        for address in addresses:
+            s = socket.socket()
+            s.bind((address, 0))
+            s.connect(("127.0.0.1", port))
             s.sendall(b"POST /ner HTTP/1.1\r\n")
             flood.append(s)
         time.sleep(0.5)
@@ -356,12 +354,36 @@ def test_one_clients_half_open_connections_cannot_lock_out_the_others(models, pe
             reply = b""
             while chunk := ok.recv(4096):
                 reply += chunk
-        assert reply.startswith(b"HTTP/1.1 " + status), reply[:80]
+        return reply
     finally:
         for s in flood:
             s.close()
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.mark.parametrize(("per_client", "status"), [(None, b"503"), (4, b"200")])
+def test_one_clients_half_open_connections_cannot_lock_out_the_others(models, per_client, status):
+    """Issue 23: 300 connections that each sent only a request line got every legitimate request a 503.
+    With a per-client share, one address holds at most its share; another address is still served."""
+    from stage2.serve import header_timeout_protocol
+
+    protocol = header_timeout_protocol(30.0, per_client=per_client)  # None: the lock-out, reproduced
+    reply = _flood_then_serve(models, protocol, ["127.0.0.1"] * 30)
+    assert reply.startswith(b"HTTP/1.1 " + status), reply[:80]
+
+
+@pytest.mark.parametrize(("capacity", "status"), [(None, b"503"), (6, b"200")])
+def test_half_open_connections_from_many_addresses_cannot_lock_out_the_others(models, capacity, status):
+    """Issue 23: the per-client share does not help when each address holds one half-open connection. With a
+    capacity (below the connection limit), a new connection closes the one that has waited longest for its
+    headers, so a client that sends a whole request is served. The capacity is two below the limit: the evicted
+    connection may still count when the new request is read."""
+    from stage2.serve import header_timeout_protocol
+
+    protocol = header_timeout_protocol(30.0, per_client=4, capacity=capacity)  # None: the lock-out, reproduced
+    reply = _flood_then_serve(models, protocol, [f"127.0.0.{10 + i}" for i in range(30)])
+    assert reply.startswith(b"HTTP/1.1 " + status), reply[:80]
 
 
 def test_an_allowed_hosts_list_refuses_other_host_headers(models):
