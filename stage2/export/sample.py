@@ -86,11 +86,11 @@ def record_sample(
 
     ``record_sample("exports/ner-fast", EXPORT_SAMPLES["ner-fast"], "python evaluation/export_samples.py")``
     """
-    from stage2.runtime import open_export
+    from stage2.loading import load
 
     folder = Path(folder)
     report = read_report(folder)
-    measured = measure_sample(open_export(folder, threads), sample)
+    measured = measure_sample(load(folder, backend="onnx", threads=threads), sample)
     measured.update(
         git_commit=git_commit(),
         command=command,
