@@ -66,26 +66,31 @@ def ner_table(path: Path) -> str:
 
 
 def _zero_shot_source(dataset: str, rows: list[dict]) -> list[str]:
-    """Why stage2-zero's zero-shot cell differs from the zero-shot table's rows of the export it started from:
-    this one is the float16 torch weights read with label names and descriptions, those the int8 export. The
-    stage2-zero rows were measured from the softmax ner-zero; its rows are ``ner-zero-softmax`` since the sigmoid
-    ner-zero replaced it."""
-    mine = next((r for r in rows if r["system"] == "stage2-zero" and r["setting"] == "zero-shot"), None)
+    """Why a stage2-zero system's zero-shot cell differs from the zero-shot table's rows of the export it started
+    from: this one is the float16 torch weights read with label names and descriptions, those the int8 export.
+    ``stage2-zero`` starts from ``ner-zero``; ``stage2-zero-softmax`` (rows measured before the sigmoid ner-zero
+    shipped) from ``ner-zero-softmax``."""
     path = RESULTS / "ner_zero_shot.json"
-    if mine is None or not path.exists():
+    if not path.exists():
         return []
     zero_rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
-    source = "ner-zero-softmax" if any(r["system"] == "ner-zero-softmax" for r in zero_rows) else "ner-zero"
-    shipped = [r for r in zero_rows if r["system"] == source and r["dataset"] == dataset]
-    export = "; ".join(
-        f"{r['scores']['f1']:.2f} with label {r['labels']}" for r in sorted(shipped, key=lambda r: r["labels"])
-    )
-    return [
-        "",
-        f"*stage2-zero*: its rows start from the float16 torch weights of the {source} export (zero-shot: "
-        f"{mine['scores']['f1']:.2f}, read with label names and descriptions); the zero-shot table's {source} rows "
-        f"are that model's int8 export ({export or 'not measured'}).",
-    ]
+    lines: list[str] = []
+    for mine in sorted(
+        (r for r in rows if r["system"].startswith("stage2-zero") and r["setting"] == "zero-shot"),
+        key=lambda r: r["system"],
+    ):
+        source = mine["system"].replace("stage2-zero", "ner-zero", 1)
+        shipped = [r for r in zero_rows if r["system"] == source and r["dataset"] == dataset]
+        export = "; ".join(
+            f"{r['scores']['f1']:.2f} with label {r['labels']}" for r in sorted(shipped, key=lambda r: r["labels"])
+        )
+        lines += [
+            "",
+            f"*{mine['system']}*: its rows start from the float16 torch weights of the {source} export (zero-shot: "
+            f"{mine['scores']['f1']:.2f}, read with label names and descriptions); the zero-shot table's {source} "
+            f"rows are that model's int8 export ({export or 'not measured'}).",
+        ]
+    return lines
 
 
 ZERO_SHOT_SETS = ["conll2003", "wnut17", "fewnerd-inter", "multinerd", "wikineural"]
