@@ -19,9 +19,38 @@ def _plt() -> Any:
     return plt
 
 
+TAB20 = [
+    "#1f77b4",
+    "#aec7e8",
+    "#ff7f0e",
+    "#ffbb78",
+    "#2ca02c",
+    "#98df8a",
+    "#d62728",
+    "#ff9896",
+    "#9467bd",
+    "#c5b0d5",
+    "#8c564b",
+    "#c49c94",
+    "#e377c2",
+    "#f7b6d2",
+    "#7f7f7f",
+    "#c7c7c7",
+    "#bcbd22",
+    "#dbdb8d",
+    "#17becf",
+    "#9edae5",
+]
+"""Matplotlib's tab20 palette: distinct colours for more than ten systems."""
+
+
 def colours(names: list[str]) -> dict[str, str]:
-    """One colour per name, the same in every panel (sorted, so the choice does not depend on order)."""
-    return {name: f"C{i % 10}" for i, name in enumerate(sorted(set(names)))}
+    """One colour per name, the same in every panel (sorted, so the choice does not depend on order): the
+    default cycle up to ten names, tab20 beyond (distinct up to twenty)."""
+    ordered = sorted(set(names))
+    if len(ordered) <= 10:
+        return {name: f"C{i}" for i, name in enumerate(ordered)}
+    return {name: TAB20[i % len(TAB20)] for i, name in enumerate(ordered)}
 
 
 def learning_curves(data: dict[str, Any]) -> Any:
