@@ -166,6 +166,9 @@ def fine_tune(model: Any, cell: Cell, args: argparse.Namespace, extra: dict[str,
     result = train(model, sample, dev, labels=cell.labels, config=cfg, teacher=teacher)
     train_seconds = round(time.perf_counter() - started, 1)
     extra["steps"] = result.steps
+    if args.fewshot_threshold is not None and cell.k is not None:
+        model.config.decision_threshold = args.fewshot_threshold
+        notes += f"; decision threshold {args.fewshot_threshold:g} after training"
     if result.best_dev:
         extra["best_dev_f1"] = result.best_dev["f1"]
     if setting == "full":
@@ -202,7 +205,10 @@ def training_data(
         if args.fewshot_lr is not None or args.fewshot_head_lr is not None:
             notes += f"; encoder lr {args.fewshot_lr}, head lr {args.fewshot_head_lr}"
         if args.fewshot_self_distill:
-            notes += f"; self-distilled (teacher: the starting model, weight {args.fewshot_self_distill:g})"
+            notes += (
+                f"; self-distilled (teacher: the starting model, weight {args.fewshot_self_distill:g}, "
+                f"temperature {args.fewshot_distill_temperature:g})"
+            )
         extra["train_sentences"] = len(sample)
     return sample, dev, notes
 
@@ -229,6 +235,7 @@ def make_teacher(model: Any, cell: Cell, cfg: Any, args: argparse.Namespace, ext
 
         teacher = copy.deepcopy(model).eval()
         cfg.distill_weight = args.fewshot_self_distill
+        cfg.distill_temperature = args.fewshot_distill_temperature
     if cell.system.teacher:
         from stage2.ner.modeling import NERModel
 
@@ -268,6 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="WEIGHT",
         help="K-shot rows: learn the starting model's own soft tags with this weight beside the gold tags",
+    )
+    parser.add_argument(
+        "--fewshot-distill-temperature", type=float, default=1.0, help="K-shot self-distillation: temperature"
+    )
+    parser.add_argument(
+        "--fewshot-threshold",
+        type=float,
+        default=None,
+        help="K-shot rows of sigmoid models: decision threshold after training (default: the starting model's)",
     )
     parser.add_argument(
         "--split",

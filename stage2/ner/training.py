@@ -315,7 +315,7 @@ class _BatchLoss:
             soft = self.teacher.logits_for(batch, label_set).to(logits.device)
         weight = self.cfg.distill_weight
         return (1.0 - weight) * loss + weight * distillation_loss(
-            logits, soft, gold != -100, self.cfg.distill_temperature
+            logits, soft, gold != -100, self.cfg.distill_temperature, self.scoring
         )
 
 
@@ -359,12 +359,28 @@ def _record_run(model: NERModel, tasks: list[NERTask], steps: int, cfg: Training
 
 
 def distillation_loss(
-    student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor, temperature: float
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    mask: torch.Tensor,
+    temperature: float,
+    scoring: str = Scoring.SOFTMAX.value,
 ) -> torch.Tensor:
-    """``T^2 * KL(teacher || student)`` of the tag distributions at temperature ``T``, averaged over
-    the positions in ``mask`` (the words' first subwords).
+    """``T^2 * KL(teacher || student)`` at temperature ``T``, averaged over the positions in ``mask`` (the
+    words' first subwords).
+
+    ``softmax``: KL of the tag distributions. ``sigmoid``: every B/I column is a yes/no question of its own,
+    so the KL of each column's Bernoulli distribution, summed over the columns (O is no column).
     """
     t = temperature
+    if scoring == Scoring.SIGMOID.value:
+        s_logit, t_logit = student[mask][:, 1:].float() / t, teacher[mask][:, 1:].float() / t
+        if not s_logit.numel():
+            return student.sum() * 0.0
+        target = torch.sigmoid(t_logit)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        # KL(q || p) = cross-entropy(q, p) - entropy(q): zero exactly when the student matches
+        kl = bce(s_logit, target, reduction="none") - bce(t_logit, target, reduction="none")
+        return kl.sum(-1).mean() * t * t
     log_student = torch.log_softmax(student[mask].float() / t, dim=-1)
     log_teacher = torch.log_softmax(teacher[mask].float() / t, dim=-1)
     kl = (log_teacher.exp() * (log_teacher - log_student)).sum(-1)

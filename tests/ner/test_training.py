@@ -368,6 +368,23 @@ def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
     assert distillation_loss(student, teacher, mask, 2.0).item() > 0.01
 
 
+def test_sigmoid_distillation_compares_each_column_on_its_own():
+    from stage2.ner.training import distillation_loss
+
+    teacher = torch.randn(2, 5, 5)
+    teacher[..., 0] = 0.0  # sigmoid scoring: O is the fixed threshold, no column of its own
+    mask = torch.tensor([[True, True, False, True, False], [True, False, False, False, False]])
+    assert distillation_loss(teacher.clone(), teacher, mask, 1.0, "sigmoid").item() == pytest.approx(0.0, abs=1e-5)
+    shifted = teacher + 3.0  # the same softmax, other yes/no answers: only sigmoid distillation sees it
+    assert distillation_loss(shifted, teacher, mask, 1.0, "softmax").item() == pytest.approx(0.0, abs=1e-5)
+    assert distillation_loss(shifted, teacher, mask, 1.0, "sigmoid").item() > 0.1
+    student = teacher.clone()
+    student[0, 2] += 10.0  # a masked position: ignored
+    assert distillation_loss(student, teacher, mask, 1.0, "sigmoid").item() == pytest.approx(0.0, abs=1e-5)
+    nothing = torch.zeros(2, 5, dtype=torch.bool)
+    assert distillation_loss(shifted, teacher, nothing, 1.0, "sigmoid").item() == 0.0
+
+
 def test_training_with_a_teacher_pulls_the_student_towards_it(tiny_model, examples):
     from tests.conftest import _copy
 
