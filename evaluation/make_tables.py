@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "evaluation" / "results"
@@ -298,6 +299,17 @@ def serving_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def half_open_note(sc: dict[str, Any]) -> str:
+    """What the soak's half-open clients did, if it had any."""
+    if "half_open_clients" not in sc:
+        return ""
+    return (
+        f"; beside them {sc['half_open_clients']} half-open clients (one address each) held {sc['half_open_held_mean']}"
+        f" connections on average (at most {sc['half_open_held_max']}): {sc['half_open_connects']} connects, "
+        f"{sc['half_open_dropped']} dropped by the server, {sc['half_open_refused']} refused"
+    )
+
+
 def reliability_table(path: Path) -> str:
     data = json.loads(path.read_text(encoding="utf-8"))
     rows = {r["setting"]: r for r in data["rows"]}
@@ -309,7 +321,7 @@ def reliability_table(path: Path) -> str:
             f"| service soak, {sc['clients']} clients | {sc['requests']} requests, {sc['wrong']} wrong, {sc['lost']} "
             f"lost; small NER p50 {sc['small_p50_ms']} ms, p99 {sc['small_p99_ms']} ms; peak RSS "
             f"{sc['peak_rss_mb']} MB; by status {codes}; {sc['slow_clients']} slow clients dropped after at most "
-            f"{sc['slow_client_dropped_after_s_max']} s | {rows['soak']['wall_seconds']} |"
+            f"{sc['slow_client_dropped_after_s_max']} s{half_open_note(sc)} | {rows['soak']['wall_seconds']} |"
         )
     if "sigkill" in rows:
         sc = rows["sigkill"]["scores"]

@@ -6,7 +6,9 @@ Three rows in ``evaluation/results/reliability.json`` (each can be run alone wit
   clients for ``--seconds``: valid NER and summarisation requests (answers checked against the runtime in
   this process: a different answer is *wrong*, no answer is *lost*), with run-time labels, invalid JSON,
   deeply nested JSON, oversize bodies, too many labels, maximal legal requests (64 texts of 1,400
-  characters), and slowloris clients that trickle their headers (time until the server drops them).
+  characters; a 100,000-character NER text and document), slowloris clients that trickle their headers
+  (time until the server drops them), and ``--half-open`` clients, each from its own loopback address, that
+  send a request line and nothing more and reconnect when dropped.
   Reports requests served, p50/p99 of small valid requests, errors by status code, peak server RSS
   (VmHWM), slow-client drop times.
 - ``sigkill``: ``stage2 ner train`` on the bundled few-shot file, killed with SIGKILL at random moments
@@ -257,7 +259,10 @@ def main() -> None:
     parser.add_argument(
         "--parts", nargs="+", choices=["soak", "sigkill", "bad-input"], default=["soak", "sigkill", "bad-input"]
     )
-    parser.add_argument("--clients", type=int, default=32, help="soak: concurrent clients")
+    parser.add_argument("--clients", type=int, default=64, help="soak: concurrent clients")
+    parser.add_argument(
+        "--half-open", type=int, default=1000, help="soak: half-open clients, each from its own loopback address"
+    )
     parser.add_argument("--seconds", type=float, default=600.0, help="soak: duration")
     parser.add_argument("--kills", type=int, default=5, help="sigkill: killed runs")
     parser.add_argument("--steps", type=int, default=60, help="sigkill: training steps per run")

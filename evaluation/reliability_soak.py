@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import random
 import signal
 import socket
@@ -22,6 +23,7 @@ from typing import Any
 
 from common import ROOT
 
+logger = logging.getLogger("reliability_benchmark")
 STAGE2 = [sys.executable, "-m", "stage2.cli"]
 """The stage2 CLI as a subprocess (every part of the benchmark runs it)."""
 SENTENCES = [
@@ -36,6 +38,14 @@ DOC = (
     "The council met on Monday to discuss the budget. It approved new spending on schools. "
     "Critics said the plan was too expensive. The mayor defended the decision. A vote on taxes is due next month."
 )
+
+
+BIG_TEXT = " ".join(SENTENCES * 2000)[:100_000]
+"""A maximal legal NER text and summarisation document (the service's 100,000-character limit)."""
+HALF_OPEN_HEAD = b"POST /ner HTTP/1.1\r\n"
+"""All a half-open client ever sends."""
+LEGAL = ("ner", "labels", "summary", "big", "big_text", "big_summary")
+"""The request kinds that must be answered."""
 
 
 def _free_port() -> int:
@@ -104,7 +114,52 @@ def _soak_request(kind: str, i: int, big: bytes) -> tuple[bytes, str]:
         return json.dumps({"text": "x" * 1_200_000}).encode(), "/ner"
     if kind == "many_labels":
         return json.dumps({"text": "a", "labels": [f"type {n}" for n in range(5000)]}).encode(), "/ner"
+    if kind == "big_text":
+        return json.dumps({"text": BIG_TEXT}).encode(), "/ner"
+    if kind == "big_summary":
+        return json.dumps({"document": BIG_TEXT, "max_sentences": 3}).encode(), "/summarize"
     return big, "/ner"
+
+
+def _address(n: int) -> str:
+    """The loopback address half-open client ``n`` connects from (127.0.1.1 onwards, one per client)."""
+    return f"127.0.{1 + n // 250}.{1 + n % 250}"
+
+
+async def _half_open(port: int, n: int, deadline: float, tally: _Tally) -> None:
+    """A client that connects from its own address, sends a request line and nothing more, and reconnects
+    1 s after the server drops it, until ``deadline``."""
+    while time.perf_counter() < deadline:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", port, local_addr=(_address(n), 0)), 10.0
+            )
+        except (TimeoutError, OSError):
+            tally.half_open["refused"] += 1
+            await asyncio.sleep(1.0)
+            continue
+        tally.half_open["connects"] += 1
+        tally.open_now += 1
+        try:
+            writer.write(HALF_OPEN_HEAD)
+            await writer.drain()
+            await asyncio.wait_for(reader.read(), max(0.1, deadline - time.perf_counter()))
+            tally.half_open["dropped"] += 1
+        except TimeoutError:
+            pass  # still held when the soak ends
+        except (ConnectionError, OSError):
+            tally.half_open["dropped"] += 1
+        finally:
+            tally.open_now -= 1
+            writer.close()
+        await asyncio.sleep(1.0)
+
+
+async def _count_open(deadline: float, tally: _Tally) -> None:
+    """Sample, once a second, how many half-open connections the clients hold open."""
+    while time.perf_counter() < deadline:
+        tally.open_samples.append(tally.open_now)
+        await asyncio.sleep(1.0)
 
 
 @dataclass
@@ -115,10 +170,13 @@ class _Tally:
     small_ms: list[float] = field(default_factory=list)
     drops: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: {"requests": 0, "wrong": 0, "lost": 0})
+    half_open: dict[str, int] = field(default_factory=lambda: {"connects": 0, "dropped": 0, "refused": 0})
+    open_now: int = 0
+    open_samples: list[int] = field(default_factory=list)
 
     def unanswered(self, kind: str) -> None:
         """A request without an answer: lost if it was legal, else refused by closing the connection."""
-        if kind in ("ner", "labels", "summary", "big"):
+        if kind in LEGAL:
             self.counts["lost"] += 1  # a legal request without an answer
         else:  # refused by closing the connection (an oversize body is not read: the 413 is reset away)
             self.codes["reset"] = self.codes.get("reset", 0) + 1
@@ -126,18 +184,22 @@ class _Tally:
     def answered(
         self, kind: str, i: int, status: int, payload: bytes, started: float, expected: dict[str, Any]
     ) -> None:
-        """Count the status; a valid request's answer must equal ``expected`` (plain NER: its latency kept)."""
+        """Count the status; a valid request's answer must equal ``expected`` (plain NER: its latency kept).
+        A maximal request may instead get a deliberate 503 (its compute deadline) or 429 (its lane full)."""
         self.codes[str(status)] = self.codes.get(str(status), 0) + 1
-        if kind not in ("ner", "labels", "summary"):
+        if kind not in ("ner", "labels", "summary", "big_text", "big_summary"):
             return
         if status != 200:
-            self.counts["wrong"] += 1
+            logger.debug("%s answered %d: %r", kind, status, payload[:100])
+            self.counts["wrong"] += int(not (kind.startswith("big") and status in (429, 503)))
             return
         got = json.loads(payload)
         want = {
             "ner": {"entities": expected["ner"][i]},
             "labels": {"entities": expected["labels"]},
             "summary": expected["summary"],
+            "big_text": {"entities": expected["big_text"]},
+            "big_summary": expected["big_summary"],
         }[kind]
         self.counts["wrong"] += int(got != want)
         if kind == "ner":
@@ -155,16 +217,28 @@ class _Tally:
             "small_p99_ms": round(small_ms[int(0.99 * (len(small_ms) - 1))], 1) if small_ms else None,
             "slow_clients": len(drops),
             "slow_client_dropped_after_s_max": round(max(drops), 1) if drops else None,
+            **({"half_open_" + k: v for k, v in self.half_open.items()} if self.open_samples else {}),
+            **(
+                {
+                    "half_open_held_mean": round(statistics.mean(self.open_samples)),
+                    "half_open_held_max": max(self.open_samples),
+                }
+                if self.open_samples
+                else {}
+            ),
         }
 
 
-async def _soak(port: int, clients: int, seconds: float, expected: dict[str, Any]) -> dict[str, Any]:
+async def _soak(
+    port: int, clients: int, seconds: float, expected: dict[str, Any], half_open: int = 0
+) -> dict[str, Any]:
     """``clients`` concurrent clients for ``seconds``, each sending a random mix of requests (client 0 is
-    sometimes a slowloris); what they saw."""
+    sometimes a slowloris), beside ``half_open`` half-open clients from as many addresses; what they saw."""
     tally = _Tally()
     deadline = time.perf_counter() + seconds
     big = json.dumps({"texts": [" ".join(SENTENCES * 4)[:1400]] * 64}).encode()
     kinds = ["ner"] * 10 + ["labels"] * 3 + ["summary"] * 2 + ["bad_json", "nested", "oversize", "many_labels", "big"]
+    kinds += ["big_text", "big_summary"]
 
     async def one(kind: str) -> None:
         i = random.randrange(len(SENTENCES))
@@ -173,7 +247,8 @@ async def _soak(port: int, clients: int, seconds: float, expected: dict[str, Any
         tally.counts["requests"] += 1
         try:
             status, payload = await _http(port, body, path)
-        except (TimeoutError, ConnectionError, OSError):
+        except (TimeoutError, ConnectionError, OSError) as e:
+            logger.debug("%s unanswered after %.2f s: %r", kind, time.perf_counter() - started, e)
             tally.unanswered(kind)
             return
         tally.answered(kind, i, status, payload, started, expected)
@@ -186,8 +261,10 @@ async def _soak(port: int, clients: int, seconds: float, expected: dict[str, Any
                 continue
             await one(rng.choice(kinds))
 
-    await asyncio.gather(*(client(n) for n in range(clients)))
-    return tally.scores(clients)
+    attackers = [_half_open(port, n, deadline, tally) for n in range(half_open)]
+    sampler = [_count_open(deadline, tally)] if half_open else []
+    await asyncio.gather(*(client(n) for n in range(clients)), *attackers, *sampler)
+    return {**tally.scores(clients), **({"half_open_clients": half_open} if half_open else {})}
 
 
 def soak(args: argparse.Namespace) -> tuple[dict[str, Any], float, str]:
@@ -200,6 +277,8 @@ def soak(args: argparse.Namespace) -> tuple[dict[str, Any], float, str]:
         "ner": [runtime.predict(s) for s in SENTENCES],
         "labels": runtime.predict(SENTENCES[0], labels=["person", "city", "company"]),
         "summary": rt.load(summarizer).summarize(DOC, max_sentences=2),
+        "big_text": runtime.predict(BIG_TEXT),
+        "big_summary": rt.load(summarizer).summarize(BIG_TEXT, max_sentences=3),
     }
     port = _free_port()
     cmd = [*STAGE2, "serve", "--model", str(ner), "--model", str(summarizer), "--port", str(port)]
@@ -212,16 +291,20 @@ def soak(args: argparse.Namespace) -> tuple[dict[str, Any], float, str]:
                 break
             except OSError:
                 time.sleep(0.2)
-        scores = asyncio.run(_soak(port, args.clients, args.seconds, expected))
+        scores = asyncio.run(_soak(port, args.clients, args.seconds, expected, args.half_open))
         scores["peak_rss_mb"] = round(_peak_rss_mb(server.pid), 1)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(60)
     notes = (
         f"stage2 serve with default limits (header timeout 10 s, body 30 s, 50 labels, 1 MB), {args.clients} clients "
-        f"for {args.seconds:.0f} s over loopback; mix per 19 requests: 10 NER, 3 NER with run-time labels, 2 "
-        "summaries (all checked against the runtime in-process), invalid JSON, JSON nested 50,000 deep, a 1.2 MB body, "
-        "5,000 labels and one maximal legal request (64 texts of 1,400 characters); client 0 is sometimes a "
-        "slowloris (one header byte per 2 s). p50/p99: plain NER requests while the rest run."
+        f"for {args.seconds:.0f} s over loopback; mix per 21 requests: 10 NER, 3 NER with run-time labels, 2 "
+        "summaries, invalid JSON, JSON nested 50,000 deep, a 1.2 MB body, 5,000 labels and three maximal legal "
+        "requests (64 texts of 1,400 characters; one NER text and one document of 100,000 characters: answers "
+        "checked against the runtime in-process like the small ones, a deliberate 503 at the compute deadline or "
+        "429 from a full lane allowed); client 0 is sometimes a slowloris (one header byte per 2 s). "
+        f"{args.half_open} half-open clients beside them, each from its own loopback address, send only a request "
+        "line and reconnect 1 s after being dropped (held: connections open on the clients' side, sampled each "
+        "second). p50/p99: plain NER requests while the rest run."
     )
     return scores, time.perf_counter() - started, notes

@@ -162,15 +162,21 @@ def _peer(transport: asyncio.BaseTransport) -> str | None:
 
 class _ClientShare:
     """Open connections per client address, at most ``limit`` each (None: no limit), and at most ``capacity`` in
-    all (None: no limit): past it, the connection that has waited longest for its request's headers is closed."""
+    all (None: no limit). Past the capacity, a connection still waiting for its request's headers is closed,
+    the longest-waiting first, once it has sent part of them or waited ``grace`` seconds: when a connection
+    joins, when a connection's whole headers arrive, and ``grace`` seconds later if none could be closed then.
+    A connection that has not been read yet is never closed for room, so a client that sends its whole request
+    at once beats half-open ones even when it connected in the middle of their burst."""
 
-    def __init__(self, limit: int | None, capacity: int | None = None) -> None:
+    def __init__(self, limit: int | None, capacity: int | None = None, grace: float = 1.0) -> None:
         self.limit = limit
         self.capacity = capacity
+        self.grace = grace
         self.open: dict[str, int] = {}
         self.total = 0
-        self.waiting: dict[Any, None] = {}  # connections awaiting complete headers, oldest first
+        self.waiting: dict[Any, float] = {}  # connections awaiting complete headers -> since when, oldest first
         self.closing: set[Any] = set()  # evicted, not yet gone
+        self._sweep: asyncio.TimerHandle | None = None
 
     def admit(self, client: str | None) -> bool:
         """Count a new connection from ``client``; False (not counted) when it holds its share already."""
@@ -190,18 +196,53 @@ class _ClientShare:
             if self.open[client] <= 0:
                 del self.open[client]
 
-    def joined(self, conn: Any) -> None:
-        """Count an open connection; past ``capacity``, close the one waiting longest for its headers (a
-        half-open connection from any address), so a flood from many addresses cannot fill every slot."""
-        self.total += 1
-        if self.capacity is None or self.total - len(self.closing) <= self.capacity:
-            return
-        victim = next((c for c in self.waiting if c is not conn and c not in self.closing), None)
-        if victim is not None:
+    def _excess(self) -> int:
+        return 0 if self.capacity is None else self.total - len(self.closing) - self.capacity
+
+    def _evict(self, before: float, spare: Any = None) -> bool:
+        """Close the connection that has waited longest for its headers among those that have sent part of them
+        or waited since before ``before`` (never ``spare``); False when there is none."""
+        for conn, since in self.waiting.items():
+            if conn is spare or conn in self.closing or not (conn.partial or since <= before):
+                continue
             logger.info("at %d connections: closing the one that has waited longest for its headers", self.total)
-            self.closing.add(victim)
-            self.waiting.pop(victim, None)
-            victim.transport.close()
+            self.closing.add(conn)
+            self.waiting.pop(conn, None)
+            conn.evict()
+            return True
+        return False
+
+    def joined(self, conn: Any, loop: asyncio.AbstractEventLoop) -> None:
+        """Count an open connection; past ``capacity``, close one that has waited ``grace`` seconds for its
+        headers (a half-open connection from any address), or look again when one will have."""
+        self.total += 1
+        if self._excess() <= 0 or self._evict(loop.time() - self.grace, conn):
+            return
+        if self._sweep is None:
+            self._sweep = loop.call_later(self.grace, self._sweep_now, loop)
+
+    def _sweep_now(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._sweep = None
+        while self._excess() > 0 and self._evict(loop.time() - self.grace):
+            pass
+        if self._excess() > 0 and self.waiting:
+            self._sweep = loop.call_later(self.grace, self._sweep_now, loop)
+
+    def reading(self, conn: Any, data: bytes, idle: bool, loop: asyncio.AbstractEventLoop) -> None:
+        """``data`` arrived on ``conn`` (``idle``: no request of it under way): uvicorn counts it from now on,
+        and if it completes a request's headers, room is made for it."""
+        if not conn.read:
+            conn.read = True
+            conn.connections.add(conn)
+        if idle and b"\r\n\r\n" in conn.tail + data:
+            self.make_room(conn, loop)  # before uvicorn counts connections for this request
+        conn.tail = data[-3:]
+
+    def make_room(self, conn: Any, loop: asyncio.AbstractEventLoop) -> None:
+        """``conn``'s whole headers are arriving: past ``capacity``, close connections that are still sending
+        theirs, so its request is not refused."""
+        while self._excess() > 0 and self._evict(loop.time() - self.grace, conn):
+            pass
 
     def left(self, conn: Any) -> None:
         """Forget an open connection."""
@@ -218,9 +259,9 @@ def header_timeout_protocol(
     uvicorn times out idle keep-alive connections, but not a request whose headers trickle in.
     With ``per_client``, one client address holds at most that many connections (more are closed at
     once, before they count against the server's connection limit), so one client cannot take every slot.
-    With ``capacity`` (two below the server's connection limit: an evicted connection may still count there when
-    the new one's request is read), a connection past it closes the connection that has waited longest for its
-    headers, so half-open connections from many addresses cannot either."""
+    With ``capacity`` (below the server's connection limit), connections past it close those that have waited
+    longest for their headers (:class:`_ClientShare`), so half-open connections from many addresses cannot
+    either."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -230,6 +271,9 @@ def header_timeout_protocol(
         _header_timer: asyncio.TimerHandle | None = None
         _client: str | None = None
         _refused = False
+        tail = b""  # the last bytes received: headers may end across two reads
+        partial = False  # has sent part of a request's headers and not the rest
+        read = False  # data has been read from it
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             self._client = _peer(transport)
@@ -238,14 +282,19 @@ def header_timeout_protocol(
                 transport.close()
                 return
             super().connection_made(transport)  # type: ignore[arg-type]
+            # uvicorn refuses a request (503) while it counts ``limit_concurrency`` connections; it counts this
+            # one from its first read, so a burst of connections not read yet cannot refuse a whole request
+            self.connections.discard(self)
             self._arm()
-            share.joined(self)
+            share.joined(self, self.loop)
 
         def data_received(self, data: bytes) -> None:
             if self._refused:
                 return
+            share.reading(self, data, self.conn.their_state is h11.IDLE, self.loop)
             super().data_received(data)
-            if self.conn.their_state is h11.IDLE:
+            self.partial = self.conn.their_state is h11.IDLE
+            if self.partial:
                 if self._header_timer is None:
                     self._arm()  # a request has begun (or is awaited) and its headers are not complete
             else:
@@ -261,7 +310,13 @@ def header_timeout_protocol(
 
         def _arm(self) -> None:
             self._header_timer = self.loop.call_later(seconds, self._drop)
-            share.waiting[self] = None
+            share.waiting[self] = self.loop.time()
+
+        def evict(self) -> None:
+            """Close this connection to make room; uvicorn stops counting it at once."""
+            self._disarm()
+            self.connections.discard(self)
+            self.transport.close()
 
         def _disarm(self) -> None:
             share.waiting.pop(self, None)

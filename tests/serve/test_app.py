@@ -316,9 +316,10 @@ def test_work_is_cancelled_when_the_client_disconnects():
     asyncio.run(main())
 
 
-def _flood_then_serve(models, protocol, addresses: list[str]) -> bytes:
+def _flood_then_serve(models, protocol, addresses: list[str], connect_first: bool = False) -> bytes:
     """Start a service (connection limit 8) with ``protocol``, hold one half-open connection (a request line and
-    nothing more) from each of ``addresses``, then send a whole request from 127.0.0.2; its reply."""
+    nothing more) from each of ``addresses``, then send a whole request from 127.0.0.2 (connected before the
+    flood with ``connect_first``); its reply."""
     import socket
     import threading
     import time
@@ -337,6 +338,10 @@ def _flood_then_serve(models, protocol, addresses: list[str]) -> bytes:
         deadline = time.time() + 20
         while not server.started and time.time() < deadline:
             time.sleep(0.05)
+        ok = socket.socket()
+        ok.bind(("127.0.0.2", 0))  # another client address
+        if connect_first:
+            ok.connect(("127.0.0.1", port))
         for address in addresses:
             s = socket.socket()
             s.bind((address, 0))
@@ -344,9 +349,9 @@ def _flood_then_serve(models, protocol, addresses: list[str]) -> bytes:
             s.sendall(b"POST /ner HTTP/1.1\r\n")
             flood.append(s)
         time.sleep(0.5)
-        with socket.socket() as ok:
-            ok.bind(("127.0.0.2", 0))  # another client address
-            ok.connect(("127.0.0.1", port))
+        with ok:
+            if not connect_first:
+                ok.connect(("127.0.0.1", port))
             body = b'{"text": "Ada met Bob."}'
             head = b"POST /ner HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
             ok.sendall(head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
@@ -384,6 +389,18 @@ def test_half_open_connections_from_many_addresses_cannot_lock_out_the_others(mo
     protocol = header_timeout_protocol(30.0, per_client=4, capacity=capacity)  # None: the lock-out, reproduced
     reply = _flood_then_serve(models, protocol, [f"127.0.0.{10 + i}" for i in range(30)])
     assert reply.startswith(b"HTTP/1.1 " + status), reply[:80]
+
+
+def test_a_client_that_connected_just_before_a_flood_is_still_served(models):
+    """Issue 23 (found by the soak): a connection opened just before a burst of half-open ones was the one
+    that had waited longest for its headers, so the burst closed it (BrokenPipe at the client). Now only a
+    connection that has waited a grace second is closed when another joins, and whole headers arriving make
+    room by closing those still waiting."""
+    from stage2.serve import header_timeout_protocol
+
+    protocol = header_timeout_protocol(30.0, per_client=4, capacity=6)
+    reply = _flood_then_serve(models, protocol, [f"127.0.0.{10 + i}" for i in range(30)], connect_first=True)
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:80]
 
 
 def test_an_allowed_hosts_list_refuses_other_host_headers(models):
