@@ -249,23 +249,8 @@ def make_teacher(model: Any, cell: Cell, cfg: Any, args: argparse.Namespace, ext
     return teacher, note
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line (see the module docstring)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=sorted(LABELS), required=True)
-    parser.add_argument(
-        "--systems",
-        nargs="+",
-        default=["stage2", "linear-head"],
-        metavar="SYSTEM",
-        help="rows to run: " + ", ".join(SYSTEMS) + " (see the module docstring)",
-    )
-    parser.add_argument("--settings", nargs="+", default=["zero-shot", "5-shot", "10-shot", "20-shot", "full"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="seeds of K-shot rows")
-    parser.add_argument("--base", default=str(ROOT / "runs" / "ner-base" / "final"), help="the ner-base model")
-    parser.add_argument(
-        "--zero-base", default=str(ROOT / "exports" / "ner-zero" / "torch"), help="stage2-zero rows: ner-zero weights"
-    )
+def add_fewshot_args(parser: argparse.ArgumentParser) -> None:
+    """The K-shot rows' recipe options."""
     parser.add_argument("--fewshot-steps", type=int, default=150)
     parser.add_argument("--fewshot-lr", type=float, default=None, help="K-shot rows: encoder lr (default by system)")
     parser.add_argument("--fewshot-head-lr", type=float, default=None, help="K-shot rows: head lr (default by system)")
@@ -285,6 +270,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="K-shot rows of sigmoid models: decision threshold after training (default: the starting model's)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=sorted(LABELS), required=True)
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=["stage2", "linear-head"],
+        metavar="SYSTEM",
+        help="rows to run: " + ", ".join(SYSTEMS) + " (see the module docstring)",
+    )
+    parser.add_argument("--settings", nargs="+", default=["zero-shot", "5-shot", "10-shot", "20-shot", "full"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="seeds of K-shot rows")
+    parser.add_argument("--base", default=str(ROOT / "runs" / "ner-base" / "final"), help="the ner-base model")
+    parser.add_argument(
+        "--zero-base", default=str(ROOT / "exports" / "ner-zero" / "torch"), help="stage2-zero rows: ner-zero weights"
+    )
+    add_fewshot_args(parser)
     parser.add_argument(
         "--split",
         choices=["test", "dev"],

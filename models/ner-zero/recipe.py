@@ -241,6 +241,28 @@ def zero_shot_scores(path: Path) -> list[str]:
     ] or ["zero-shot benchmark: no ner-zero rows yet"]
 
 
+def add_label_set_args(parser: argparse.ArgumentParser) -> None:
+    """How each step's label set and text are varied."""
+    parser.add_argument("--negatives", type=int, default=8, help="absent types added per step, at most (0: none)")
+    parser.add_argument("--coarse", type=float, default=0.5, help="chance per step of a task's coarse types")
+    parser.add_argument("--case", type=float, default=0.2, help="chance per window of all upper- or lower-case")
+    parser.add_argument(
+        "--parents",
+        type=float,
+        default=0.0,
+        help="chance per step (of the steps not read coarse) of offering a task's coarse types beside its fine "
+        "ones, the fine type staying gold (teaches the most specific type to win)",
+    )
+    parser.add_argument(
+        "--names", type=float, default=0.0, help="chance per label and step of another name (synonym, plural, ...)"
+    )
+    parser.add_argument(
+        "--plain-names",
+        action="store_true",
+        help="Few-NERD fine types named alone ('politician', not 'politician (person)')",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -268,24 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="separate",
         help="how label prompts are read: separate (encoded alone) or joint (read before the text in one sequence)",
     )
-    parser.add_argument("--negatives", type=int, default=8, help="absent types added per step, at most (0: none)")
-    parser.add_argument("--coarse", type=float, default=0.5, help="chance per step of a task's coarse types")
-    parser.add_argument("--case", type=float, default=0.2, help="chance per window of all upper- or lower-case")
-    parser.add_argument(
-        "--parents",
-        type=float,
-        default=0.0,
-        help="chance per step (of the steps not read coarse) of offering a task's coarse types beside its fine "
-        "ones, the fine type staying gold (teaches the most specific type to win)",
-    )
-    parser.add_argument(
-        "--names", type=float, default=0.0, help="chance per label and step of another name (synonym, plural, ...)"
-    )
-    parser.add_argument(
-        "--plain-names",
-        action="store_true",
-        help="Few-NERD fine types named alone ('politician', not 'politician (person)')",
-    )
+    add_label_set_args(parser)
     parser.add_argument(
         "--protocol",
         choices=["ship", "transfer"],

@@ -10,7 +10,8 @@ import torch
 from stage2.labels import MAX_LABELS, Label, LabelSet
 from stage2.ner.augmentation import add_negatives
 from stage2.ner.config import NERConfig
-from stage2.ner.training import NERTask, TrainingConfig, tag_loss, train
+from stage2.ner.losses import tag_loss
+from stage2.ner.training import NERTask, TrainingConfig, train
 from tests.conftest import LABELS, _tiny_model
 
 

@@ -356,7 +356,7 @@ def test_context_dropout_reads_some_windows_without_context(tiny_model, examples
 
 
 def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
-    from stage2.ner.training import distillation_loss
+    from stage2.ner.losses import distillation_loss
 
     teacher = torch.randn(2, 5, 3)
     mask = torch.tensor([[True, True, False, True, False], [True, False, False, False, False]])
@@ -369,7 +369,7 @@ def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
 
 
 def test_sigmoid_distillation_compares_each_column_on_its_own():
-    from stage2.ner.training import distillation_loss
+    from stage2.ner.losses import distillation_loss
 
     teacher = torch.randn(2, 5, 5)
     teacher[..., 0] = 0.0  # sigmoid scoring: O is the fixed threshold, no column of its own
@@ -396,7 +396,7 @@ def test_training_with_a_teacher_pulls_the_student_towards_it(tiny_model, exampl
     train(plain, examples, config=quick(min_steps=10, learning_rate=1e-3, head_learning_rate=1e-2))
 
     def gap(model) -> float:  # how far the model's tag distributions are from the teacher's
-        from stage2.ner.training import distillation_loss
+        from stage2.ner.losses import distillation_loss
 
         label_set = teacher.resolve_labels(None)
         windows = [w for i, ex in enumerate(examples) for w in teacher.make_windows(i, ex.tokens)]

@@ -1,0 +1,184 @@
+"""The README's serving, Ray, reliability, int8-agreement and shipped-export tables (part of make_tables.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def provenance(data: dict) -> str:
+    """A results file's machine and commit, as every table's last line gives them."""
+    return f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`."
+
+
+def scale_table(path: Path) -> str:
+    """Ray Data against the single-process runtime (scale.json)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [
+        "| engine | rows per Ray call | sentences/s | seconds | overhead vs single process | identical entities |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in sorted(data["rows"], key=lambda r: (r["sentences"], not r["system"].startswith("single-process"))):
+        sc = r["scores"]
+        overhead = f"{sc['overhead_percent']}%" if "overhead_percent" in sc else "–"
+        lines.append(
+            f"| {r['system']} ({r['sentences']} sentences) | {r.get('ray_rows_per_call') or '–'} | "
+            f"{sc['throughput']} | {sc['seconds']} | {overhead} | "
+            f"{'yes' if sc['identical_to_single_process'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "CoNLL-2003 test sentences (-x10: ten times over), exports/ner-default int8, 2 cores in all "
+        "(Ray: 1 actor with 2 threads, or 2 actors with 1). " + provenance(data),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def serving_table(path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [
+        "| task | engine | batch | throughput /s | p50 ms | p95 ms | p99 ms | metric | threads |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = sorted(data["rows"], key=lambda r: (r["setting"], r["system"], r["scores"].get("batch_size", 0)))
+    for r in rows:
+        sc = r["scores"]
+        if "seconds_p50" in sc:  # a whole meeting per call: seconds, not milliseconds
+            lines.append(
+                f"| {r['setting']} ({sc['words']} words) | {r['system']} | 1 | {sc['throughput']} meetings | "
+                f"{1000 * sc['seconds_p50']:.0f} | {1000 * sc['seconds_p95']:.0f} | max {1000 * sc['seconds_max']:.0f} "
+                f"| {sc['meetings']} meetings | {sc.get('threads', '–')} |"
+            )
+            continue
+        metric = (
+            f"F1 {sc['f1']:.2f}"
+            if "f1" in sc
+            else f"R1 {sc['rouge1']:.2f}"
+            if "rouge1" in sc
+            else f"{sc.get('wrong', '?')} wrong, {sc.get('lost_or_skipped', '?')} lost or unsent at the time limit, "
+            f"of {sc.get('requests', '?')}"
+        )
+        if "replicas_at_end" in sc:
+            metric += f"; {sc['replicas_at_end']} replica(s) at the end"
+        batch = sc.get("batch_size", "–")
+        if "concurrency" in sc:
+            batch = f"1 ({sc['concurrency']} clients)"
+        lines.append(
+            f"| {r['setting']} | {r['system']} | {batch} | {sc['throughput']} | {sc['p50_ms']} | {sc['p95_ms']} | "
+            f"{sc['p99_ms']} | {metric} | {sc.get('threads', '–')} |"
+        )
+    lines += ["", provenance(data), ""]
+    return "\n".join(lines)
+
+
+def half_open_note(sc: dict[str, Any]) -> str:
+    """What the soak's half-open clients did, if it had any."""
+    if "half_open_clients" not in sc:
+        return ""
+    return (
+        f"; beside them {sc['half_open_clients']} half-open clients (one address each) held {sc['half_open_held_mean']}"
+        f" connections on average (at most {sc['half_open_held_max']}): {sc['half_open_connects']} connects, "
+        f"{sc['half_open_dropped']} dropped by the server, {sc['half_open_refused']} refused"
+    )
+
+
+def reliability_table(path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = {r["setting"]: r for r in data["rows"]}
+    lines = ["| check | result | wall s |", "|---|---|---|"]
+    if "soak" in rows:
+        sc = rows["soak"]["scores"]
+        codes = ", ".join(f"{k}: {v}" for k, v in sc["status_codes"].items())
+        lines.append(
+            f"| service soak, {sc['clients']} clients | {sc['requests']} requests, {sc['wrong']} wrong, {sc['lost']} "
+            f"lost; small NER p50 {sc['small_p50_ms']} ms, p99 {sc['small_p99_ms']} ms; peak RSS "
+            f"{sc['peak_rss_mb']} MB; by status {codes}; {sc['slow_clients']} slow clients dropped after at most "
+            f"{sc['slow_client_dropped_after_s_max']} s{half_open_note(sc)} | {rows['soak']['wall_seconds']} |"
+        )
+    if "sigkill" in rows:
+        sc = rows["sigkill"]["scores"]
+        lines.append(
+            f"| training SIGKILLed {sc['kills']} times, rerun | {sc['runs_resumed_to_the_end']} runs resumed to the "
+            f"end, {sc['identical_runs']} with weights identical to an uninterrupted run (max abs diff "
+            f"{sc['max_abs_weight_diff']:.1e}) | {rows['sigkill']['wall_seconds']} |"
+        )
+    if "bad-input" in rows:
+        sc = rows["bad-input"]["scores"]
+        lines.append(
+            f"| bad input through the CLI | {sc['cases']} cases: {sc['tracebacks']} tracebacks, "
+            f"{sc['clean_errors_or_warnings']} clean one-line errors or warnings | "
+            f"{rows['bad-input']['wall_seconds']} |"
+        )
+    lines += ["", provenance(data), ""]
+    return "\n".join(lines)
+
+
+def graph_megabytes(folder: Path) -> float:
+    """Size of an export's ONNX graph in MB (10^6 bytes, the unit of every size in the tables), read
+    from disk: reports before 2026-12 recorded MiB under the same name."""
+    return round((folder / "model.onnx").stat().st_size / 1e6, 1)
+
+
+def exports_table() -> str:
+    lines = [
+        "| export | quantisation | graph MB | parity (max abs diff, fp32) | dev metric: torch → export |",
+        "|---|---|---|---|---|",
+    ]
+    found = False
+    for report_path in sorted((ROOT / "exports").glob("*/export_report.json")):
+        found = True
+        rep = json.loads(report_path.read_text(encoding="utf-8"))
+        m = rep.get("metric") or {}
+        metric = f"{m['name']} {m['torch']:.2f} → {m['exported']:.2f} (n={m['examples']})" if m else "–"
+        lines.append(
+            f"| {report_path.parent.name} | {rep['quantization']} | {graph_megabytes(report_path.parent)} | "
+            f"{rep['parity']['max_abs_diff']:.1e} | {metric} |"
+        )
+    return "\n".join(lines) + "\n" if found else "No shipped exports yet.\n"
+
+
+def int8_agreement_table(path: Path) -> str:
+    """How often the fp32 and int8 exports give the torch model's spans, by kind of text."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [
+        "| export | text | texts with the same spans | span overlap (Jaccard) | max abs logit diff | "
+        "words flipped | largest torch margin of a flipped word |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        sc = r["scores"]
+        margin = sc["max_margin_flipped"]
+        lines.append(
+            f"| {Path(r['reference']).name} {r['system']} | {r['setting']} | {sc['agree_texts']}/{sc['texts']} | "
+            f"{sc['span_jaccard']:.3f} | "
+            f"{sc['max_abs_logit_diff']:.2g} | {sc['word_flips']} of {sc['words']} | "
+            f"{'–' if margin is None else f'{margin:.2f}'} |"
+        )
+    lines += ["", provenance(data), ""]
+    return "\n".join(lines)
+
+
+def serving_parts(results: Path) -> list[str]:
+    """The README's serving sections, from the results files in ``results`` that exist."""
+    parts = ["", "### Serving (CPU)", ""]
+    serving = results / "serving.json"
+    parts.append(serving_table(serving) if serving.exists() else "No serving results yet.")
+    scale = results / "scale.json"
+    if scale.exists():
+        parts += ["", "### Ray (evaluation/scale_benchmark.py)", "", scale_table(scale)]
+    reliability = results / "reliability.json"
+    if reliability.exists():
+        parts += ["", "### Reliability (evaluation/reliability_benchmark.py)", "", reliability_table(reliability)]
+    agreement = results / "int8_agreement.json"
+    if agreement.exists():
+        title = (
+            "### Exports against their torch model (evaluation/int8_agreement.py: real CoNLL sentences, "
+            "word salad, noised text; spans with the model's own threshold rule)"
+        )
+        parts += ["", title, "", int8_agreement_table(agreement)]
+    parts += ["", "### Shipped exports", "", exports_table()]
+    return parts
