@@ -67,3 +67,30 @@ def test_zero_shot_summarizer_on_the_bundled_encoder():
     plain = model.summarize(ARTICLE, max_sentences=1)["sentences"][0]["text"]
     focused = model.summarize(ARTICLE, max_sentences=1, focus="economic growth")["sentences"][0]["text"]
     assert plain.startswith("The European Central Bank") and "growth" in focused  # the focus is followed
+
+
+def test_readme_summarize_reads_a_file_and_a_pipe_through_the_installed_command(tmp_path):
+    """Issue 24's newcomer path: ``stage2 summarize --input article.txt`` (README) and ``cat article.txt |
+    stage2 summarize``, run as a user runs them: the installed console script, the shipped summariser."""
+    import shutil
+    import subprocess
+    import sys
+
+    script = shutil.which("stage2", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the stage2 console script is not installed beside this Python")
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`stage2 summarize --input article.txt`" in readme
+    by_file = subprocess.run(
+        [script, "summarize", "--input", "article.txt"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    piped = subprocess.run(
+        [script, "summarize"], input=ARTICLE, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    for done in (by_file, piped):
+        assert done.returncode == 0, done.stderr
+        (record,) = [json.loads(line) for line in done.stdout.splitlines()]
+        assert record["sentences"] and all(s["text"] in ARTICLE for s in record["sentences"])
+    assert by_file.stdout == piped.stdout

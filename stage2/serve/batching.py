@@ -147,10 +147,11 @@ def _large_lane_model(model: Any) -> Any:
     """The model the large-request lane runs: a second session of the same export on one thread, so a
     large request neither queues small requests behind its batches in the runtime's worker pool nor
     takes every core from them."""
+    from stage2.loading import load
     from stage2.runtime import NERRuntime
 
     if isinstance(model, NERRuntime):
-        return NERRuntime(model.folder, threads=1)
+        return load(model.folder, backend="onnx", tasks=["ner"], threads=1)
     return model
 
 
