@@ -132,9 +132,7 @@ def _run_time_labels(labels: Any) -> LabelSet | None:
     (:meth:`LabelSet.from_user`); a comma-separated string is a list of names."""
     if labels is None:
         return None
-    if isinstance(labels, str):
-        labels = [n.strip() for n in labels.split(",")]
-    return LabelSet.from_user(labels)
+    return LabelSet.from_names(labels) if isinstance(labels, str) else LabelSet.from_user(labels)
 
 
 def _columns(ds: Any) -> list[str]:

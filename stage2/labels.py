@@ -121,6 +121,19 @@ class LabelSet:
         return cls([Label(k, humanize(k), descriptions.get(k, "")) for k in keys])
 
     @classmethod
+    def from_names(cls, text: str) -> LabelSet:
+        """Labels from comma-separated names (``--labels person,city``, Ray's ``labels="person,city"``);
+        empty names between commas are skipped.
+
+        >>> LabelSet.from_names("person, city,").keys
+        ['person', 'city']
+        """
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        if not names:
+            raise ValueError(f"labels {text!r}: no label names (e.g. person,city)")
+        return cls.from_user(names)
+
+    @classmethod
     def from_user(cls, labels: LabelsInput) -> LabelSet:
         """Normalise what a user passes, the one label grammar of the API, CLI, service and spaCy.
 

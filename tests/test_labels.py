@@ -220,3 +220,15 @@ def test_one_label_grammar_for_every_door():
         LabelSet.from_user({"PER": {"name": "person", "colour": "red"}})
     with pytest.raises(TypeError, match=r"label 'PER': expected a description string or an object"):
         LabelSet.from_user({"PER": 5})
+
+
+def test_comma_separated_names_read_the_same_in_the_cli_and_ray():
+    """Issue 24's audit: the CLI dropped empty names between commas and Ray's API kept them, so
+    ``"person,"`` worked in one and raised in the other. Both read them through ``LabelSet.from_names``."""
+    from stage2.cli.common import parse_labels
+    from stage2.distributed import _run_time_labels
+
+    assert LabelSet.from_names(" person, city,").keys == ["person", "city"]
+    assert _run_time_labels("person,").keys == parse_labels("person,").keys == ["person"]
+    with pytest.raises(ValueError, match="no label names"):
+        LabelSet.from_names(" , ")

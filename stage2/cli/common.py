@@ -62,10 +62,10 @@ def parse_labels(value: str | None) -> Any:
 
     where, text = _labels_text(value)
     if text is None:
-        names = [v.strip() for v in value.split(",") if v.strip()]
-        if not names:
-            raise ValueError(f"--labels {value!r}: no label names (e.g. --labels person,city)")
-        return LabelSet.from_user(names)
+        try:
+            return LabelSet.from_names(value)
+        except ValueError as err:
+            raise ValueError(f"--{err}") from None
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as err:
