@@ -206,8 +206,7 @@ def training_data(
             notes += f"; encoder lr {args.fewshot_lr}, head lr {args.fewshot_head_lr}"
         if args.fewshot_self_distill:
             notes += (
-                f"; self-distilled (teacher: the starting model, weight {args.fewshot_self_distill:g}, "
-                f"temperature {args.fewshot_distill_temperature:g})"
+                f"; self-distilled (teacher: the starting model, weight {args.fewshot_self_distill:g}, temperature 1)"
             )
         extra["train_sentences"] = len(sample)
     return sample, dev, notes
@@ -231,11 +230,7 @@ def make_teacher(model: Any, cell: Cell, cfg: Any, args: argparse.Namespace, ext
     teacher = None
     note = ""
     if args.fewshot_self_distill and cell.k is not None:
-        import copy
-
-        teacher = copy.deepcopy(model).eval()
-        cfg.distill_weight = args.fewshot_self_distill
-        cfg.distill_temperature = args.fewshot_distill_temperature
+        cfg.self_distill = args.fewshot_self_distill  # the library's path: train() copies the starting model
     if cell.system.teacher:
         from stage2.ner.modeling import NERModel
 
@@ -260,9 +255,6 @@ def add_fewshot_args(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="WEIGHT",
         help="K-shot rows: learn the starting model's own soft tags with this weight beside the gold tags",
-    )
-    parser.add_argument(
-        "--fewshot-distill-temperature", type=float, default=1.0, help="K-shot self-distillation: temperature"
     )
     parser.add_argument(
         "--fewshot-threshold",

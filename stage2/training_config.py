@@ -59,6 +59,13 @@ class TrainingConfig:
         default=0.5, metadata={"help": "NER with a teacher: weight of the teacher's soft tags in the loss"}
     )
     distill_temperature: float = field(default=2.0, metadata={"help": "NER with a teacher: softmax temperature"})
+    self_distill: float = field(
+        default=0.0,
+        metadata={
+            "help": "NER: weight of the starting model's own soft tags (a frozen copy of it, read at temperature 1) "
+            "beside the gold tags, so a handful of examples does not undo what it knew (0: off)"
+        },
+    )
     evaluations: int = field(default=0, metadata={"help": "dev evaluations during training (0: once per epoch)"})
     output_dir: str | None = field(default=None, metadata={"help": "checkpoints and the best model go here"})
     save_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: evaluations and end)"})
@@ -86,6 +93,7 @@ class TrainingConfig:
             "description_dropout",
             "context_dropout",
             "distill_weight",
+            "self_distill",
             "coarse_labels",
             "parent_labels",
             "name_variants",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -57,6 +58,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from stage2.ner.training import train
 
     prepare_output(args.out, args.overwrite)
+    if args.decision_threshold is not None and not 0.0 < args.decision_threshold < 1.0:
+        raise ValueError(f"--decision-threshold {args.decision_threshold}: expected a number between 0 and 1")
     set_training_threads(args.threads)
     train_data = load_ner_data(args.train, scheme=args.scheme, repair=args.repair)
     dev_data = load_ner_data(args.dev, scheme=args.scheme, repair=args.repair) if args.dev else None
@@ -64,7 +67,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.head == "linear" and labels is None:
         labels = LabelSet.from_keys(entity_types(train_data))
     model = load_model(args.model, args.head, labels)
-    result = train(model, train_data, dev_data, labels=labels, config=training_config(args))
+    config = dataclasses.replace(training_config(args), self_distill=args.self_distill)
+    result = train(model, train_data, dev_data, labels=labels, config=config)
+    if args.decision_threshold is not None:
+        model.config.decision_threshold = args.decision_threshold
     if dev_data is not None:
         scores = model.evaluate(dev_data)
         model.config.card.setdefault("scores", {})["dev"] = {k: scores[k] for k in ("precision", "recall", "f1")}
@@ -176,6 +182,20 @@ def _add_train(sub: Any) -> None:
     t.add_argument("--head", choices=["label-semantic", "linear"], default=None, help="head for a bare encoder")
     t.add_argument("--labels", help=LABELS_HELP)
     add_training_args(t, min_steps=150, batch_size=16, batch_help="sentences per step", lr=5e-5)
+    t.add_argument(
+        "--self-distill",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="weight of the starting model's own answers beside your tags (default 0: off); for a handful of "
+        "examples from ner-zero, 0.25 (README 'Few-shot')",
+    )
+    t.add_argument(
+        "--decision-threshold",
+        type=float,
+        default=None,
+        help="sigmoid models: the threshold saved as the trained model's default (default: the starting model's)",
+    )
     _add_scheme(t)
     t.set_defaults(func=cmd_train)
 

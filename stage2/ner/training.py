@@ -4,6 +4,8 @@ many (each with its own label set). Checkpoints are written atomically and a run
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import math
 import random
@@ -150,6 +152,8 @@ def train(
     With a ``teacher`` (a trained NER model with the same tokenizer, e.g. a deeper one), the loss
     mixes the gold tags with the teacher's tag distribution on the same windows (knowledge
     distillation, Hinton et al. 2015; ``config.distill_weight`` and ``distill_temperature``).
+    ``config.self_distill`` makes the teacher a frozen copy of ``model`` as it starts (few-shot runs: the
+    zero-shot knowledge stays a target while the examples are learnt).
 
     ``labels`` (names and descriptions) defaults to the model's own labels when they cover the
     data, else to the entity types found in it. With ``dev_data`` the best dev-F1 weights are kept.
@@ -158,6 +162,11 @@ def train(
     >>> result = train(model, examples, config=TrainingConfig(min_steps=100))  # doctest: +SKIP
     """
     cfg = config or TrainingConfig()
+    if cfg.self_distill:
+        if teacher is not None:
+            raise ValueError("give a teacher or self_distill, not both")
+        teacher = copy.deepcopy(model)
+        cfg = dataclasses.replace(cfg, distill_weight=cfg.self_distill, distill_temperature=1.0)
     torch.manual_seed(cfg.seed)
     tasks = _as_tasks(model, train_data, labels)
     featurised = [_task_windows(model, t) for t in tasks]

@@ -112,6 +112,20 @@ def test_train_writes_a_model(model_dir, fixtures_dir, tmp_path, capsys):
     assert config["card"]["training"][-1]["steps"] == 3
 
 
+def test_train_self_distills_and_saves_a_decision_threshold(model_dir, fixtures_dir, tmp_path, capsys):
+    """The few-shot recipe from the CLI: ``--self-distill`` (the starting model's own answers beside the
+    tags) and ``--decision-threshold`` saved as the trained model's default; a threshold outside (0, 1) is
+    refused before any work."""
+    out = tmp_path / "out"
+    argv = ["ner", "train", "--model", str(model_dir), "--train", str(fixtures_dir / "tiny.jsonl"), "--out", str(out)]
+    argv += ["--min-steps", "3", "--epochs", "1", "--batch-size", "2", "--self-distill", "0.25"]
+    assert main([*argv, "--decision-threshold", "1.5"]) != 0
+    assert "--decision-threshold 1.5" in capsys.readouterr().err and not out.exists()
+    assert main([*argv, "--decision-threshold", "0.4"]) == 0
+    config = json.loads((out / "stage2_config.json").read_text(encoding="utf-8"))
+    assert config["decision_threshold"] == 0.4
+
+
 def test_train_ctrl_c_leaves_a_checkpoint_and_the_rerun_resumes(model_dir, fixtures_dir, tmp_path, capsys, monkeypatch):
     import os
     import signal

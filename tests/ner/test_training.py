@@ -412,6 +412,27 @@ def test_training_with_a_teacher_pulls_the_student_towards_it(tiny_model, exampl
     assert gap(student) < gap(plain)
 
 
+def test_self_distillation_keeps_the_model_near_where_it_started(tiny_model, examples):
+    """``self_distill``: a frozen copy of the starting model is the teacher, so the weights move less from
+    the start than plain training does; a teacher beside it is refused."""
+    from tests.conftest import _copy
+
+    start = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    distilled, plain = _copy(tiny_model), _copy(tiny_model)
+    lrs = {"learning_rate": 1e-3, "head_learning_rate": 1e-2}
+    train(distilled, examples, config=quick(min_steps=10, self_distill=1.0, **lrs))
+    train(plain, examples, config=quick(min_steps=10, **lrs))
+
+    def moved(model) -> float:
+        return sum(float((v.float() - start[k].float()).abs().sum()) for k, v in model.state_dict().items())
+
+    assert moved(distilled) < moved(plain)
+    with pytest.raises(ValueError, match="not both"):
+        train(_copy(tiny_model), examples, config=quick(self_distill=0.5), teacher=_copy(tiny_model))
+    with pytest.raises(ValueError, match="self_distill"):
+        quick(self_distill=1.5)
+
+
 def test_a_teacher_with_another_tokenizer_is_refused(tiny_model, examples):
     from transformers import BertTokenizerFast
 
