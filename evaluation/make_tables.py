@@ -62,6 +62,56 @@ def ner_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _recipe(notes: str) -> str:
+    """A K-shot row's recipe, read from its notes: steps, learning rates, self-distillation, threshold."""
+    steps = re.search(r"(\d+) steps, batch", notes)
+    lrs = re.search(r"encoder lr ([\d.e-]+), head lr ([\d.e-]+)", notes)
+    distill = re.search(r"self-distilled \(teacher: the starting model, weight ([\d.]+)", notes)
+    threshold = re.search(r"decision threshold ([\d.]+) after training", notes)
+    return "; ".join(
+        [
+            f"{steps.group(1) if steps else '?'} steps",
+            f"lr {lrs.group(1)} / head {lrs.group(2)}" if lrs else "lr 5e-05 / head 0.0002",
+            f"self-distil {distill.group(1)}" if distill else "no self-distil",
+            f"threshold {threshold.group(1)}" if threshold else "threshold of the start (0.27)",
+        ]
+    )
+
+
+def fewshot_recipe_table(paths: list[Path]) -> str:
+    """The few-shot recipe rows on dev splits: each variant's 5-shot F1 per set beside the zero-shot F1, and how
+    many seeds fell below zero-shot."""
+    sets = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    names = list(dict.fromkeys(r["system"] for d in sets for r in d["rows"] if r["setting"] == "5-shot"))
+    head = " | ".join(f"{d['dataset']} 5-shot (zero-shot {_zero(d)})" for d in sets)
+    lines = [
+        "**Few-shot recipe choices** (dev splits, from the shipped ner-zero, seeds 1-5; what the K-shot recipe was "
+        "chosen on; *below zero*: seeds under the zero-shot F1)",
+        "",
+        f"| row | recipe | {head} | mean | below zero |",
+        "|---|---|" + "---|" * (len(sets) + 2),
+    ]
+    for name in names:
+        cells = [next((r for r in d["rows"] if r["system"] == name and r["setting"] == "5-shot"), None) for d in sets]
+        found = [c for c in cells if c is not None]
+        complete = len(found) == len(sets) and all(len(c["seeds"]) == 5 for c in found)
+        mean = f"{sum(c['scores']['f1'] for c in found) / len(found):.2f}" if complete else "–"
+        zero = [_zero(d) for d in sets]
+        below = sum(s["f1"] < z for c, z in zip(cells, zero, strict=True) if c for s in c["per_seed"])
+        lines.append(
+            f"| {name} | {_recipe(found[0]['notes'])} | "
+            + " | ".join(_cell(c) for c in cells)
+            + f" | {mean} | {below} |"
+        )
+    lines += ["", provenance(sets[0]), ""]
+    return "\n".join(lines)
+
+
+def _zero(data: dict) -> float:
+    row = next((r for r in data["rows"] if r["setting"] == "zero-shot"), None)
+    return row["scores"]["f1"] if row else float("nan")
+
+
 def _zero_shot_source(dataset: str, rows: list[dict]) -> list[str]:
     """Why a stage2-zero system's zero-shot cell differs from the zero-shot table's rows of the export it started
     from: this one is the float16 torch weights read with label names and descriptions, those the int8 export.
@@ -254,6 +304,9 @@ def render() -> str:
             "Few-NERD INTER has no dev split)"
         )
         parts.append(zero_shot_table(dev, [s for s in ZERO_SHOT_SETS if s != "fewnerd-inter"], title))
+    recipe = [RESULTS / f"ner_{name}_dev.json" for name in ("conll2003", "wnut17")]
+    if all(p.exists() for p in recipe):
+        parts.append(fewshot_recipe_table(recipe))
     protocol = RESULTS / "ner_zero_shot_transfer.json"
     if protocol.exists():
         from transfer_protocol import protocol_table

@@ -195,9 +195,12 @@ name alone) or length budget. Recorded in its ``export_report.json`` by the reci
 
 def git_commit() -> str:
     """Full sha of the checkout's HEAD (with ``-dirty`` when stage2/, evaluation/ or models/ have uncommitted
-    changes to tracked files; results files do not count), or ``unknown`` outside a git checkout."""
+    changes to tracked files; results files do not count); in a copy of a checkout without ``.git``, the sha
+    its ``COMMIT`` file records; else ``unknown``."""
     import subprocess
 
+    if not (CHECKOUT / ".git").exists() and (CHECKOUT / "COMMIT").is_file():
+        return (CHECKOUT / "COMMIT").read_text(encoding="utf-8").strip() or "unknown"
     try:
         sha = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=CHECKOUT, text=True).strip()
         dirty = subprocess.run(

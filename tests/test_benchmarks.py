@@ -33,3 +33,14 @@ def test_data_folder_from_the_environment(tmp_path, monkeypatch):
     with gzip.open(tmp_path / "samsum" / "test.jsonl.gz", "wt", encoding="utf-8") as f:
         f.write(json.dumps({"document": "A: hi.\nB: bye.", "summary": "They greet."}) + "\n")
     assert load_summaries("samsum", "test")[0].summary == "They greet."
+
+
+def test_a_copy_of_the_checkout_reports_the_commit_it_was_copied_from(monkeypatch, tmp_path):
+    """Benchmarks run from a snapshot of the code (so editing the checkout cannot change a running row) recorded
+    ``unknown``; a ``COMMIT`` file at the copy's root now names the commit."""
+    import stage2.benchmarks as b
+
+    monkeypatch.setattr(b, "CHECKOUT", tmp_path)
+    assert b.git_commit() == "unknown"
+    (tmp_path / "COMMIT").write_text("3eede756f1cc83967511d4738f39a8b689170774\n", encoding="utf-8")
+    assert b.git_commit() == "3eede756f1cc83967511d4738f39a8b689170774"
