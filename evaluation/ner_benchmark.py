@@ -166,9 +166,10 @@ def fine_tune(model: Any, cell: Cell, args: argparse.Namespace, extra: dict[str,
     result = train(model, sample, dev, labels=cell.labels, config=cfg, teacher=teacher)
     train_seconds = round(time.perf_counter() - started, 1)
     extra["steps"] = result.steps
-    if args.fewshot_threshold is not None and cell.k is not None:
-        model.config.decision_threshold = args.fewshot_threshold
-        notes += f"; decision threshold {args.fewshot_threshold:g} after training"
+    threshold = args.fewshot_threshold if args.fewshot_threshold is not None else system.fewshot_threshold
+    if threshold is not None and cell.k is not None:
+        model.config.decision_threshold = threshold
+        notes += f"; decision threshold {threshold:g} after training"
     if result.best_dev:
         extra["best_dev_f1"] = result.best_dev["f1"]
     if setting == "full":
@@ -204,9 +205,9 @@ def training_data(
         )
         if args.fewshot_lr is not None or args.fewshot_head_lr is not None:
             notes += f"; encoder lr {args.fewshot_lr}, head lr {args.fewshot_head_lr}"
-        if args.fewshot_self_distill:
+        if self_distill(cell, args):
             notes += (
-                f"; self-distilled (teacher: the starting model, weight {args.fewshot_self_distill:g}, temperature 1)"
+                f"; self-distilled (teacher: the starting model, weight {self_distill(cell, args):g}, temperature 1)"
             )
         extra["train_sentences"] = len(sample)
     return sample, dev, notes
@@ -224,13 +225,19 @@ def system_note(system: System) -> str:
     return note
 
 
+def self_distill(cell: Cell, args: argparse.Namespace) -> float:
+    """The K-shot self-distillation weight: ``--fewshot-self-distill`` when given, else the row's own."""
+    given = args.fewshot_self_distill
+    return given if given is not None else cell.system.fewshot_self_distill
+
+
 def make_teacher(model: Any, cell: Cell, cfg: Any, args: argparse.Namespace, extra: dict[str, Any]) -> tuple[Any, str]:
     """The model the cell distils from, if any (a copy of the starting model for ``--fewshot-self-distill``
     K-shot cells, ``--teacher`` for distilled rows), and what the notes say of it."""
     teacher = None
     note = ""
-    if args.fewshot_self_distill and cell.k is not None:
-        cfg.self_distill = args.fewshot_self_distill  # the library's path: train() copies the starting model
+    if self_distill(cell, args) and cell.k is not None:
+        cfg.self_distill = self_distill(cell, args)  # the library's path: train() copies the starting model
     if cell.system.teacher:
         from stage2.ner.modeling import NERModel
 
@@ -252,15 +259,17 @@ def add_fewshot_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fewshot-self-distill",
         type=float,
-        default=0.0,
+        default=None,
         metavar="WEIGHT",
-        help="K-shot rows: learn the starting model's own soft tags with this weight beside the gold tags",
+        help="K-shot rows: learn the starting model's own soft tags with this weight beside the gold tags "
+        "(default: the row's recipe, e.g. stage2-zero-sd 0.25)",
     )
     parser.add_argument(
         "--fewshot-threshold",
         type=float,
         default=None,
-        help="K-shot rows of sigmoid models: decision threshold after training (default: the starting model's)",
+        help="K-shot rows of sigmoid models: decision threshold after training (default: the row's recipe, else "
+        "the starting model's)",
     )
 
 

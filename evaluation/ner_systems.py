@@ -40,6 +40,8 @@ class System:
     layers: tuple[int, ...] | None = None  # keep only these encoder layers
     context_dropout: float = 0.0  # share of training windows read without their context
     teacher: bool = False  # distilled from --teacher
+    fewshot_self_distill: float = 0.0  # K-shot rows: the starting model's own soft tags, this weight (TrainingConfig)
+    fewshot_threshold: float | None = None  # K-shot rows of sigmoid models: decision threshold after training
 
     @property
     def pretrained(self) -> bool:
@@ -51,7 +53,9 @@ SYSTEMS = {
     s.name: s
     for s in (
         System("stage2", "ner-base"),
-        System("stage2-zero", "ner-zero"),
+        System("stage2-zero", "ner-zero"),  # no self-distillation, the start's threshold (the dev rows' base)
+        # the few-shot recipe from ner-zero chosen on the dev splits (README "Few-shot recipe choices": z-sd2-t50)
+        System("stage2-zero-sd", "ner-zero", fewshot_self_distill=0.25, fewshot_threshold=0.5),
         System("stage2-doc", "ner-base", document_context=True),
         System("stage2-doc-3l", "ner-base", document_context=True, layers=(0, 2, 4)),
         System("stage2-doc-cd", "ner-base", document_context=True, context_dropout=0.5),

@@ -154,7 +154,7 @@ def triangle(data: dict[str, Any]) -> list[dict[str, Any]]:
     ours, spacy = engines.get("ort-int8", {}), engines.get("spacy-sm", {})
     zero = data["zero_shot"]["systems"]
     # what a user can do offline: fine-tune the shipped ner-zero (other stage2 starts are not shipped)
-    few = next((r for r in conll if r["system"] == "stage2-zero" and r["setting"] == "5-shot"), None)
+    few = _best([r for r in conll if r["system"] in ("stage2-zero", "stage2-zero-sd")], "5-shot")
     linear = _best(conll, "5-shot", "linear-head")
     full = _best(conll, "full")
     bert = max((a for a in data["learning_curves"]["conll2003"]["anchors"]), key=lambda a: a["value"], default=None)
