@@ -303,8 +303,13 @@ def soak(args: argparse.Namespace) -> tuple[dict[str, Any], float, str]:
         "requests (64 texts of 1,400 characters; one NER text and one document of 100,000 characters: answers "
         "checked against the runtime in-process like the small ones, a deliberate 503 at the compute deadline or "
         "429 from a full lane allowed); client 0 is sometimes a slowloris (one header byte per 2 s). "
-        f"{args.half_open} half-open clients beside them, each from its own loopback address, send only a request "
-        "line and reconnect 1 s after being dropped (held: connections open on the clients' side, sampled each "
-        "second). p50/p99: plain NER requests while the rest run."
+        + (
+            f"{args.half_open} half-open clients beside them, each from its own loopback address, send only a "
+            "request line and reconnect 1 s after being dropped (held: connections open on the clients' side, "
+            "sampled each second). "
+            if args.half_open
+            else "No half-open clients (the flood's cost, against the soak row). "
+        )
+        + "p50/p99: plain NER requests while the rest run."
     )
     return scores, time.perf_counter() - started, notes

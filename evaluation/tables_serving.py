@@ -90,14 +90,17 @@ def reliability_table(path: Path) -> str:
     data = json.loads(path.read_text(encoding="utf-8"))
     rows = {r["setting"]: r for r in data["rows"]}
     lines = ["| check | result | wall s |", "|---|---|---|"]
-    if "soak" in rows:
-        sc = rows["soak"]["scores"]
+    for name in ("soak", "soak-no-flood"):
+        if name not in rows:
+            continue
+        sc = rows[name]["scores"]
         codes = ", ".join(f"{k}: {v}" for k, v in sc["status_codes"].items())
+        flood = "" if name == "soak" else ", no half-open clients"
         lines.append(
-            f"| service soak, {sc['clients']} clients | {sc['requests']} requests, {sc['wrong']} wrong, {sc['lost']} "
-            f"lost; small NER p50 {sc['small_p50_ms']} ms, p99 {sc['small_p99_ms']} ms; peak RSS "
+            f"| service soak, {sc['clients']} clients{flood} | {sc['requests']} requests, {sc['wrong']} wrong, "
+            f"{sc['lost']} lost; small NER p50 {sc['small_p50_ms']} ms, p99 {sc['small_p99_ms']} ms; peak RSS "
             f"{sc['peak_rss_mb']} MB; by status {codes}; {sc['slow_clients']} slow clients dropped after at most "
-            f"{sc['slow_client_dropped_after_s_max']} s{half_open_note(sc)} | {rows['soak']['wall_seconds']} |"
+            f"{sc['slow_client_dropped_after_s_max']} s{half_open_note(sc)} | {rows[name]['wall_seconds']} |"
         )
     if "sigkill" in rows:
         sc = rows["sigkill"]["scores"]
