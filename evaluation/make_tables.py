@@ -83,7 +83,8 @@ def fewshot_recipe_table(paths: list[Path]) -> str:
     many seeds fell below zero-shot."""
     sets = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
     names = list(dict.fromkeys(r["system"] for d in sets for r in d["rows"] if r["setting"] == "5-shot"))
-    head = " | ".join(f"{d['dataset']} 5-shot (zero-shot {_zero(d)})" for d in sets)
+    zero = [_zero(d) for d in sets]
+    head = " | ".join(f"{d['dataset']} 5-shot (zero-shot {z})" for d, z in zip(sets, zero, strict=True))
     lines = [
         "**Few-shot recipe choices** (dev splits, from the shipped ner-zero, seeds 1-5; what the K-shot recipe was "
         "chosen on; *below zero*: seeds under the zero-shot F1)",
@@ -96,7 +97,6 @@ def fewshot_recipe_table(paths: list[Path]) -> str:
         found = [c for c in cells if c is not None]
         complete = len(found) == len(sets) and all(len(c["seeds"]) == 5 for c in found)
         mean = f"{sum(c['scores']['f1'] for c in found) / len(found):.2f}" if complete else "–"
-        zero = [_zero(d) for d in sets]
         below = sum(s["f1"] < z for c, z in zip(cells, zero, strict=True) if c for s in c["per_seed"])
         lines.append(
             f"| {name} | {_recipe(found[0]['notes'])} | "

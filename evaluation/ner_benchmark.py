@@ -205,10 +205,9 @@ def training_data(
         )
         if args.fewshot_lr is not None or args.fewshot_head_lr is not None:
             notes += f"; encoder lr {args.fewshot_lr}, head lr {args.fewshot_head_lr}"
-        if self_distill(cell, args):
-            notes += (
-                f"; self-distilled (teacher: the starting model, weight {self_distill(cell, args):g}, temperature 1)"
-            )
+        weight = self_distill(cell, args)
+        if weight:
+            notes += f"; self-distilled (teacher: the starting model, weight {weight:g}, temperature 1)"
         extra["train_sentences"] = len(sample)
     return sample, dev, notes
 
@@ -236,7 +235,7 @@ def make_teacher(model: Any, cell: Cell, cfg: Any, args: argparse.Namespace, ext
     K-shot cells, ``--teacher`` for distilled rows), and what the notes say of it."""
     teacher = None
     note = ""
-    if self_distill(cell, args) and cell.k is not None:
+    if cell.k is not None:
         cfg.self_distill = self_distill(cell, args)  # the library's path: train() copies the starting model
     if cell.system.teacher:
         from stage2.ner.modeling import NERModel

@@ -272,13 +272,13 @@ def soak(args: argparse.Namespace) -> tuple[dict[str, Any], float, str]:
     import stage2.runtime as rt
 
     ner, summarizer = ROOT / "exports" / "ner-default", ROOT / "exports" / "summarizer-default"
-    runtime = rt.load(ner)
+    runtime, summaries = rt.load(ner), rt.load(summarizer)
     expected = {
         "ner": [runtime.predict(s) for s in SENTENCES],
         "labels": runtime.predict(SENTENCES[0], labels=["person", "city", "company"]),
-        "summary": rt.load(summarizer).summarize(DOC, max_sentences=2),
+        "summary": summaries.summarize(DOC, max_sentences=2),
         "big_text": runtime.predict(BIG_TEXT),
-        "big_summary": rt.load(summarizer).summarize(BIG_TEXT, max_sentences=3),
+        "big_summary": summaries.summarize(BIG_TEXT, max_sentences=3),
     }
     port = _free_port()
     cmd = [*STAGE2, "serve", "--model", str(ner), "--model", str(summarizer), "--port", str(port)]
