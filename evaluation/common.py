@@ -21,23 +21,20 @@ RESULTS = ROOT / "evaluation" / "results"
 DATA = data_dir()
 
 
-_INT8_FLAGS = (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))
-
-
 def machine() -> str:
-    """CPU model, cores and torch threads."""
+    """CPU model and its instruction sets (AVX2, AVX-512, VNNI, AMX: they decide the int8 kernels), cores
+    and torch threads."""
+    from stage2.runtime.cpu import cpu_features
+
     cpu = platform.processor() or platform.machine()
-    flags: set[str] = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and cpu == (platform.processor() or platform.machine()):
+            if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
+                break
     except OSError:
         pass
-    int8 = [name for flag, name in _INT8_FLAGS if flag in flags]
-    cpu += f" (int8 dot products: {', '.join(int8) if int8 else 'no VNNI/AMX'})"
+    cpu += f" (instruction sets: {', '.join(cpu_features()) or 'no AVX2'})"
     threads = "?"
     try:
         import torch

@@ -5,6 +5,9 @@ summarisation of the BBC News test articles with torch and ONNX Runtime; and a l
 of 2 threads, two of one, and autoscaling from one to two). One process, same threads (spaCy's ``nlp.pipe``
 runs in this one process: it uses one core for its network, where the ONNX Runtime engines use ``--threads``).
 
+    python evaluation/serving_benchmark.py --side-by-side --rounds 5    # spaCy and the shipped NER exports,
+                                                                        # alternating (serving_side_by_side.py)
+
     python evaluation/serving_benchmark.py --ner-torch runs/models/ner-default --ner-fp32 runs/exports/ner-fp32 \\
         --ner-int8 exports/ner-default --sum-torch runs/models/summarizer-default \\
         --sum-fp32 runs/exports/summarizer-fp32 --sum-int8 exports/summarizer-default \\
@@ -28,6 +31,8 @@ from common import DATA, ResultsFile
 from serving_engines import ner_engines, summarization_engines
 from serving_http import run_http, run_http_ray
 from serving_rows import done, put_row, timed_batches
+from serving_side_by_side import add_arguments as side_by_side_arguments
+from serving_side_by_side import main as side_by_side
 
 logger = logging.getLogger("serving_benchmark")
 
@@ -223,8 +228,12 @@ def main() -> None:
     parser.add_argument(
         "--autoscale-rounds", type=int, default=10, help="http-ray autoscaling row: the requests this many times over"
     )
+    side_by_side_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.side_by_side:
+        side_by_side(args)
+        return
     import torch
 
     torch.set_num_threads(args.threads)

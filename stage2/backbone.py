@@ -169,6 +169,39 @@ def keep_layers(model: Any, layers: list[int]) -> None:
     model.config.encoder_config = model.encoder.config.to_dict()
 
 
+def narrow_feed_forward(model: Any, width: int) -> None:
+    """Shrink every transformer layer's feed-forward block (BERT-style ``intermediate``/``output``) to
+    ``width`` hidden units, in place, keeping the units whose input and output weights have the largest
+    norms (a magnitude pruning: a student starts from the channels that carry the most). The saved
+    encoder config follows, so ``save_pretrained``/``from_pretrained`` round-trip.
+    """
+    import torch
+
+    stack = getattr(getattr(model.encoder, "encoder", None), "layer", None)
+    if not isinstance(stack, torch.nn.ModuleList):
+        raise ValueError(f"{type(model.encoder).__name__} has no encoder.layer list; cannot narrow it")
+    for layer in stack:
+        inner = getattr(getattr(layer, "intermediate", None), "dense", None)
+        outer = getattr(getattr(layer, "output", None), "dense", None)
+        if not isinstance(inner, torch.nn.Linear) or not isinstance(outer, torch.nn.Linear):
+            raise ValueError(f"{type(layer).__name__} has no intermediate.dense/output.dense; cannot narrow it")
+        if not 0 < width <= inner.out_features:
+            raise ValueError(f"width must be in [1, {inner.out_features}], got {width}")
+        with torch.no_grad():
+            score = inner.weight.norm(dim=1) * outer.weight.norm(dim=0)
+            keep = score.topk(width).indices.sort().values
+            narrow_in = torch.nn.Linear(inner.in_features, width, dtype=inner.weight.dtype)
+            narrow_in.weight.copy_(inner.weight[keep])
+            narrow_in.bias.copy_(inner.bias[keep])
+            narrow_out = torch.nn.Linear(width, outer.out_features, dtype=outer.weight.dtype)
+            narrow_out.weight.copy_(outer.weight[:, keep])
+            narrow_out.bias.copy_(outer.bias)
+        setattr(layer.intermediate, "dense", narrow_in)  # noqa: B010 (typed Module attributes)
+        setattr(layer.output, "dense", narrow_out)  # noqa: B010
+    model.encoder.config.intermediate_size = width
+    model.config.encoder_config = model.encoder.config.to_dict()
+
+
 def stage2_folder(name_or_path: str | Path | None) -> Path | None:
     """The local folder of a saved stage2 model (a folder, a shipped or installed name, or a hub id of
     one, downloaded); None for anything else, e.g. a bare encoder."""

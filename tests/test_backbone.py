@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from stage2.backbone import keep_layers
+from stage2.backbone import keep_layers, narrow_feed_forward
 from stage2.ner.modeling import NERModel
 
 WORDS = [["Ada", "Lovegood", "visited", "Berlin", "."]]
@@ -27,6 +27,25 @@ def test_keep_layers_shrinks_the_encoder_and_round_trips(tiny_model, tmp_path):
 def test_keep_layers_rejects_bad_indices(tiny_model, layers):
     with pytest.raises(ValueError, match="layers must be"):
         keep_layers(tiny_model, layers)
+
+
+def test_narrow_feed_forward_keeps_the_strongest_units_and_round_trips(tiny_model, tmp_path):
+    layer = tiny_model.encoder.encoder.layer[0]
+    full = layer.intermediate.dense.out_features
+    width = full // 2
+    score = layer.intermediate.dense.weight.norm(dim=1) * layer.output.dense.weight.norm(dim=0)
+    strongest = layer.intermediate.dense.weight[score.argmax()].clone()
+    narrow_feed_forward(tiny_model, width)
+    assert layer.intermediate.dense.out_features == width and layer.output.dense.in_features == width
+    assert any(bool((row == strongest).all()) for row in layer.intermediate.dense.weight)
+    assert tiny_model.config.encoder_config["intermediate_size"] == width
+    predicted = tiny_model.predict_words(WORDS)
+    tiny_model.save_pretrained(tmp_path / "narrow")
+    again = NERModel.from_pretrained(tmp_path / "narrow")
+    assert again.encoder.encoder.layer[0].intermediate.dense.out_features == width
+    assert again.predict_words(WORDS) == predicted
+    with pytest.raises(ValueError, match="width must be"):
+        narrow_feed_forward(tiny_model, width + 1)
 
 
 def test_unknown_name_fails_at_once_with_the_names_that_exist(tmp_path, monkeypatch):

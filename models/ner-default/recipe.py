@@ -18,6 +18,7 @@ most sensitive matrices in float32 while the CoNLL dev F1 drops by more than ``-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -63,13 +64,15 @@ def train_mixed(
     init: Path | None = None,
     learning_rate: float = 1e-4,
     dev_alone: bool = False,
+    student: Any = None,
 ) -> None:
     """Fine-tune the shipped ``ner-zero`` (or ``init``, e.g. an earlier mixed model to continue) on
     CoNLL-2003 (document context, context dropout 0.5) mixed with ner-zero's own training corpora, so
     that the model learns CoNLL's four types without forgetting run-time labels. ``share`` is the
     fraction of steps that read CoNLL; the head's learning rate is ten times ``learning_rate``.
     ``dev_alone`` selects on CoNLL dev sentences read alone (the shipping gate's setting) instead of
-    with their document context."""
+    with their document context. ``student`` (a :class:`Student`) shrinks the starting model first and
+    distils the start, unshrunk, into it on the broad corpora (CoNLL stays gold-only)."""
     import math
 
     from stage2.benchmarks import load_ner, ner_labels
@@ -80,18 +83,22 @@ def train_mixed(
 
     ner_zero = _ner_zero_recipe()
     start = init or ROOT / "exports" / "ner-zero" / "torch"
-    model = NERModel.from_pretrained(start)
+    model = NERModel.from_pretrained(start).float()
     model.config.max_context = 32
+    teacher = student.shrink(model) if student else None
     broad = ner_zero.load_tasks()
     broad_weight = sum(t.weight * math.sqrt(len(t.examples)) for t in broad)
     train_split = add_document_context(load_ner("conll2003", "train"), 64)
     weight = share / (1.0 - share) * broad_weight / math.sqrt(len(train_split))
     negatives = [lb for t in broad if ner_zero.CORPORA[t.name][0] != "general" for lb in t.labels]
-    conll = NERTask(train_split, ner_labels("conll2003"), "conll2003", weight, negatives=negatives)
+    conll = NERTask(train_split, ner_labels("conll2003"), "conll2003", weight, negatives=negatives, distill=False)
     dev = load_ner("conll2003", "dev")
     if not dev_alone:
         dev = add_document_context(dev, 64)
-    fit(model, [conll, *broad], dev, config=_mixed_config(seed, steps, learning_rate, work))
+    cfg = _mixed_config(seed, steps, learning_rate, work)
+    if student:
+        cfg = dataclasses.replace(cfg, distill_weight=student.weight, distill_temperature=1.0)
+    fit(model, [conll, *broad], dev, config=cfg, teacher=teacher)
     model.config.labels = ner_labels("conll2003").to_dict()
     model.config.card["recipe"] = {
         "from": str(start.relative_to(ROOT)) if start.is_relative_to(ROOT) else str(start),
@@ -99,8 +106,31 @@ def train_mixed(
         "conll_share": share,
         "learning_rate": learning_rate,
         "dev": "sentences alone" if dev_alone else "document context",
+        **({"student": dataclasses.asdict(student)} if student else {}),
     }
     model.save_pretrained(out)
+
+
+@dataclasses.dataclass
+class Student:
+    """How a --mixed run shrinks its starting model into a distilled student: the transformer layers
+    kept, the feed-forward width (None: unchanged) and the weight of the teacher's answers in the loss."""
+
+    layers: list[int]
+    width: int | None = None
+    weight: float = 0.5
+
+    def shrink(self, model: Any) -> Any:
+        """Shrink ``model`` in place; return a frozen copy of it as it was (the teacher)."""
+        import copy
+
+        from stage2.backbone import keep_layers, narrow_feed_forward
+
+        teacher = copy.deepcopy(model)
+        keep_layers(model, self.layers)
+        if self.width:
+            narrow_feed_forward(model, self.width)
+        return teacher
 
 
 def _ner_zero_recipe() -> Any:

@@ -11,6 +11,14 @@ ner-default for about two points of F1: see the README's serving table.
 
 Writes runs/models/ner-fast (torch), exports/ner-fast (int8, shipped), runs/exports/ner-fast-fp32
 (float32) and models/ner-fast/MODEL_CARD.md.
+
+The distilled student that is to replace it (issue 25) keeps run-time labels: the shipped ner-zero shrunk to
+``--layers`` with its feed-forward narrowed to ``--width`` units, then trained like ner-default's --mixed run
+(CoNLL-2003 gold beside ner-zero's own corpora, random label sets) while it learns ner-zero's answers on the
+broad corpora (distillation weight ``--distill``, temperature 1; CoNLL is read gold-only, as ner-zero never
+trained on it):
+
+    python models/ner-fast/recipe.py --student --out runs/ner-fast-student/final --steps 3000
 """
 
 from __future__ import annotations
@@ -36,9 +44,40 @@ def closed(model_dir: Path) -> None:
     path.write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 
+def train_student(args: argparse.Namespace) -> None:
+    """Train the distilled student (see the module docstring) into ``--out``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ner_default_recipe", HERE.parent / "ner-default" / "recipe.py")
+    assert spec is not None and spec.loader is not None
+    ner_default = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = ner_default  # its dataclass looks its module up
+    spec.loader.exec_module(ner_default)
+    student = ner_default.Student([int(x) for x in args.layers.split(",")], args.width or None, args.distill)
+    out = Path(args.out)
+    ner_default.train_mixed(
+        out,
+        args.seed,
+        args.steps,
+        args.conll_share,
+        out.parent / (out.name + "-work"),
+        learning_rate=args.lr,
+        dev_alone=True,
+        student=student,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="the benchmark's full model of the --system row")
+    parser.add_argument("--model", help="the benchmark's full model of the --system row")
+    parser.add_argument("--student", action="store_true", help="train the distilled student into --out (no export)")
+    parser.add_argument("--layers", default="0,2,4", help="--student: ner-zero's transformer layers kept")
+    parser.add_argument("--width", type=int, default=768, help="--student: feed-forward units kept (0: all 1536)")
+    parser.add_argument("--distill", type=float, default=0.5, help="--student: weight of the teacher's answers")
+    parser.add_argument("--steps", type=int, default=3000, help="--student: optimizer steps (batch 16)")
+    parser.add_argument("--conll-share", type=float, default=0.55, help="--student: fraction of steps on CoNLL")
+    parser.add_argument("--lr", type=float, default=1e-4, help="--student: encoder learning rate (head: 10x)")
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--system",
         default="stage2-doc-3l",
@@ -50,6 +89,11 @@ def main() -> None:
     parser.add_argument("--dev-limit", type=int, default=3250, help="CoNLL dev sentences for the export check")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.student:
+        train_student(args)
+        return
+    if not args.model:
+        parser.error("--model is required (or --student)")
     from stage2.benchmarks import load_ner
 
     out = Path(args.out)

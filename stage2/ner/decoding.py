@@ -106,12 +106,20 @@ def _transitions(n_labels: int) -> tuple[np.ndarray, np.ndarray]:
     return trans, start
 
 
+def _allowed(path: np.ndarray, trans: np.ndarray, start: np.ndarray) -> bool:
+    """Whether a tag path breaks no BIO constraint."""
+    return bool(np.isfinite(start[path[0]]) and np.isfinite(trans[path[:-1], path[1:]]).all())
+
+
 def viterbi(log_probs: np.ndarray) -> list[int]:
     """Best tag sequence under the BIO constraint (``I-X`` only after ``B-X`` or ``I-X``)."""
     n, t = log_probs.shape
     if n == 0:
         return []
     trans, start = _transitions((t - 1) // 2)
+    best = log_probs.argmax(axis=1)
+    if _allowed(best, trans, start):  # each word's best tag already obeys BIO: no path scores higher
+        return [int(b) for b in best]
     score = start + log_probs[0]
     back = np.zeros((n, t), dtype=np.int64)
     for i in range(1, n):

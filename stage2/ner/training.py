@@ -51,6 +51,8 @@ class NERTask:
     ``parents`` maps a fine type's key to a coarser type (``actor`` -> ``person``); with
     ``TrainingConfig.coarse_labels`` some steps read the task with those coarse types instead, and with
     ``TrainingConfig.parent_labels`` some offer them beside the fine types (the fine type stays gold).
+    ``distill`` false trains on the gold tags alone even when a teacher is given (a corpus the teacher
+    cannot read well, e.g. a student's target set that a zero-shot teacher never trained on).
     """
 
     examples: list[NERExample]
@@ -59,6 +61,7 @@ class NERTask:
     weight: float = 1.0
     negatives: list[Label] = field(default_factory=list)
     parents: dict[str, Label] = field(default_factory=dict)
+    distill: bool = True
 
 
 def _task_windows(model: NERModel, task: NERTask) -> tuple[list[Window], list[list[int]]]:
@@ -301,7 +304,7 @@ class _BatchLoss:
         logits = self.model.logits_for(batch, label_set)
         gold = batch["labels"].to(logits.device)
         loss = tag_loss(logits, gold, self.scoring)
-        if self.teacher is None:
+        if self.teacher is None or not self.tasks[t].distill:
             return loss
         with torch.no_grad():
             soft = self.teacher.logits_for(batch, label_set).to(logits.device)
@@ -326,6 +329,7 @@ def _fingerprint(tasks: list[NERTask], teacher: NERModel | None, cfg: TrainingCo
             # negatives and parents only enter when there are some, so older runs keep their fingerprint
             + ([[[lb.name, lb.description] for lb in t.negatives]] if t.negatives else [])
             + ([sorted((k, v.name, v.description) for k, v in t.parents.items())] if t.parents else [])
+            + ([["gold only"]] if teacher is not None and not t.distill else [])
             for t in tasks
         ]
         # a distilled run resumes only with a teacher and the same distillation settings

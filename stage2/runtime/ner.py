@@ -92,12 +92,22 @@ class NERRuntime(RuntimeModel):
         scale, bias = self.head["logit_scale"], self.head["tag_bias"]
         return label_scores(out["outside"], out["begin"], out["inside"], labels, scale, bias)
 
-    def make_windows(self, index: int, words: Sequence[str], context: Context | None = None) -> list[Window]:
-        """The torch model's windows for a sentence."""
+    def make_windows(
+        self,
+        index: int,
+        words: Sequence[str],
+        context: Context | None = None,
+        pieces: list[list[int]] | None = None,
+    ) -> list[Window]:
+        """The torch model's windows for a sentence (``pieces``: its words' subword ids, when already known)."""
+
+        def subwords(text: Sequence[str]) -> list[list[int]]:
+            return pieces if pieces is not None and text is words else self.tokens.word_subwords(text)
+
         return sentence_windows(
             index,
             words,
-            self.tokens.word_subwords,
+            subwords,
             max_length=self.config["max_length"],
             overlap=self.config["window_overlap"],
             max_context=self.config["max_context"],
@@ -133,10 +143,11 @@ class NERRuntime(RuntimeModel):
         rule = threshold_rule(check_threshold(threshold), self.config["scoring"], self.config["decision_threshold"])
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
+        pieces = self.tokens.word_subwords_many(sentences)  # one tokenizer call for the batch
         windows = [
             w
             for i, words in enumerate(sentences)
-            for w in self.make_windows(i, words, contexts[i] if contexts is not None else None)
+            for w in self.make_windows(i, words, contexts[i] if contexts is not None else None, pieces[i])
         ]
         scores: list[np.ndarray] = [np.zeros(0)] * len(windows)
         batches = self.map_batches(

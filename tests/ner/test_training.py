@@ -412,6 +412,27 @@ def test_training_with_a_teacher_pulls_the_student_towards_it(tiny_model, exampl
     assert gap(student) < gap(plain)
 
 
+def test_a_gold_only_task_trains_as_if_there_were_no_teacher(tiny_model, examples):
+    """``NERTask(distill=False)``: the teacher's answers are not learnt on that corpus (a student's target set
+    that a zero-shot teacher never trained on), so the run equals one without a teacher."""
+    from stage2.labels import LabelSet
+    from tests.conftest import _copy
+
+    teacher = _copy(tiny_model)
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    labels = LabelSet.from_keys(["person", "city"])
+    cfg = quick(min_steps=5, learning_rate=1e-3, head_learning_rate=1e-2, distill_weight=1.0)
+    gold_only, plain, distilled = _copy(tiny_model), _copy(tiny_model), _copy(tiny_model)
+    train(gold_only, [NERTask(examples, labels, distill=False)], config=cfg, teacher=teacher)
+    train(plain, [NERTask(examples, labels)], config=cfg)
+    train(distilled, [NERTask(examples, labels)], config=cfg, teacher=teacher)
+    same = all(torch.equal(a, b) for a, b in zip(gold_only.parameters(), plain.parameters(), strict=True))
+    differs = any(not torch.equal(a, b) for a, b in zip(distilled.parameters(), plain.parameters(), strict=True))
+    assert same and differs
+
+
 def test_self_distillation_keeps_the_model_near_where_it_started(tiny_model, examples):
     """``self_distill``: a frozen copy of the starting model is the teacher, so the weights move less from
     the start than plain training does; a teacher beside it is refused."""
