@@ -165,11 +165,43 @@ def int8_agreement_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def side_by_side_table(path: Path) -> str:
+    """NER engines and spaCy alternating in one process (serving_side_by_side.json), by machine kind."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [
+        "| machine kind | engine | sentences/s (batch 32) | x spaCy (min-max over rounds) | one sentence p50 / p95 ms "
+        "| F1 | rounds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(data["rows"], key=lambda r: (r.get("cpu_kind", ""), r["system"] != "spacy-sm", r["system"])):
+        sc = r["scores"]
+        lines.append(
+            f"| {r.get('cpu_kind', '?')} | {r['system']} | {sc['throughput']} | {sc['ratio_to_spacy']:.2f} "
+            f"({sc['ratio_min']:.2f}-{sc['ratio_max']:.2f}) | {sc['single_p50_ms']} / {sc['single_p95_ms']} | "
+            f"{sc['f1']:.2f} | {sc['rounds']} |"
+        )
+    machines = sorted({f"{r.get('cpu_kind')}: {r['machine']}, commit `{r['git_commit'][:12]}`" for r in data["rows"]})
+    lines += [
+        "",
+        "All CoNLL-2003 test sentences; F1 on the CoNLL types (`@labels` rows and the quantisation variants are "
+        "given them as run-time names). Machines: " + "; ".join(machines) + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def serving_parts(results: Path) -> list[str]:
     """The README's serving sections, from the results files in ``results`` that exist."""
     parts = ["", "### Serving (CPU)", ""]
     serving = results / "serving.json"
     parts.append(serving_table(serving) if serving.exists() else "No serving results yet.")
+    side = results / "serving_side_by_side.json"
+    if side.exists():
+        title = (
+            "### Side by side with spaCy (evaluation/serving_benchmark.py --side-by-side: engines alternate in one "
+            "process; rows of every machine kind kept)"
+        )
+        parts += ["", title, "", side_by_side_table(side)]
     scale = results / "scale.json"
     if scale.exists():
         parts += ["", "### Ray (evaluation/scale_benchmark.py)", "", scale_table(scale)]

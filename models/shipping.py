@@ -27,6 +27,7 @@ def ship(
     budget: dict[str, Any] | None = None,
     labels: Any = None,
     target_drop: float | None = None,
+    embedding_bits: int = 8,
 ) -> dict:
     """Export ``model_dir`` as int8 to ``exports/NAME`` (refused if the dev metric drops too much;
     matrices kept in float32 while it drops by more than ``target_drop``), records its score on its fixed
@@ -47,6 +48,7 @@ def ship(
         labels=labels,
         target_drop=target_drop,
         overwrite=True,  # the shipped export it replaces
+        embedding_bits=embedding_bits,
     )
     size = report["onnx_megabytes"]
     if size > 30:

@@ -18,7 +18,10 @@ The distilled student that is to replace it (issue 25) keeps run-time labels: th
 broad corpora (distillation weight ``--distill``, temperature 1; CoNLL is read gold-only, as ner-zero never
 trained on it):
 
-    python models/ner-fast/recipe.py --student --out runs/ner-fast-student/final --steps 3000
+    python models/ner-fast/recipe.py --student --out runs/ner-fast-student/final --steps 4000
+    python models/ner-fast/recipe.py --ship-student runs/ner-fast-student/final     # ship it as exports/ner-fast
+    python evaluation/zero_shot_benchmark.py --protocol transfer --threads 2 --systems ner-fast=exports/ner-fast
+    python models/ner-fast/recipe.py --card        # the card again, with the transfer rows (no new export)
 """
 
 from __future__ import annotations
@@ -67,6 +70,73 @@ def train_student(args: argparse.Namespace) -> None:
     )
 
 
+def student_how(model_dir: Path) -> str:
+    """The card's training paragraph of the distilled student, from its saved config."""
+    import json
+
+    from stage2.ner.modeling import NERModel
+
+    card = json.loads((model_dir / "stage2_config.json").read_text(encoding="utf-8"))["card"]
+    recipe, last = card["recipe"], card["training"][-1]
+    params = sum(p.numel() for p in NERModel.from_pretrained(model_dir).parameters()) / 1e6
+    student = recipe["student"]
+    width = f", feed-forward narrowed to its {student['width']} strongest units" if student.get("width") else ""
+    return (
+        f"The shipped ner-zero (models/ner-zero) shrunk to its transformer layers {student['layers']}{width} "
+        f"({params:.1f}M parameters), then trained {recipe['steps']} steps (batch 16, encoder lr "
+        f"{recipe['learning_rate']:.0e}, head lr {10 * recipe['learning_rate']:.0e}; {last['seconds']} s on 2 CPU "
+        f"cores) on the CoNLL-2003 train split ({recipe['conll_share']} of the steps, gold tags only, sentences "
+        "read with up to 32 subwords of their neighbours a side, context dropout 0.5) mixed with ner-zero's own "
+        "training corpora (" + ", ".join(c for c in last["corpora"] if c != "conll2003") + "), where the loss is "
+        f"{1 - student['weight']:g} gold tags + {student['weight']:g} ner-zero's own answers (distillation, "
+        "temperature 1), with label and description dropout 0.5, up to 8 absent types of other domains per step, "
+        "coarse types on half the steps and 20% of windows re-cased. The best of four CoNLL dev evaluations "
+        "(sentences alone) is kept. Labels PER/LOC/ORG/MISC with natural-language names; any other labels can "
+        "be given at run time."
+    )
+
+
+def student_scores(out: Path) -> list[str]:
+    """The card's score lines of the student: CoNLL-2003 test, own labels, the shipped int8 export, sentences
+    alone (measured here), and its rows of the zero-shot transfer protocol."""
+    import json
+
+    import stage2.runtime as rt
+    from stage2.benchmarks import load_ner
+    from stage2.ner.metrics import ner_scores as score
+
+    test = load_ner("conll2003", "test")
+    found = rt.load(ROOT / "exports" / "ner-fast").predict_words([e.tokens for e in test])
+    f1 = score(test, [[s for s, _ in p] for p in found])["f1"]
+    lines = [f"CoNLL-2003 test F1, own labels, int8 export, sentences read alone (measured by this recipe): {f1:.2f}"]
+    path = ROOT / "evaluation" / "results" / "ner_zero_shot_transfer.json"
+    rows = json.loads(path.read_text(encoding="utf-8"))["rows"] if path.exists() else []
+    lines += [
+        f"{r['dataset']} test (transfer protocol), run-time label {r['labels']}: F1 {r['scores']['f1']:.2f}"
+        for r in rows
+        if r["system"] == "ner-fast"
+    ]
+    return lines
+
+
+def ship_student(args: argparse.Namespace) -> None:
+    """Ship a trained student as exports/ner-fast, with its card (``--card``: the card only, from the shipped
+    export's report and the torch model in ``--out``)."""
+    import json
+
+    from stage2.benchmarks import load_ner
+
+    out = Path(args.out)
+    if args.card:
+        report = json.loads((ROOT / "exports" / "ner-fast" / "export_report.json").read_text(encoding="utf-8"))
+    else:
+        copy_model(Path(args.ship_student), out)
+        dev = load_ner("conll2003", "dev")[: args.dev_limit]
+        fp32 = ROOT / "runs" / "exports" / "ner-fast-fp32"
+        report = ship(out, "ner-fast", fp32, dev, target_drop=args.target_drop, embedding_bits=args.embedding_bits)
+    write_card(HERE, "ner-fast", student_how(out), student_scores(out), report)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="the benchmark's full model of the --system row")
@@ -78,6 +148,17 @@ def main() -> None:
     parser.add_argument("--conll-share", type=float, default=0.55, help="--student: fraction of steps on CoNLL")
     parser.add_argument("--lr", type=float, default=1e-4, help="--student: encoder learning rate (head: 10x)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--ship-student", metavar="MODEL", help="ship this trained student as exports/ner-fast")
+    parser.add_argument("--card", action="store_true", help="rewrite the shipped student's card only")
+    parser.add_argument(
+        "--embedding-bits", type=int, choices=[8, 4], default=8, help="--ship-student: 4: word embeddings in 4 bits"
+    )
+    parser.add_argument(
+        "--target-drop",
+        type=float,
+        default=None,
+        help="--ship-student: keep the most sensitive matrices in float32 while CoNLL dev F1 drops by more than this",
+    )
     parser.add_argument(
         "--system",
         default="stage2-doc-3l",
@@ -91,6 +172,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.student:
         train_student(args)
+        return
+    if args.ship_student or args.card:
+        ship_student(args)
         return
     if not args.model:
         parser.error("--model is required (or --student)")

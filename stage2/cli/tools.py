@@ -29,6 +29,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         smoothing=None if args.smoothing <= 0 else args.smoothing,
         target_drop=args.target_drop,
         overwrite=args.overwrite,
+        embedding_bits=args.embedding_bits,
     )
     if report.get("flagged"):
         print(f"warning: {report['flagged']}", file=sys.stderr)
@@ -124,6 +125,14 @@ def _add_export(tasks: Any) -> None:
         metavar="POINTS",
         help="int8 with --dev: keep the most sensitive matrices in float32 (about 1.7 MB each for MiniLM) "
         "while the dev metric drops by more than this (default: half the refusal limit, 0.25 F1 for NER)",
+    )
+    x.add_argument(
+        "--embedding-bits",
+        type=int,
+        choices=[8, 4],
+        default=8,
+        help="int8 only: 4 stores the word-embedding table in 4 bits (about half a small model's bytes), "
+        "checked on --dev like the rest",
     )
     add_budget(x)
     x.set_defaults(func=cmd_export)

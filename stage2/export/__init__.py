@@ -68,6 +68,7 @@ def export(
     smoothing: float | None = DEFAULT_ALPHA,
     target_drop: float | None = None,
     overwrite: bool = False,
+    embedding_bits: int = 8,
 ) -> dict[str, Any]:
     """Export ``model`` (an NERModel, a Summarizer, or a saved folder/name) to ``out`` and return
     the report (also written to ``out/export_report.json``).
@@ -80,13 +81,17 @@ def export(
     (:mod:`stage2.export.smoothquant`, strength ``smoothing``; None turns it off), calibrated on ``dev``
     or on built-in sample texts. With ``dev``, int8 keeps the most sensitive matrices in float32 while
     the metric drops by more than ``target_drop`` (default: half the limit; each one kept adds about
-    1.7 MB). The caller's model is never changed.
+    1.7 MB). ``embedding_bits=4`` (int8 only) stores the word-embedding table in 4 bits
+    (:func:`~stage2.export.quantize.int4_word_embeddings`), checked on ``dev`` like the rest. The caller's
+    model is never changed.
 
     ``out`` must be new, empty, or (with ``overwrite``) a previous stage2 export, which is replaced;
     anything else there is never deleted (checked before any work).
     """
     if quantize not in (None, *QUANTIZATIONS):
         raise ValueError(f"quantize must be one of {QUANTIZATIONS} or None, got {quantize!r}")
+    if embedding_bits not in (4, 8) or (embedding_bits == 4 and quantize != "int8"):
+        raise ValueError(f"embedding_bits must be 8, or 4 with quantize='int8'; got {embedding_bits}")
     check_output(Path(out), model, overwrite)
     spec = make_spec(model, labels)
     started = time.perf_counter()
@@ -94,7 +99,9 @@ def export(
     with _staging(Path(out)) as tmp:
         examples, fp32, report = _stage_float32(spec, tmp, dev, dev_limit, quantize, smoothing, threads)
         scores = _dev_scores(spec, examples, dev, fp32, budget)
-        _ship_graph(spec, tmp / FP32_GRAPH, quantize, examples, scores, report, budget, threads, target_drop)
+        _ship_graph(
+            spec, tmp / FP32_GRAPH, quantize, examples, scores, report, budget, threads, target_drop, embedding_bits
+        )
         _judge(report, scores, quantize, allow_degraded)
         _write_report(spec, tmp, report, started)
     logger.info("exported %s model to %s (%.1f MB)", spec.task, out, report["onnx_megabytes"])
@@ -136,6 +143,7 @@ def _ship_graph(
     budget: dict[str, Any],
     threads: int | None,
     target_drop: float | None,
+    embedding_bits: int = 8,
 ) -> None:
     """Put the graph the export ships at ``GRAPH`` beside ``fp32_path``: the float32 graph itself, or its
     ``quantize``d version (what the search kept and its parity go into ``report``, and the float32 graph
@@ -147,7 +155,16 @@ def _ship_graph(
         return
     torch_metric = scores["torch"] if scores is not None else None
     exported, found = quantize_with_search(
-        spec, fp32_path, fp32_path.parent / GRAPH, quantize, examples, torch_metric, budget, threads, target_drop
+        spec,
+        fp32_path,
+        fp32_path.parent / GRAPH,
+        quantize,
+        examples,
+        torch_metric,
+        budget,
+        threads,
+        target_drop,
+        embedding_bits,
     )
     if scores is not None:
         scores["exported"] = found.pop("exported")

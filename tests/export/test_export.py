@@ -31,6 +31,28 @@ def test_int8_export_reports_metric_and_what_was_quantised(_semantic_model, tmp_
     assert meta["quantization"] == "int8"
 
 
+def test_int4_word_embeddings_shrink_the_graph_and_keep_its_answers_close(_semantic_model, tmp_path):
+    """``embedding_bits=4``: the word-embedding table in 4 bits (GatherBlockQuantized), read by the runtime."""
+    import numpy as np
+    import onnx
+
+    import stage2.runtime as rt
+
+    eight = ex.export(_copy(_semantic_model), tmp_path / "8", quantize="int8", smoothing=None)
+    four = ex.export(_copy(_semantic_model), tmp_path / "4", quantize="int8", smoothing=None, embedding_bits=4)
+    assert four["onnx_megabytes"] < eight["onnx_megabytes"]
+    assert any("in 4 bits" in q for q in four["quantized"])
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "4" / "model.onnx")).graph.node}
+    assert "GatherBlockQuantized" in ops
+    words = [e.tokens for e in dev_examples()]
+    a, b = rt.load(tmp_path / "8"), rt.load(tmp_path / "4")
+    window = a.make_windows(0, words[0])
+    logits = [m.window_logits(window, m.resolve_labels(None))[0] for m in (a, b)]
+    assert np.abs(logits[0] - logits[1]).max() < 0.5
+    with pytest.raises(ValueError, match="embedding_bits"):
+        ex.export(_copy(_semantic_model), tmp_path / "x", embedding_bits=4)
+
+
 def test_int8_is_refused_when_the_metric_drops(_semantic_model, tmp_path, monkeypatch):
     import stage2.export as ex
     from tests.conftest import _copy
