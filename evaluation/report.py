@@ -147,6 +147,19 @@ def _size(anchor: dict[str, Any]) -> str:
     return f"{anchor['params_millions']}M parameters" if anchor.get("params_millions") else "size not stated"
 
 
+def side_by_side() -> str:
+    """The ratios to spaCy of the shipped NER exports, engines alternating in one process, per machine kind
+    (serving_side_by_side.json); empty when not measured."""
+    rows = [r for r in _read("serving_side_by_side")["rows"] if r["system"] in ("ner-default", "ner-fast")]
+    kinds = sorted({r["cpu_kind"] for r in rows})
+    parts = [
+        f"{kind}: "
+        + ", ".join(f"{r['system']} {r['scores']['ratio_to_spacy']:.2f}x" for r in rows if r["cpu_kind"] == kind)
+        for kind in kinds
+    ]
+    return "; side by side with spaCy (one process, alternating): " + "; ".join(parts) if parts else ""
+
+
 def triangle(data: dict[str, Any]) -> list[dict[str, Any]]:
     """The P1 / P2 / P3 rows: our figure, the best peer, the peer's size, whether they compare."""
     conll = _read("ner_conll2003")["rows"]
@@ -162,7 +175,8 @@ def triangle(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = [
         {
             "corner": "P1: moderate size, cheap serving (CoNLL-2003 NER, 2 CPU cores, batch 32)",
-            "ours": f"{ours.get('megabytes')} MB int8, {ours.get('throughput')} sentences/s, F1 {ours.get('f1')}",
+            "ours": f"{ours.get('megabytes')} MB int8, {ours.get('throughput')} sentences/s, F1 {ours.get('f1')}"
+            + side_by_side(),
             "peer": f"spaCy en_core_web_sm: {spacy.get('megabytes')} MB, {spacy.get('throughput')} sentences/s, "
             f"F1 {spacy.get('f1')} (types mapped)",
             "peer_size": f"{spacy.get('megabytes')} MB",

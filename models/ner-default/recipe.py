@@ -113,21 +113,25 @@ def train_mixed(
 
 @dataclasses.dataclass
 class Student:
-    """How a --mixed run shrinks its starting model into a distilled student: the transformer layers
-    kept, the feed-forward width (None: unchanged) and the weight of the teacher's answers in the loss."""
+    """How a --mixed run makes a distilled student of its starting model: the transformer layers kept (None:
+    all, e.g. a student trained further), the feed-forward width (None: unchanged), the weight of the
+    teacher's answers in the loss, and the teacher (None: the starting model as it was before shrinking)."""
 
-    layers: list[int]
+    layers: list[int] | None
     width: int | None = None
     weight: float = 0.5
+    teacher: str | None = None
 
     def shrink(self, model: Any) -> Any:
-        """Shrink ``model`` in place; return a frozen copy of it as it was (the teacher)."""
+        """Shrink ``model`` in place; return the frozen teacher."""
         import copy
 
         from stage2.backbone import keep_layers, narrow_feed_forward
+        from stage2.ner.modeling import NERModel
 
-        teacher = copy.deepcopy(model)
-        keep_layers(model, self.layers)
+        teacher = NERModel.from_pretrained(self.teacher).float() if self.teacher else copy.deepcopy(model)
+        if self.layers:
+            keep_layers(model, self.layers)
         if self.width:
             narrow_feed_forward(model, self.width)
         return teacher

@@ -19,6 +19,8 @@ broad corpora (distillation weight ``--distill``, temperature 1; CoNLL is read g
 trained on it):
 
     python models/ner-fast/recipe.py --student --out runs/ner-fast-student/final --steps 4000
+    python models/ner-fast/recipe.py --student --init runs/ner-fast-student/final --conll-share 0.75 \
+        --steps 1500 --lr 3e-5 --out runs/ner-fast-student2/final                     # then more CoNLL
     python models/ner-fast/recipe.py --ship-student runs/ner-fast-student/final     # ship it as exports/ner-fast
     python evaluation/zero_shot_benchmark.py --protocol transfer --threads 2 --systems ner-fast=exports/ner-fast
     python models/ner-fast/recipe.py --card        # the card again, with the transfer rows (no new export)
@@ -56,7 +58,10 @@ def train_student(args: argparse.Namespace) -> None:
     ner_default = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = ner_default  # its dataclass looks its module up
     spec.loader.exec_module(ner_default)
-    student = ner_default.Student([int(x) for x in args.layers.split(",")], args.width or None, args.distill)
+    if args.init:  # a student trained further: no shrinking, ner-zero stays the teacher
+        student = ner_default.Student(None, None, args.distill, str(ROOT / "exports" / "ner-zero" / "torch"))
+    else:
+        student = ner_default.Student([int(x) for x in args.layers.split(",")], args.width or None, args.distill)
     out = Path(args.out)
     ner_default.train_mixed(
         out,
@@ -64,6 +69,7 @@ def train_student(args: argparse.Namespace) -> None:
         args.steps,
         args.conll_share,
         out.parent / (out.name + "-work"),
+        init=Path(args.init) if args.init else None,
         learning_rate=args.lr,
         dev_alone=True,
         student=student,
@@ -71,28 +77,35 @@ def train_student(args: argparse.Namespace) -> None:
 
 
 def student_how(model_dir: Path) -> str:
-    """The card's training paragraph of the distilled student, from its saved config."""
+    """The card's training paragraph of the distilled student, from its saved config (and, for a student
+    trained further, its first stage's)."""
     import json
 
     from stage2.ner.modeling import NERModel
 
     card = json.loads((model_dir / "stage2_config.json").read_text(encoding="utf-8"))["card"]
     recipe, last = card["recipe"], card["training"][-1]
-    params = sum(p.numel() for p in NERModel.from_pretrained(model_dir).parameters()) / 1e6
     student = recipe["student"]
+    steps = (
+        f"trained {recipe['steps']} steps (batch 16, encoder lr {recipe['learning_rate']:.0e}, head lr "
+        f"{10 * recipe['learning_rate']:.0e}; {last['seconds']} s on 2 CPU cores) on the CoNLL-2003 train split "
+        f"({recipe['conll_share']} of the steps, gold tags only"
+    )
+    if not student.get("layers"):  # a second stage: the first stage's paragraph, then this one
+        first = student_how(ROOT / recipe["from"]) if (ROOT / recipe["from"]).exists() else recipe["from"]
+        return f"{first} Then {steps}) and the same mixture, distillation and selection."
+    params = sum(p.numel() for p in NERModel.from_pretrained(model_dir).parameters()) / 1e6
     width = f", feed-forward narrowed to its {student['width']} strongest units" if student.get("width") else ""
     return (
         f"The shipped ner-zero (models/ner-zero) shrunk to its transformer layers {student['layers']}{width} "
-        f"({params:.1f}M parameters), then trained {recipe['steps']} steps (batch 16, encoder lr "
-        f"{recipe['learning_rate']:.0e}, head lr {10 * recipe['learning_rate']:.0e}; {last['seconds']} s on 2 CPU "
-        f"cores) on the CoNLL-2003 train split ({recipe['conll_share']} of the steps, gold tags only, sentences "
-        "read with up to 32 subwords of their neighbours a side, context dropout 0.5) mixed with ner-zero's own "
-        "training corpora (" + ", ".join(c for c in last["corpora"] if c != "conll2003") + "), where the loss is "
-        f"{1 - student['weight']:g} gold tags + {student['weight']:g} ner-zero's own answers (distillation, "
-        "temperature 1), with label and description dropout 0.5, up to 8 absent types of other domains per step, "
-        "coarse types on half the steps and 20% of windows re-cased. The best of four CoNLL dev evaluations "
-        "(sentences alone) is kept. Labels PER/LOC/ORG/MISC with natural-language names; any other labels can "
-        "be given at run time."
+        f"({params:.1f}M parameters), then {steps}, sentences read with up to 32 subwords of their neighbours a "
+        "side, context dropout 0.5) mixed with ner-zero's own training corpora ("
+        + ", ".join(c for c in last["corpora"] if c != "conll2003")
+        + f"), where the loss is {1 - student['weight']:g} gold tags + {student['weight']:g} ner-zero's own answers "
+        "(distillation, temperature 1), with label and description dropout 0.5, up to 8 absent types of other "
+        "domains per step, coarse types on half the steps and 20% of windows re-cased. The best of four CoNLL dev "
+        "evaluations (sentences alone) is kept. Labels PER/LOC/ORG/MISC with natural-language names; any other "
+        "labels can be given at run time."
     )
 
 
@@ -148,6 +161,7 @@ def main() -> None:
     parser.add_argument("--conll-share", type=float, default=0.55, help="--student: fraction of steps on CoNLL")
     parser.add_argument("--lr", type=float, default=1e-4, help="--student: encoder learning rate (head: 10x)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--init", help="--student: train this student further (no shrinking; ner-zero teaches)")
     parser.add_argument("--ship-student", metavar="MODEL", help="ship this trained student as exports/ner-fast")
     parser.add_argument("--card", action="store_true", help="rewrite the shipped student's card only")
     parser.add_argument(
