@@ -71,8 +71,17 @@ def serving_table(path: Path) -> str:
             f"| {r['setting']} | {r['system']} | {batch} | {sc['throughput']} | {sc['p50_ms']} | {sc['p95_ms']} | "
             f"{sc['p99_ms']} | {metric} | {sc.get('threads', '–')} |"
         )
-    lines += ["", provenance(data), ""]
+    lines += ["", provenance(data) + _other_machines(data), ""]
     return "\n".join(lines)
+
+
+def _other_machines(data: dict) -> str:
+    """The rows measured on another machine than the file's last writer, named with their machine."""
+    others: dict[str, set[str]] = {}
+    for r in data["rows"]:
+        if r.get("machine") and r["machine"] != data.get("machine"):
+            others.setdefault(r["machine"], set()).add(r["system"])
+    return "".join(f" Rows measured on {m}: {', '.join(sorted(s))}." for m, s in sorted(others.items()))
 
 
 def half_open_note(sc: dict[str, Any]) -> str:
