@@ -136,14 +136,16 @@ def load_encoder(name_or_path: str | None) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoTokenizer
 
     source = resolve_encoder(name_or_path)
-    local = {"local_files_only": True} if check_source(source) else {}
+    offline = check_source(source)  # load from the local files only (a typed keyword: transformers >= 5.25)
     if not Path(source).exists():
         logger.info("loading encoder %s from the Hugging Face hub", source)
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **local)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, local_files_only=offline)
     if getattr(tokenizer, "add_prefix_space", None) is False:
         # byte-level BPE (RoBERTa, GPT-2): words given one by one need their leading space
-        tokenizer = AutoTokenizer.from_pretrained(source, add_prefix_space=True, trust_remote_code=False, **local)
-    encoder = AutoModel.from_pretrained(source, trust_remote_code=False, **local)
+        tokenizer = AutoTokenizer.from_pretrained(
+            source, add_prefix_space=True, trust_remote_code=False, local_files_only=offline
+        )
+    encoder = AutoModel.from_pretrained(source, trust_remote_code=False, local_files_only=offline)
     return encoder, tokenizer
 
 

@@ -51,12 +51,14 @@ class Seq2SeqSummarizer(nn.Module):
         from stage2.backbone import check_source
 
         folder = Path(name_or_path)
-        local = {"local_files_only": True} if check_source(str(name_or_path)) else {}  # fail now, not in retries
+        offline = check_source(str(name_or_path))  # fail now, not in retries
         settings: dict[str, Any] = {}
         if (folder / TORCH_CONFIG).exists():
             settings = migrate_model(read_config(folder / TORCH_CONFIG), folder / TORCH_CONFIG)
-        model = AutoModelForSeq2SeqLM.from_pretrained(str(name_or_path), trust_remote_code=False, **local)
-        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=False, **local)
+        model = AutoModelForSeq2SeqLM.from_pretrained(
+            str(name_or_path), trust_remote_code=False, local_files_only=offline
+        )
+        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=False, local_files_only=offline)
         prefix = kwargs.get("prefix", settings.get("prefix", "summarize: " if model.config.model_type == "t5" else ""))
         out = cls(model, tokenizer, kwargs.get("max_source_length", settings.get("max_source_length", 512)), prefix)
         out.card = settings.get("card", {})
