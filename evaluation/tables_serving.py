@@ -199,6 +199,23 @@ def side_by_side_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def summarizer_variants_table(path: Path) -> str:
+    """The summariser's 400-word latency and ROUGE-1 by graph (summarizer_variants.json), by machine kind."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [
+        "| machine kind | graph | ms per 400-word article (rounds) | BBC News ROUGE-1 |",
+        "|---|---|---|---|",
+    ]
+    for r in sorted(data["rows"], key=lambda r: (r.get("cpu_kind", ""), r["system"])):
+        sc = r["scores"]
+        rounds = ", ".join(str(t) for t in sc["ms_400_words_rounds"])
+        lines.append(
+            f"| {r.get('cpu_kind', '?')} | {r['system']} | {sc['ms_400_words']} ({rounds}) | {sc['rouge1']:.2f} |"
+        )
+    lines += ["", provenance(data), ""]
+    return "\n".join(lines)
+
+
 def serving_parts(results: Path) -> list[str]:
     """The README's serving sections, from the results files in ``results`` that exist."""
     parts = ["", "### Serving (CPU)", ""]
@@ -211,6 +228,10 @@ def serving_parts(results: Path) -> list[str]:
             "process; rows of every machine kind kept)"
         )
         parts += ["", title, "", side_by_side_table(side)]
+    variants = results / "summarizer_variants.json"
+    if variants.exists():
+        title = "### The summariser's graph (evaluation/summarizer_variants.py: the shipped export beside rebuilt ones)"
+        parts += ["", title, "", summarizer_variants_table(variants)]
     scale = results / "scale.json"
     if scale.exists():
         parts += ["", "### Ray (evaluation/scale_benchmark.py)", "", scale_table(scale)]
