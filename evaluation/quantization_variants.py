@@ -86,8 +86,9 @@ def static_qdq(fp32: Path, out: Path, quantization: str) -> None:
     pre.unlink()
 
 
-def dynamic(fp32: Path, out: Path, fuse: bool) -> None:
-    """Dynamic int8 (weights int8, activations quantised per call), after ORT's BERT fusions when ``fuse``."""
+def dynamic(fp32: Path, out: Path, fuse: bool, embedding_bits: int = 8) -> None:
+    """Dynamic int8 (weights int8, activations quantised per call), after ORT's BERT fusions when ``fuse``, with
+    the word embeddings in ``embedding_bits``."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -116,6 +117,10 @@ def dynamic(fp32: Path, out: Path, fuse: bool) -> None:
     )
     if fuse:
         source.unlink()
+    if embedding_bits == 4:
+        from stage2.export.quantize import int4_word_embeddings
+
+        int4_word_embeddings(out / "model.onnx", fp32 / "model.onnx")
 
 
 def build(model: str, work: Path) -> dict[str, Path]:
@@ -128,11 +133,13 @@ def build(model: str, work: Path) -> dict[str, Path]:
     variants = {
         "fp32": fp32,
         "dynamic-int8": work / "dynamic-int8",
+        "dynamic-int8-emb4": work / "dynamic-int8-emb4",
         "fused-dynamic-int8": work / "fused-dynamic-int8",
         "static-qdq-int8": work / "static-qdq-int8",
         "static-qdq-int8-batched": work / "static-qdq-int8-batched",
     }
     dynamic(fp32, variants["dynamic-int8"], fuse=False)
+    dynamic(fp32, variants["dynamic-int8-emb4"], fuse=False, embedding_bits=4)  # the 4-bit table's cost alone
     dynamic(fp32, variants["fused-dynamic-int8"], fuse=True)
     static_qdq(fp32, variants["static-qdq-int8"], "int8")  # the runtime reads it as int8: one sentence per call
     static_qdq(fp32, variants["static-qdq-int8-batched"], "none")  # read as batch-independent: real batches

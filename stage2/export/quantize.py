@@ -122,12 +122,15 @@ EMBEDDING_BLOCK = 32
 
 def int4_word_embeddings(graph: Path, fp32: Path, block: int = EMBEDDING_BLOCK) -> str:
     """Store the word-embedding table of the int8 ``graph`` in 4 bits (symmetric, one float32 scale per
-    ``block`` values of a row, ONNX Runtime's ``GatherBlockQuantized``), from the float32 values in the
-    ``fp32`` graph: the table is most of a small encoder's bytes (11.7M of MiniLM's 22.7M parameters), and
-    a row is only looked up, never multiplied. Returns the table's name."""
+    ``block`` values of a row), from the float32 values in the ``fp32`` graph: the table is most of a small
+    encoder's bytes (11.7M of MiniLM's 22.7M parameters), and a row is only looked up, never multiplied.
+
+    The lookup is plain ONNX (a Gather of the packed bytes, the two halves of each byte split in float, a
+    Gather of the rows' scales): as fast as the 8-bit table on the CPU, where ONNX Runtime's
+    ``GatherBlockQuantized`` cost about 4% of a 3-layer model's speed. Returns the table's name."""
     import numpy as np
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import numpy_helper
 
     model, source = onnx.load(str(graph)), onnx.load(str(fp32))
     gathered = {n.input[0] for n in source.graph.node if n.op_type == "Gather"}
@@ -142,39 +145,61 @@ def int4_word_embeddings(graph: Path, fp32: Path, block: int = EMBEDDING_BLOCK) 
     blocks = values.reshape(rows, width // block, block)
     scale = np.abs(blocks).max(axis=-1, keepdims=True) / 7.0
     scale[scale == 0] = 1.0
-    q = np.clip(np.round(blocks / scale), -8, 7).astype(np.int8).reshape(rows, width) & 0x0F
+    q = (np.clip(np.round(blocks / scale), -8, 7).astype(np.int16) + 8).reshape(rows, width)  # 0..15
     packed = (q[:, 0::2] | (q[:, 1::2] << 4)).astype(np.uint8)  # two values a byte, the first in the low bits
     nodes = model.graph.node
     gather = next((n for n in nodes if n.op_type == "Gather" and n.input[0] == f"{name}_quantized"), None)
     dequant = next((n for n in nodes if gather is not None and n.input and n.input[0] == gather.output[0]), None)
     if gather is None or dequant is None or dequant.op_type != "DequantizeLinear":
         raise ValueError(f"{graph}: {name} is not read by a quantised Gather then DequantizeLinear")
-    lookup = helper.make_node(
-        "GatherBlockQuantized",
-        [f"{name}_int4", gather.input[1], f"{name}_int4_scale"],
-        [dequant.output[0]],
-        name=f"{gather.name}_int4",
-        domain="com.microsoft",
-        gather_axis=0,
-        quantize_axis=1,
-        block_size=block,
-    )
+    lookup, constants = _int4_lookup(name, gather.input[1], dequant.output[0], width, block)
     at = list(nodes).index(gather)
     nodes.remove(gather)
     nodes.remove(dequant)
-    nodes.insert(at, lookup)
+    for offset, node in enumerate(lookup):
+        nodes.insert(at + offset, node)
     stale = {f"{name}_quantized", *dequant.input[1:]}
     kept = [i for i in model.graph.initializer if i.name not in stale]
     del model.graph.initializer[:]
-    model.graph.initializer.extend(kept)
-    model.graph.initializer.append(
-        helper.make_tensor(f"{name}_int4", onnx.TensorProto.INT4, [rows, width], packed.tobytes(), raw=True)
-    )
+    model.graph.initializer.extend(kept + constants)
+    model.graph.initializer.append(numpy_helper.from_array(packed, f"{name}_int4"))
     model.graph.initializer.append(numpy_helper.from_array(scale.reshape(rows, -1), f"{name}_int4_scale"))
-    if not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, str(graph))
     return name
+
+
+def _int4_lookup(name: str, ids: str, out: str, width: int, block: int) -> tuple[list[Any], list[Any]]:
+    """The nodes and constants that look rows of the packed 4-bit table ``{name}_int4`` up as float32 ``out``."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    p = f"/{name}/int4/"
+    constants = [
+        numpy_helper.from_array(np.array(16, dtype=np.float32), p + "16"),
+        numpy_helper.from_array(np.array(8, dtype=np.float32), p + "8"),
+        numpy_helper.from_array(np.array([-1], dtype=np.int64), p + "last"),
+        numpy_helper.from_array(np.array([0, 0, width // block, block], dtype=np.int64), p + "blocks"),
+        numpy_helper.from_array(np.array([0, 0, width], dtype=np.int64), p + "rows"),
+    ]
+    node = helper.make_node
+    nodes = [
+        node("Gather", [f"{name}_int4", ids], [p + "bytes"]),
+        node("Cast", [p + "bytes"], [p + "b"], to=TensorProto.FLOAT),
+        node("Div", [p + "b", p + "16"], [p + "b16"]),
+        node("Floor", [p + "b16"], [p + "high"]),
+        node("Mul", [p + "high", p + "16"], [p + "high16"]),
+        node("Sub", [p + "b", p + "high16"], [p + "low"]),
+        node("Unsqueeze", [p + "low", p + "last"], [p + "low1"]),
+        node("Unsqueeze", [p + "high", p + "last"], [p + "high1"]),
+        node("Concat", [p + "low1", p + "high1"], [p + "pairs"], axis=-1),
+        node("Reshape", [p + "pairs", p + "blocks"], [p + "grouped"]),
+        node("Sub", [p + "grouped", p + "8"], [p + "centred"]),
+        node("Gather", [f"{name}_int4_scale", ids], [p + "scale"]),
+        node("Unsqueeze", [p + "scale", p + "last"], [p + "scale1"]),
+        node("Mul", [p + "centred", p + "scale1"], [p + "scaled"]),
+        node("Reshape", [p + "scaled", p + "rows"], [out]),
+    ]
+    return nodes, constants
 
 
 def quantize_with_search(
