@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Any
 
-from common import DATA, ResultsFile, git_commit, machine
+from common import DATA, ResultsFile, git_commit, machine, put_machine_row
 
 logger = logging.getLogger("abstractive_step_cost")
 
@@ -185,10 +185,7 @@ def main() -> None:
             "git_commit": git_commit(),
             "machine": machine(),
         }
-        res.data["rows"] = [
-            x for x in res.data["rows"] if (x["system"], x.get("cpu_kind")) != (design, row["cpu_kind"])
-        ]
-        res.data["rows"].append(row)
+        put_machine_row(res, row)
         res.save()
 
 

@@ -54,6 +54,13 @@ def save_full_model(model: Any, folder: str | None, name: str) -> None:
         logging.getLogger("benchmarks").info("saved the trained model to %s", out)
 
 
+def put_machine_row(res: Any, row: dict[str, Any]) -> None:
+    """Put ``row`` into ``res`` (a :class:`ResultsFile`) in place of the row of the same system and machine kind
+    (``cpu_kind``); rows of other machine kinds are kept, never replaced."""
+    key = (row["system"], row["cpu_kind"])
+    res.data["rows"] = [x for x in res.data["rows"] if (x["system"], x.get("cpu_kind")) != key] + [row]
+
+
 class ResultsFile:
     """One ``evaluation/results/<name>.json``; rows are keyed by (system, setting) and gain seeds
     one by one, saved atomically after each, so an interrupted benchmark resumes where it stopped.

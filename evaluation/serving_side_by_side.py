@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from common import DATA, ResultsFile, git_commit, machine
-from serving_engines import labelled_engine
+from common import DATA, ResultsFile, git_commit, machine, put_machine_row
+from serving_engines import labelled_engine, spacy_engine
 from serving_rows import percentiles
 
 logger = logging.getLogger("serving_side_by_side")
@@ -32,12 +32,7 @@ RESULTS_NAME = "serving_side_by_side"
 def engines(args: argparse.Namespace) -> dict[str, Callable[[], Any]]:
     """Engine name -> a loader returning ``predict(list of word lists) -> list of span lists``: spaCy first,
     then each ``--export NAME=PATH`` (its own labels; ``NAME=PATH@labels`` for CoNLL's types as run-time names)."""
-    from serving_engines import ner_engines
-
-    spacy_args = argparse.Namespace(
-        ner_torch=None, ner_fp32=None, ner_int8=None, ner_int8_fast=None, ner_labels_model=None, threads=args.threads
-    )
-    found: dict[str, Callable[[], Any]] = {"spacy-sm": ner_engines(spacy_args)["spacy-sm"]}
+    found: dict[str, Callable[[], Any]] = {"spacy-sm": spacy_engine}
     for spec in args.export:
         name, _, path = spec.partition("=")
         if not path:
@@ -94,6 +89,7 @@ def run(args: argparse.Namespace) -> ResultsFile:
     spacy = [x["throughput"] for x in rounds["spacy-sm"]]
     for name, runs in rounds.items():
         ratios = [x["throughput"] / s for x, s in zip(runs, spacy, strict=True)]
+        single = percentiles([t for x in runs for t in x["latencies"]])
         row = {
             "system": name,
             "setting": "ner",
@@ -105,8 +101,8 @@ def run(args: argparse.Namespace) -> ResultsFile:
                 "ratio_to_spacy": round(statistics.median(ratios), 2),
                 "ratio_min": round(min(ratios), 2),
                 "ratio_max": round(max(ratios), 2),
-                "single_p50_ms": percentiles([t for x in runs for t in x["latencies"]])["p50_ms"],
-                "single_p95_ms": percentiles([t for x in runs for t in x["latencies"]])["p95_ms"],
+                "single_p50_ms": single["p50_ms"],
+                "single_p95_ms": single["p95_ms"],
                 "f1": ner_scores(test, runs[-1]["preds"])["f1"],
                 "batch_size": BATCH,
                 "threads": args.threads,
@@ -120,7 +116,7 @@ def run(args: argparse.Namespace) -> ResultsFile:
             "git_commit": git_commit(),
             "machine": machine(),
         }
-        res.data["rows"] = [x for x in res.data["rows"] if (x["system"], x.get("cpu_kind")) != (name, kind)] + [row]
+        put_machine_row(res, row)
     res.data["rows"].sort(key=lambda x: (x.get("cpu_kind", ""), x["system"]))
     res.save()
     return res

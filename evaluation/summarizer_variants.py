@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common import DATA, ROOT, ResultsFile, git_commit, machine
+from common import DATA, ROOT, ResultsFile, git_commit, machine, put_machine_row
 from quantization_variants import dynamic
 from serving_benchmark import seconds_at_400_words
 
@@ -97,8 +97,7 @@ def main() -> None:
             "git_commit": git_commit(),
             "machine": machine(),
         }
-        res.data["rows"] = [x for x in res.data["rows"] if (x["system"], x.get("cpu_kind")) != (name, row["cpu_kind"])]
-        res.data["rows"].append(row)
+        put_machine_row(res, row)
         logger.info("%s: %.1f ms, R1 %.2f", name, row["scores"]["ms_400_words"], rouge["rouge1"])
     res.save()
 

@@ -100,28 +100,25 @@ class Tokens:
         """Subword ids of each word (an empty tokenisation becomes the unknown token)."""
         if not words:
             return []
-        enc = self.tokenizer.encode(tokenizable(words), is_pretokenized=True, add_special_tokens=False)
-        pieces: list[list[int]] = [[] for _ in words]
-        for tok_id, w in zip(enc.ids, enc.word_ids, strict=True):
-            if w is not None:
-                pieces[w].append(tok_id)
-        return [p if p else [self.unk_id] for p in pieces]
+        return self._pieces(
+            words, self.tokenizer.encode(tokenizable(words), is_pretokenized=True, add_special_tokens=False)
+        )
 
     def word_subwords_many(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
         """:meth:`word_subwords` of each sentence, tokenised in one batch call (the same ids)."""
         if not sentences:
             return []
         filled = [tokenizable(words) if words else ["x"] for words in sentences]  # encode_batch needs a word
-        out: list[list[list[int]]] = []
-        for words, enc in zip(
-            sentences, self.tokenizer.encode_batch(filled, is_pretokenized=True, add_special_tokens=False), strict=True
-        ):
-            pieces: list[list[int]] = [[] for _ in words]
-            for tok_id, w in zip(enc.ids, enc.word_ids, strict=True):
-                if w is not None and words:
-                    pieces[w].append(tok_id)
-            out.append([p if p else [self.unk_id] for p in pieces])
-        return out
+        encodings = self.tokenizer.encode_batch(filled, is_pretokenized=True, add_special_tokens=False)
+        return [self._pieces(words, enc) if words else [] for words, enc in zip(sentences, encodings, strict=True)]
+
+    def _pieces(self, words: Sequence[str], enc: Any) -> list[list[int]]:
+        """Each word's subword ids from its encoding (a word without any: the unknown token)."""
+        pieces: list[list[int]] = [[] for _ in words]
+        for tok_id, w in zip(enc.ids, enc.word_ids, strict=True):
+            if w is not None:
+                pieces[w].append(tok_id)
+        return [p if p else [self.unk_id] for p in pieces]
 
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Subword ids of each text, without special tokens."""
