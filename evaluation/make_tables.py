@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from tables_serving import provenance, serving_parts
+from tables_written import written_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "evaluation" / "results"
@@ -187,7 +188,7 @@ SUMM_SETTINGS = ["zero-shot", "10-shot", "100-shot", "full"]
 
 def summarization_table(path: Path) -> str:
     data = json.loads(path.read_text(encoding="utf-8"))
-    rows = data["rows"]
+    rows = [r for r in data["rows"] if not r["system"].startswith("stage2-abstractive")]  # tables_written
     lines = [
         f"**{data['dataset']}** ({data['split']} split, rouge-score F1 with stemming: R1 / R2 / RLsum; "
         "K-shot rows: mean over seeds, ± std of R1)",
@@ -278,7 +279,7 @@ def transfer_table(path: Path) -> str:
         for s in sets:
             r = cells.get((m, s))
             value = "–" if r is None else f"{r['scores']['rouge1']:.2f}"
-            row.append(f"*{value}*" if r is not None and s.startswith(m) else value)
+            row.append(f"*{value}*" if r is not None and r.get("in_domain", s.startswith(m)) else value)
         lines.append(f"| {m} | " + " | ".join(row) + " |")
     lines += ["", provenance(data), ""]
     return "\n".join(lines)
@@ -331,6 +332,7 @@ def render() -> str:
     transfer = RESULTS / "summarization_transfer.json"
     if transfer.exists():
         parts.append(transfer_table(transfer))
+    parts += written_parts(RESULTS)
     parts += serving_parts(RESULTS)
     return "\n".join(parts)
 

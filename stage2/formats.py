@@ -23,7 +23,7 @@ EXPORT_FORMAT = 2
 """``stage2_export.json``: 1 named the extractive task ``summarization`` and left defaults of older
 models implicit; 2 uses the torch configs' task names and writes every field the runtime reads."""
 
-TASKS = ("ner", "extractive-summarization", "abstractive-summarization")
+TASKS = ("ner", "extractive-summarization", "abstractive-summarization", "written-summarization")
 """Task names, the same in every config and export."""
 
 LEGACY_FEATURES = ("relevance", "centrality", "position", "length")

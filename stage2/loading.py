@@ -23,11 +23,12 @@ TASK_CLASSES = {
     "ner": ("stage2.ner.modeling", "NERModel"),
     "extractive-summarization": ("stage2.summarization.modeling", "Summarizer"),
     "abstractive-summarization": ("stage2.summarization.seq2seq", "Seq2SeqSummarizer"),
+    "written-summarization": ("stage2.summarization.abstractive", "AbstractiveSummarizer"),
 }
 """Task name in ``stage2_config.json`` -> (module, class) of the torch model that loads it."""
 
 NER_TASKS = ("ner",)
-SUMMARY_TASKS = ("extractive-summarization", "abstractive-summarization")
+SUMMARY_TASKS = ("extractive-summarization", "abstractive-summarization", "written-summarization")
 
 
 def model_task(folder: Path) -> str:

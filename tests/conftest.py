@@ -264,3 +264,20 @@ def summarizer_export(trained_summarizer, tmp_path_factory):
     out = tmp_path_factory.mktemp("exports") / "summarizer"
     report = export(trained_summarizer, out)
     return out, trained_summarizer, report
+
+
+@pytest.fixture(scope="session")
+def _written(tokenizer):
+    from stage2.summarization.abstractive import AbstractiveConfig, AbstractiveSummarizer
+
+    enc = _tiny_bert()
+    cfg = AbstractiveConfig(
+        encoder="tiny", decoder_layers=[0, 1], window=16, hidden=32, heads=2, intermediate=64, max_positions=128
+    )
+    return AbstractiveSummarizer(enc, tokenizer, cfg).eval()
+
+
+@pytest.fixture
+def tiny_written(_written):
+    """A fresh copy of the tiny random written summariser (16-subword windows, 2 decoder layers)."""
+    return _copy(_written)

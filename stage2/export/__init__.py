@@ -17,15 +17,13 @@ import json
 import logging
 import os
 import platform
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from stage2._version import __version__
+from stage2.export.bundle import check_output, staging
 from stage2.export.convert import (
     FP32_GRAPH,
     GRAPH,
@@ -41,7 +39,6 @@ from stage2.export.quantize import MAX_METRIC_DROP, QUANTIZATIONS, quantize_with
 from stage2.export.smoothquant import DEFAULT_ALPHA
 from stage2.export.spec import ExportSpec, load_for_export, make_spec
 from stage2.export.validate import load_dev, metric, parity, parity_sample, task_metric_key, task_metric_name
-from stage2.registry import EXPORT_CONFIG
 
 __all__ = [
     "MAX_METRIC_DROP",
@@ -92,11 +89,15 @@ def export(
         raise ValueError(f"quantize must be one of {QUANTIZATIONS} or None, got {quantize!r}")
     if embedding_bits not in (4, 8) or (embedding_bits == 4 and quantize != "int8"):
         raise ValueError(f"embedding_bits must be 8, or 4 with quantize='int8'; got {embedding_bits}")
+    if _written(model):
+        from stage2.export.written import export_written
+
+        return export_written(model, out, quantize, _written_dev(dev, dev_limit), overwrite)
     check_output(Path(out), model, overwrite)
     spec = make_spec(model, labels)
     started = time.perf_counter()
     budget = budget or {}
-    with _staging(Path(out)) as tmp:
+    with staging(Path(out)) as tmp:
         examples, fp32, report = _stage_float32(spec, tmp, dev, dev_limit, quantize, smoothing, threads)
         scores = _dev_scores(spec, examples, dev, fp32, budget)
         _ship_graph(
@@ -199,48 +200,27 @@ def _write_report(spec: ExportSpec, folder: Path, report: dict[str, Any], starte
     (folder / "README.md").write_text(_card(spec, report), encoding="utf-8")
 
 
-def check_output(out: Path, model: Any, overwrite: bool) -> None:
-    """Refuse an export target that is not new, empty, or (with ``overwrite``) a previous export, or
-    that holds the model being exported; a FileExistsError or ValueError naming the folder."""
-    if isinstance(model, (str, Path)) and Path(model).is_dir():
-        source = Path(model).resolve()
-        if out.resolve() == source or out.resolve() in source.parents:
-            raise ValueError(f"{out}: the export would replace the model being exported ({model}); choose another")
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise FileExistsError(f"{out}: exists and is not a folder; choose a new or empty folder")
-    if not any(out.iterdir()):
-        return
-    if not (out / EXPORT_CONFIG).is_file():
-        raise FileExistsError(
-            f"{out}: holds files that are not a stage2 export (no {EXPORT_CONFIG}); export never deletes them: "
-            "choose a new or empty folder"
-        )
-    if not overwrite:
-        raise FileExistsError(f"{out}: a previous stage2 export; pass overwrite=True (CLI: --overwrite) to replace it")
+def _written(model: Any) -> bool:
+    """Whether ``model`` (an object, a folder or a name) is a written (abstractive) summariser."""
+    if type(model).__name__ == "AbstractiveSummarizer":
+        return True
+    if not isinstance(model, str | Path):
+        return False
+    from stage2.loading import model_task
+    from stage2.registry import TORCH_CONFIG, find_model
 
-
-@contextmanager
-def _staging(out: Path) -> Iterator[Path]:
-    """A temporary folder beside ``out`` that replaces ``out`` when the block succeeds (one rename, so
-    a failed or interrupted export never leaves a half-written ``out``) and is removed otherwise. Only
-    an empty folder or a previous export (checked again here) is removed to make way."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
-        yield tmp
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        elif out.exists():
-            if not (out / EXPORT_CONFIG).is_file():
-                raise FileExistsError(f"{out}: files that are not a stage2 export appeared during the export")
-            shutil.rmtree(out)
-        tmp.chmod(0o755)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        return model_task(find_model(model, TORCH_CONFIG)) == "written-summarization"
+    except (FileNotFoundError, ValueError):
+        return False
+
+
+def _written_dev(dev: Any, limit: int) -> list[Any] | None:
+    if dev is None or not isinstance(dev, str | Path):
+        return list(dev)[:limit] if dev is not None else None
+    from stage2.summarization.data import read_summarization_jsonl
+
+    return read_summarization_jsonl(dev)[:limit]
 
 
 def _dev_scores(

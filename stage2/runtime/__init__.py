@@ -19,25 +19,28 @@ from stage2.registry import EXPORT_CONFIG, find_model
 from stage2.runtime._base import read_export_config
 from stage2.runtime.ner import NERRuntime
 from stage2.runtime.summarization import SummarizerRuntime
+from stage2.runtime.written import WrittenSummarizerRuntime
 
-__all__ = ["NERRuntime", "SummarizerRuntime", "load", "open_export"]
+__all__ = ["NERRuntime", "SummarizerRuntime", "WrittenSummarizerRuntime", "load", "open_export"]
 
 
 def open_export(
     folder: Path, threads: int | None = None, provider: str | None = None
-) -> NERRuntime | SummarizerRuntime:
+) -> NERRuntime | SummarizerRuntime | WrittenSummarizerRuntime:
     """The runtime model for the export in ``folder``, chosen by the task in its config."""
     task = read_export_config(folder).get("task")
     if task == "ner":
         return NERRuntime(folder, threads, provider)
     if task == "extractive-summarization":
         return SummarizerRuntime(folder, threads, provider)
+    if task == "written-summarization":
+        return WrittenSummarizerRuntime(folder, threads, provider)
     raise ValueError(f"{folder / EXPORT_CONFIG}: unknown task {task!r}")
 
 
 def load(
     name_or_path: str | Path, threads: int | None = None, provider: str | None = None
-) -> NERRuntime | SummarizerRuntime:
+) -> NERRuntime | SummarizerRuntime | WrittenSummarizerRuntime:
     """Load an exported model from a folder or by name (an installed model package, or
     ``exports/NAME`` in a source checkout). ``threads`` caps ONNX Runtime's intra-op threads.
     The same as ``stage2.load(name_or_path, backend="onnx")``.

@@ -155,7 +155,7 @@ def create_app(models: dict[str, Any], limits: ServeLimits | None = None) -> Any
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
-ROUTES = {"ner": "ner", "extractive-summarization": "summarization"}
+ROUTES = {"ner": "ner", "extractive-summarization": "summarization", "written-summarization": "summarization"}
 """Task of an export -> the key it is served under (``/ner``, ``/summarize``)."""
 
 

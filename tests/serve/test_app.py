@@ -478,3 +478,18 @@ def test_the_ner_lane_bounds_queued_and_running_requests_alike():
         await batcher.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_written_summariser_answers_on_the_summary_route(tiny_written, tmp_path):
+    from stage2.export.written import export_written
+    from stage2.serve.app import load_models
+
+    export_written(tiny_written, tmp_path / "written")
+    models = load_models([str(tmp_path / "written")])
+    doc = "Anna: Are we meeting at five?\nTom: Yes."
+    with TestClient(create_app(models, ServeLimits(max_wait_ms=5))) as c:
+        answer = c.post("/summarize", json={"document": doc, "max_words": 5}).json()
+        refused = c.post("/summarize", json={"document": doc, "focus": "when?"})
+    assert answer["abstractive"] is True and len(answer["summary"].split()) <= 5
+    assert answer == models["summarization"].summarize(doc, max_words=5)
+    assert refused.status_code == 422 and "focus" in refused.json()["error"]

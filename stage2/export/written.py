@@ -1,0 +1,227 @@
+"""Export of the written (abstractive) summariser: two ONNX graphs served by :mod:`stage2.runtime.written`.
+
+- ``source.onnx``: encoder windows ``input_ids``/``attention_mask [W, L]`` -> ``kv [W, L, layers * 2H]``, the
+  decoder's cross-attention keys and values (computed once per document);
+- ``step.onnx``: one decoding step: ``ids``/``positions [B, 1]``, ``past [layers, 2, B, heads, P, d]``, ``kv``,
+  ``source_ids``/``source_mask [B, S]`` -> ``logp [B, V]`` and ``present`` (the past with this step added).
+
+Parity with torch is checked as identical greedy tokens on the sample documents; int8 (dynamic, per-channel)
+is kept only when its ROUGE-1 on ``dev`` stays within :data:`MAX_ROUGE_DROP` of float32 (else float32 ships).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from stage2._version import __version__
+from stage2.formats import EXPORT_FORMAT
+from stage2.registry import EXPORT_CONFIG
+
+logger = logging.getLogger(__name__)
+
+SOURCE_GRAPH = "source.onnx"
+STEP_GRAPH = "step.onnx"
+MAX_ROUGE_DROP = 0.5
+OPSET = 17
+
+
+class SourceGraph(nn.Module):
+    """Encoder windows -> the decoder's cross keys/values."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.encoder = model.encoder
+        self.decoder = model.decoder
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.decoder.cross_kv(hidden)
+
+
+class StepGraph(nn.Module):
+    """One decoding step with a key/value cache."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.decoder = model.decoder
+        self.words = nn.Parameter(model.words.detach().clone(), requires_grad=False)
+
+    def forward(
+        self,
+        ids: torch.Tensor,
+        positions: torch.Tensor,
+        past: torch.Tensor,
+        kv: torch.Tensor,
+        source_ids: torch.Tensor,
+        source_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        logp, present = self.decoder(ids, positions, past, kv, source_ids, source_mask, self.words)
+        return logp[:, -1], present
+
+
+def trace_graphs(model: Any, folder: Path) -> None:
+    """Write ``source.onnx`` and ``step.onnx`` (float32) for ``model`` into ``folder``."""
+    import copy
+
+    model = copy.deepcopy(model).eval()  # the caller's model is never changed
+    setter = getattr(model.encoder, "set_attn_implementation", None)
+    if setter is not None:
+        setter("eager")
+    cfg = model.cfg
+    ids = torch.tensor([[101, 2023, 2003, 102, 0], [101, 7592, 102, 0, 0]])
+    # The tracer warns that the head size and the step length (always 1: no causal mask) become constants: both are.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            SourceGraph(model),
+            (ids, (ids != 0).long()),
+            str(folder / SOURCE_GRAPH),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["kv"],
+            dynamic_axes={"input_ids": {0: "windows", 1: "length"}, "attention_mask": {0: "windows", 1: "length"}},
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+        )
+        b, s, p = 2, 6, 3
+        d = cfg.hidden // cfg.heads
+        inputs = (
+            torch.tensor([[2023], [7592]]),
+            torch.tensor([[p], [p]]),
+            torch.zeros(len(cfg.decoder_layers), 2, b, cfg.heads, p, d),
+            torch.randn(b, s, len(cfg.decoder_layers) * 2 * cfg.hidden),
+            torch.randint(1000, 2000, (b, s)),
+            torch.ones(b, s, dtype=torch.long),
+        )
+        torch.onnx.export(
+            StepGraph(model),
+            inputs,
+            str(folder / STEP_GRAPH),
+            input_names=["ids", "positions", "past", "kv", "source_ids", "source_mask"],
+            output_names=["logp", "present"],
+            dynamic_axes={
+                "ids": {0: "batch"},
+                "positions": {0: "batch"},
+                "past": {2: "batch", 4: "past"},
+                "kv": {0: "batch", 1: "source"},
+                "source_ids": {0: "batch", 1: "source"},
+                "source_mask": {0: "batch", 1: "source"},
+                "present": {2: "batch", 4: "steps"},
+            },
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+        )
+
+
+def write_config(model: Any, folder: Path, quantization: str | None, report: dict[str, Any]) -> None:
+    """The runtime's settings (``stage2_export.json``) and the tokenizer."""
+    tok = model.tokenizer
+    tok.backend_tokenizer.save(str(folder / "tokenizer.json"))
+    meta = {
+        "task": "written-summarization",
+        "format": EXPORT_FORMAT,
+        "stage2_version": __version__,
+        "graphs": {"source": SOURCE_GRAPH, "step": STEP_GRAPH},
+        "quantization": quantization,
+        "model_config": model.cfg.to_dict(),
+        "special": {"cls": tok.cls_token_id, "sep": tok.sep_token_id, "pad": tok.pad_token_id, "unk": tok.unk_token_id},
+        "card": model.card,
+    }
+    (folder / EXPORT_CONFIG).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    (folder / "export_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+def greedy_parity(model: Any, runtime: Any, documents: Sequence[str]) -> dict[str, Any]:
+    """How many documents get the same greedy subwords from torch and the export."""
+    from stage2.summarization.abstractive import TorchSteps
+    from stage2.summarization.generation import SearchSettings, greedy
+
+    settings = SearchSettings(num_beams=1)
+    torch_steps, onnx_steps = TorchSteps(model), runtime.steps
+    same = sum(
+        greedy(torch_steps, torch_steps.source(d), settings) == greedy(onnx_steps, onnx_steps.source(d), settings)
+        for d in documents
+    )
+    return {"documents": len(documents), "identical_greedy": same}
+
+
+def export_written(
+    model: Any,
+    out: str | Path,
+    quantize: str | None = None,
+    dev: Sequence[Any] | None = None,
+    overwrite: bool = False,
+    parity_documents: int = 20,
+) -> dict[str, Any]:
+    """Export a written summariser (model or folder) to ``out``: float32, or int8 when its greedy ROUGE-1 on
+    ``dev`` (examples with ``document``/``summary``) stays within :data:`MAX_ROUGE_DROP` of float32."""
+    from stage2.export.bundle import check_output, staging
+    from stage2.runtime.written import WrittenSummarizerRuntime
+    from stage2.summarization.abstractive import AbstractiveSummarizer
+
+    if quantize not in (None, "int8"):
+        raise ValueError(f"a written summariser exports as float32 (None) or 'int8', got {quantize!r}")
+    out = Path(out)
+    check_output(out, model, overwrite)
+    if not isinstance(model, AbstractiveSummarizer):
+        model = AbstractiveSummarizer.from_pretrained(model)
+    started = time.perf_counter()
+    report: dict[str, Any] = {"task": "written-summarization", "requested": quantize}
+    with staging(out) as tmp:
+        trace_graphs(model, tmp)
+        write_config(model, tmp, None, report)
+        fp32 = WrittenSummarizerRuntime(tmp)
+        docs = [e.document for e in (dev or [])][:parity_documents] or ["Anna: See you at 5?\nTom: Sure, at the cafe."]
+        report["parity"] = greedy_parity(model, fp32, docs)
+        if quantize == "int8":
+            _quantize(tmp, fp32, dev, report)
+        report["onnx_megabytes"] = round(sum(f.stat().st_size for f in tmp.glob("*.onnx")) / 1e6, 1)
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        write_config(model, tmp, report.get("quantization"), report)
+    logger.info("exported the written summariser to %s (%.1f MB)", out, report["onnx_megabytes"])
+    return report
+
+
+def _quantize(folder: Path, fp32: Any, dev: Sequence[Any] | None, report: dict[str, Any]) -> None:
+    """Quantise both graphs (dynamic int8); put float32 back when ROUGE-1 drops by more than allowed."""
+    import shutil
+
+    from stage2.export.quantize import quantize_graph
+    from stage2.runtime.written import WrittenSummarizerRuntime
+    from stage2.summarization.metrics import rouge_scores
+
+    kept = folder / "float32"
+    kept.mkdir()
+    for name in (SOURCE_GRAPH, STEP_GRAPH):
+        shutil.move(str(folder / name), str(kept / name))
+        quantize_graph(kept / name, folder / name, "int8")
+    report["quantization"] = "int8"
+    if not dev:
+        report["metric_note"] = "no dev data: int8's ROUGE cost was not measured"
+        shutil.rmtree(kept)
+        return
+    int8 = WrittenSummarizerRuntime(folder)
+    refs = [e.summary for e in dev]
+    scores = {}
+    for name, runtime in (("onnx_fp32", fp32), ("onnx_int8", int8)):
+        preds = runtime.summarize([e.document for e in dev], num_beams=1, unsupported=False)
+        assert isinstance(preds, list)
+        scores[name] = rouge_scores(refs, [p["summary"] for p in preds])["rouge1"]
+    scores["drop"] = round(scores["onnx_fp32"] - scores["onnx_int8"], 2)
+    report["metric"] = {"name": "ROUGE-1 (greedy)", "examples": len(dev), **scores}
+    if scores["drop"] > MAX_ROUGE_DROP:
+        logger.warning("int8 costs %.2f ROUGE-1 (limit %.1f): the float32 graphs ship", scores["drop"], MAX_ROUGE_DROP)
+        for name in (SOURCE_GRAPH, STEP_GRAPH):
+            shutil.move(str(kept / name), str(folder / name))
+        report["quantization"] = None
+    shutil.rmtree(kept)

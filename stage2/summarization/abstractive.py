@@ -1,0 +1,349 @@
+"""A written (abstractive) summariser warm-started from the small encoder (BERT2BERT, Rothe et al. 2020).
+
+The encoder (the bundled MiniLM by default) stays frozen, so its outputs can be computed once per document
+and cached for training. The decoder is a few of the encoder's own layers, each given a cross-attention
+(initialised from the layer's self-attention) and a copy gate (pointer-generator, See et al. 2017): the next
+word is drawn from the vocabulary or copied from the source through the last layer's cross-attention. Word
+embeddings are the encoder's (frozen), used for the decoder's input and, tied, for its output.
+
+Long documents are read in windows of ``window`` subwords whose encoder outputs are joined, so nothing is
+cut off. The same search (:mod:`stage2.summarization.generation`) decodes torch and ONNX models.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import nn
+
+from stage2._version import __version__
+from stage2.batching import chunk_ids
+from stage2.formats import MODEL_FORMAT
+from stage2.registry import TORCH_CONFIG, read_config
+
+logger = logging.getLogger(__name__)
+
+TASK = "written-summarization"
+WEIGHTS = "model.safetensors"
+
+
+@dataclass
+class AbstractiveConfig:
+    """Shape of the decoder and how sources are read."""
+
+    encoder: str = field(default="", metadata={"help": "encoder path or hub id the model was built from"})
+    decoder_layers: list[int] = field(default_factory=lambda: [0, 5], metadata={"help": "encoder layers reused"})
+    copy: bool = field(default=True, metadata={"help": "pointer-generator copying from the source"})
+    window: int = field(default=256, metadata={"help": "subwords per encoder window (specials included)"})
+    max_summary: int = field(default=64, metadata={"help": "longest training summary, in subwords"})
+    hidden: int = 384
+    heads: int = 12
+    intermediate: int = 1536
+    max_positions: int = 512
+    eps: float = 1e-12
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings."""
+        return asdict(self)
+
+
+class DecoderLayer(nn.Module):
+    """Post-LayerNorm BERT layer with causal self-attention, cross-attention and a feed-forward."""
+
+    def __init__(self, cfg: AbstractiveConfig) -> None:
+        super().__init__()
+        h = cfg.hidden
+        self.heads = cfg.heads
+        self.q, self.k, self.v, self.o = (nn.Linear(h, h) for _ in range(4))
+        self.cq, self.ck, self.cv, self.co = (nn.Linear(h, h) for _ in range(4))
+        self.ln_self, self.ln_cross, self.ln_ffn = (nn.LayerNorm(h, eps=cfg.eps) for _ in range(3))
+        self.ffn_in = nn.Linear(h, cfg.intermediate)
+        self.ffn_out = nn.Linear(cfg.intermediate, h)
+        self.drop = nn.Dropout(0.1)
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, T, H]`` -> ``[B, heads, T, H/heads]``."""
+        b, t, h = x.shape
+        return x.view(b, t, self.heads, h // self.heads).transpose(1, 2)
+
+    def cross_kv(self, memory: torch.Tensor) -> torch.Tensor:
+        """Keys and values of the encoder outputs, ``[B, S, 2H]``: computed once per document."""
+        return torch.cat([self.ck(memory), self.cv(memory)], dim=-1)
+
+    def forward(
+        self, x: torch.Tensor, past: torch.Tensor, kv: torch.Tensor, memory_bias: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One layer over ``x [B, T, H]`` after ``past [2, B, heads, P, d]`` keys/values; returns the output,
+        the keys/values to keep and the cross-attention weights ``[B, heads, T, S]``."""
+        b, t, h = x.shape
+        d = h // self.heads
+        k = torch.cat([past[0], self.split(self.k(x))], dim=2)
+        v = torch.cat([past[1], self.split(self.v(x))], dim=2)
+        scores = self.split(self.q(x)) @ k.transpose(-1, -2) / math.sqrt(d)
+        if t > 1:  # teacher forcing from an empty past: a causal mask (one step at a time needs none)
+            scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1), -1e4)
+        att = (self.drop(scores.softmax(-1)) @ v).transpose(1, 2).reshape(b, t, h)
+        x = self.ln_self(x + self.drop(self.o(att)))
+        ck, cv = kv.split(h, dim=-1)
+        scores = self.split(self.cq(x)) @ self.split(ck).transpose(-1, -2) / math.sqrt(d) + memory_bias
+        weights = scores.softmax(-1)
+        att = (self.drop(weights) @ self.split(cv)).transpose(1, 2).reshape(b, t, h)
+        x = self.ln_cross(x + self.drop(self.co(att)))
+        x = self.ln_ffn(x + self.drop(self.ffn_out(nn.functional.gelu(self.ffn_in(x)))))
+        return x, torch.stack([k, v]), weights
+
+
+class CopyDecoder(nn.Module):
+    """The decoder: positions, layers, an output transform tied to the (frozen) word embeddings, a copy gate."""
+
+    def __init__(self, cfg: AbstractiveConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        h = cfg.hidden
+        self.positions = nn.Embedding(cfg.max_positions, h)
+        self.token_type = nn.Parameter(torch.zeros(h))
+        self.ln_embed = nn.LayerNorm(h, eps=cfg.eps)
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in cfg.decoder_layers)
+        self.transform = nn.Sequential(nn.Linear(h, h), nn.GELU(), nn.LayerNorm(h, eps=cfg.eps))
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        self.gate = nn.Linear(2 * h, 1)
+        self.drop = nn.Dropout(0.1)
+
+    def cross_kv(self, memory: torch.Tensor) -> torch.Tensor:
+        """Every layer's cross keys/values of ``memory [B, S, H]``: ``[B, S, layers * 2H]``."""
+        return torch.cat([cast(DecoderLayer, layer).cross_kv(memory) for layer in self.layers], dim=-1)
+
+    def forward(
+        self,
+        ids: torch.Tensor,
+        positions: torch.Tensor,
+        past: torch.Tensor,
+        kv: torch.Tensor,
+        source_ids: torch.Tensor,
+        source_mask: torch.Tensor,
+        words: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities ``[B, T, V]`` of the next subword after ``ids [B, T]``, and the new past
+        ``[layers, 2, B, heads, P + T, d]``. ``words`` is the word-embedding matrix."""
+        emb = nn.functional.embedding(ids, words)
+        x = self.drop(self.ln_embed(emb + self.positions(positions) + self.token_type))
+        bias = ((1.0 - source_mask.to(x.dtype)) * -1e4)[:, None, None, :]
+        presents = []
+        h2 = 2 * self.cfg.hidden
+        for i, layer in enumerate(self.layers):
+            x, present, weights = layer(x, past[i], kv[..., i * h2 : (i + 1) * h2], bias)
+            presents.append(present)
+        logits = self.transform(x) @ words.T + self.bias
+        if not self.cfg.copy:
+            return logits.log_softmax(-1), torch.stack(presents)
+        gate = torch.sigmoid(self.gate(torch.cat([x, emb], dim=-1)))
+        attention = weights.mean(dim=1)  # the last layer's cross-attention, [B, T, S]
+        index = source_ids[:, None, :].expand(-1, ids.shape[1], -1)
+        copied = torch.zeros_like(logits).scatter_add(-1, index, attention)
+        probs = gate * logits.softmax(-1) + (1.0 - gate) * copied
+        return torch.log(probs.clamp_min(1e-10)), torch.stack(presents)
+
+    def empty_past(self, batch: int) -> torch.Tensor:
+        """The past before the first step (no keys yet)."""
+        c = self.cfg
+        return torch.zeros(len(self.layers), 2, batch, c.heads, 0, c.hidden // c.heads)
+
+
+class AbstractiveSummarizer(nn.Module):
+    """Frozen encoder + copy decoder. ``summarize`` returns ``{"summary", "sentences": [], "abstractive": True,
+    "unsupported": [...]}``."""
+
+    def __init__(self, encoder: Any, tokenizer: Any, cfg: AbstractiveConfig) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.cfg = cfg
+        self.decoder = CopyDecoder(cfg, encoder.config.vocab_size)
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        self.card: dict[str, Any] = {}
+
+    @classmethod
+    def build(cls, encoder_path: str | None = None, **settings: Any) -> AbstractiveSummarizer:
+        """A new model from an encoder: the decoder layers copied from the encoder's ``decoder_layers``."""
+        from stage2.backbone import load_encoder, resolve_encoder
+
+        encoder, tokenizer = load_encoder(encoder_path)
+        encoder.pooler = None  # not used; the saved model has none
+        ec = encoder.config
+        cfg = AbstractiveConfig(
+            encoder=resolve_encoder(encoder_path),
+            hidden=ec.hidden_size,
+            heads=ec.num_attention_heads,
+            intermediate=ec.intermediate_size,
+            max_positions=ec.max_position_embeddings,
+            eps=ec.layer_norm_eps,
+            **settings,
+        )
+        model = cls(encoder, tokenizer, cfg)
+        model.decoder.positions.weight.data.copy_(encoder.embeddings.position_embeddings.weight)
+        model.decoder.token_type.data.copy_(encoder.embeddings.token_type_embeddings.weight[0])
+        model.decoder.ln_embed.load_state_dict(encoder.embeddings.LayerNorm.state_dict())
+        for new, old in zip(model.decoder.layers, cfg.decoder_layers, strict=True):
+            _warm_start(cast(DecoderLayer, new), encoder.encoder.layer[old])
+        return model
+
+    def train(self, mode: bool = True) -> AbstractiveSummarizer:
+        """Train the decoder; the frozen encoder always runs in eval mode (its cached outputs stay exact)."""
+        super().train(mode)
+        self.encoder.eval()
+        return self
+
+    @property
+    def words(self) -> torch.Tensor:
+        """The shared word-embedding matrix."""
+        return self.encoder.embeddings.word_embeddings.weight
+
+    def windows(self, text: str) -> list[list[int]]:
+        """The encoder windows covering ``text`` (none is cut)."""
+        tok = self.tokenizer
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        return chunk_ids([ids], self.cfg.window - 2, tok.cls_token_id, tok.sep_token_id, tok.unk_token_id)[0]
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per text, the joined encoder outputs of its windows ``[S, H]`` and their subword ids ``[S]``."""
+        out = []
+        for text in texts:
+            wins = self.windows(text)
+            width = max(len(w) for w in wins)
+            ids = torch.tensor([w + [self.tokenizer.pad_token_id] * (width - len(w)) for w in wins])
+            mask = (ids != self.tokenizer.pad_token_id).long()
+            hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+            keep = mask.bool()
+            out.append((hidden[keep], ids[keep]))
+        return out
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Save the weights (safetensors), tokenizer and settings."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {k: v.contiguous() for k, v in self.state_dict().items() if not k.startswith("encoder.pooler")}
+        save_file(state, str(path / WEIGHTS))
+        self.tokenizer.save_pretrained(str(path))
+        (path / "encoder_config.json").write_text(self.encoder.config.to_json_string(), encoding="utf-8")
+        settings = {
+            "task": TASK,
+            "format": MODEL_FORMAT,
+            "config": self.cfg.to_dict(),
+            "card": self.card,
+            "stage2_version": __version__,
+        }
+        (path / TORCH_CONFIG).write_text(json.dumps(settings, indent=2), encoding="utf-8")
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **kwargs: Any) -> AbstractiveSummarizer:
+        """Load a saved model (no remote code, no file outside ``path``)."""
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer, BertConfig, BertModel
+
+        path = Path(path)
+        settings = read_config(path / TORCH_CONFIG)
+        cfg = AbstractiveConfig(**settings["config"])
+        encoder = BertModel(BertConfig.from_json_file(str(path / "encoder_config.json")), add_pooling_layer=False)
+        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False, local_files_only=True)
+        model = cls(encoder, tokenizer, cfg)
+        state = load_file(str(path / WEIGHTS))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{path / WEIGHTS}: weights do not fit the config (missing {missing}, extra {unexpected})")
+        model.card = settings.get("card", {})
+        return model.eval()
+
+    def summarize(
+        self,
+        document: str | Sequence[str],
+        max_sentences: int | None = None,
+        max_words: int | None = None,
+        ratio: float | None = None,
+        focus: str | None = None,
+        num_beams: int = 4,
+        **kwargs: Any,
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        """Write a summary per document (see :func:`stage2.summarization.generation.write_summaries`)."""
+        from stage2.summarization.generation import write_summaries
+
+        return write_summaries(TorchSteps(self), document, max_sentences, max_words, ratio, focus, num_beams, **kwargs)
+
+
+def copy_ids(ids: torch.Tensor, tokenizer: Any) -> torch.Tensor:
+    """Source subword ids as copy targets: the window markers become padding, which is never generated."""
+    special = (ids == tokenizer.cls_token_id) | (ids == tokenizer.sep_token_id)
+    return ids.masked_fill(special, tokenizer.pad_token_id)
+
+
+def _warm_start(new: DecoderLayer, old: Any) -> None:
+    """Copy a BERT layer into a decoder layer; its cross-attention starts as a copy of its self-attention."""
+    att = old.attention
+    pairs = [
+        (new.q, att.self.query),
+        (new.k, att.self.key),
+        (new.v, att.self.value),
+        (new.o, att.output.dense),
+        (new.cq, att.self.query),
+        (new.ck, att.self.key),
+        (new.cv, att.self.value),
+        (new.co, att.output.dense),
+        (new.ffn_in, old.intermediate.dense),
+        (new.ffn_out, old.output.dense),
+        (new.ln_self, att.output.LayerNorm),
+        (new.ln_cross, att.output.LayerNorm),
+        (new.ln_ffn, old.output.LayerNorm),
+    ]
+    for mine, theirs in pairs:
+        mine.load_state_dict(theirs.state_dict())
+
+
+class TorchSteps:
+    """The decoding steps of a torch model, in numpy (what :mod:`stage2.summarization.generation` drives)."""
+
+    def __init__(self, model: AbstractiveSummarizer) -> None:
+        self.model = model.eval()
+        tok = model.tokenizer
+        self.tokenizer = tok
+        self.start_id, self.end_id, self.pad_id = tok.cls_token_id, tok.sep_token_id, tok.pad_token_id
+
+    @torch.no_grad()
+    def source(self, text: str) -> dict[str, np.ndarray]:
+        """What the decoder reads of ``text``: cross keys/values ``[1, S, L*2H]`` and source ids ``[1, S]``."""
+        memory, ids = self.model.encode([text])[0]
+        kv = self.model.decoder.cross_kv(memory[None])
+        return {"kv": kv.numpy(), "source_ids": copy_ids(ids, self.tokenizer)[None].numpy()}
+
+    def decode(self, ids: list[int]) -> str:
+        """Text of generated subwords (specials dropped)."""
+        return str(self.tokenizer.backend_tokenizer.decode(ids, skip_special_tokens=True))
+
+    @torch.no_grad()
+    def step(
+        self, ids: np.ndarray, positions: np.ndarray, past: np.ndarray | None, source: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probabilities ``[B, V]`` of the next subword and the new past."""
+        batch = ids.shape[0]
+        past_t = self.model.decoder.empty_past(batch) if past is None else torch.from_numpy(past)
+        kv = torch.from_numpy(source["kv"])
+        logp, present = self.model.decoder(
+            torch.from_numpy(ids),
+            torch.from_numpy(positions),
+            past_t,
+            kv,
+            torch.from_numpy(source["source_ids"]),
+            torch.ones(kv.shape[:2], dtype=torch.long),
+            self.model.words,
+        )
+        return logp[:, -1].numpy(), present.numpy()
