@@ -1,9 +1,11 @@
 """Export of the written (abstractive) summariser: two ONNX graphs served by :mod:`stage2.runtime.written`.
 
-- ``source.onnx``: encoder windows ``input_ids``/``attention_mask [W, L]`` -> ``kv [W, L, layers * 2H]``, the
-  decoder's cross-attention keys and values (computed once per document);
-- ``step.onnx``: one decoding step: ``ids``/``positions [B, 1]``, ``past [layers, 2, B, heads, P, d]``, ``kv``,
-  ``source_ids``/``source_mask [B, S]`` -> ``logp [B, V]`` and ``present`` (the past with this step added).
+- ``source.onnx``: encoder windows ``input_ids``/``attention_mask [W, L]`` -> per decoder layer ``cross_k{i}
+  [W, heads, d, L]`` and ``cross_v{i} [W, heads, L, d]``, the cross-attention keys (transposed) and values,
+  computed once per document (the runtime joins the windows);
+- ``step.onnx``: one decoding step: ``ids``/``positions [B, 1]``, ``past [layers, 2, B, heads, P, d]``,
+  ``source_ids``/``source_mask [B, S]`` and the ``cross_*`` of the source -> ``logp [B, V]`` and ``present`` (the
+  past with this step added).
 
 Parity with torch is checked as identical greedy tokens on the sample documents; int8 (dynamic, per-channel)
 is kept only when its ROUGE-1 on ``dev`` stays within :data:`MAX_ROUGE_DROP` of float32 (else float32 ships).
@@ -42,9 +44,9 @@ class SourceGraph(nn.Module):
         self.encoder = model.encoder
         self.decoder = model.decoder
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.decoder.cross_kv(hidden)
+        return tuple(self.decoder.cross_kv(hidden))
 
 
 class StepGraph(nn.Module):
@@ -60,11 +62,11 @@ class StepGraph(nn.Module):
         ids: torch.Tensor,
         positions: torch.Tensor,
         past: torch.Tensor,
-        kv: torch.Tensor,
         source_ids: torch.Tensor,
         source_mask: torch.Tensor,
+        *cross: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        logp, present = self.decoder(ids, positions, past, kv, source_ids, source_mask, self.words)
+        logp, present = self.decoder(ids, positions, past, list(cross), source_ids, source_mask, self.words)
         return logp[:, -1], present
 
 
@@ -72,11 +74,15 @@ def trace_graphs(model: Any, folder: Path) -> None:
     """Write ``source.onnx`` and ``step.onnx`` (float32) for ``model`` into ``folder``."""
     import copy
 
+    from stage2.summarization.abstractive import cross_names
+
     model = copy.deepcopy(model).eval()  # the caller's model is never changed
     setter = getattr(model.encoder, "set_attn_implementation", None)
     if setter is not None:
         setter("eager")
     cfg = model.cfg
+    names = cross_names(len(cfg.decoder_layers))
+    keys = {0: "windows", 1: "length"}
     ids = torch.tensor([[101, 2023, 2003, 102, 0], [101, 7592, 102, 0, 0]])
     # The tracer warns that the head size and the step length (always 1: no causal mask) become constants: both are.
     with torch.no_grad(), warnings.catch_warnings():
@@ -86,36 +92,44 @@ def trace_graphs(model: Any, folder: Path) -> None:
             (ids, (ids != 0).long()),
             str(folder / SOURCE_GRAPH),
             input_names=["input_ids", "attention_mask"],
-            output_names=["kv"],
-            dynamic_axes={"input_ids": {0: "windows", 1: "length"}, "attention_mask": {0: "windows", 1: "length"}},
+            output_names=names,
+            dynamic_axes={
+                "input_ids": keys,
+                "attention_mask": keys,
+                **{n: {0: "windows", 3 if n.startswith("cross_k") else 2: "length"} for n in names},
+            },
             opset_version=OPSET,
             dynamo=False,
             do_constant_folding=True,
         )
         b, s, p = 2, 6, 3
         d = cfg.hidden // cfg.heads
+        cross = [
+            torch.randn(b, cfg.heads, d, s) if n.startswith("cross_k") else torch.randn(b, cfg.heads, s, d)
+            for n in names
+        ]
         inputs = (
             torch.tensor([[2023], [7592]]),
             torch.tensor([[p], [p]]),
             torch.zeros(len(cfg.decoder_layers), 2, b, cfg.heads, p, d),
-            torch.randn(b, s, len(cfg.decoder_layers) * 2 * cfg.hidden),
             torch.randint(1000, 2000, (b, s)),
             torch.ones(b, s, dtype=torch.long),
+            *cross,
         )
         torch.onnx.export(
             StepGraph(model),
             inputs,
             str(folder / STEP_GRAPH),
-            input_names=["ids", "positions", "past", "kv", "source_ids", "source_mask"],
+            input_names=["ids", "positions", "past", "source_ids", "source_mask", *names],
             output_names=["logp", "present"],
             dynamic_axes={
                 "ids": {0: "batch"},
                 "positions": {0: "batch"},
                 "past": {2: "batch", 4: "past"},
-                "kv": {0: "batch", 1: "source"},
                 "source_ids": {0: "batch", 1: "source"},
                 "source_mask": {0: "batch", 1: "source"},
                 "present": {2: "batch", 4: "steps"},
+                **{n: {0: "batch", 3 if n.startswith("cross_k") else 2: "source"} for n in names},
             },
             opset_version=OPSET,
             dynamo=False,

@@ -26,17 +26,24 @@ class OnnxSteps:
         self.heads = int(config["heads"])
         self.head_size = int(config["hidden"]) // self.heads
         self.start_id, self.end_id, self.pad_id = tokens.cls_id, tokens.sep_id, tokens.pad_id
+        self.names = [f"cross_{kind}{i}" for i in range(self.layers) for kind in ("k", "v")]
 
     def source(self, text: str) -> dict[str, np.ndarray]:
-        """Cross keys/values ``[1, S, layers * 2H]`` of ``text``'s windows, joined, and its copy ids."""
+        """The cross keys/values of ``text``'s windows, joined (``cross_k*`` ``[1, heads, d, S]``, ``cross_v*``
+        ``[1, heads, S, d]``), and its copy ids ``[1, S]``."""
         tok = self.tokens
         windows, _ = chunk_ids(tok.ids([text]), self.window - 2, tok.cls_id, tok.sep_id, tok.unk_id)
         ids, mask = pad(windows, tok.pad_id)
-        kv = self.source_session.run(["kv"], {"input_ids": ids, "attention_mask": mask})[0]
-        keep = mask.astype(bool)
-        joined = ids[keep]
+        outputs = self.source_session.run(self.names, {"input_ids": ids, "attention_mask": mask})
+        lengths = [len(w) for w in windows]
+        out = {}
+        for name, value in zip(self.names, outputs, strict=True):
+            axis = 3 if name.startswith("cross_k") else 2  # window w's own positions, then the windows joined
+            parts = [np.take(value[w], np.arange(n), axis=axis - 1) for w, n in enumerate(lengths)]
+            out[name] = np.concatenate(parts, axis=axis - 1)[None]
+        joined = np.concatenate(windows)
         copy = np.where((joined == tok.cls_id) | (joined == tok.sep_id), tok.pad_id, joined)
-        return {"kv": kv[keep][None], "source_ids": copy[None].astype(np.int64)}
+        return {**out, "source_ids": copy[None].astype(np.int64)}
 
     def step(
         self, ids: np.ndarray, positions: np.ndarray, past: np.ndarray | None, source: dict[str, np.ndarray]
@@ -49,9 +56,9 @@ class OnnxSteps:
             "ids": ids,
             "positions": positions,
             "past": past,
-            "kv": source["kv"],
             "source_ids": source["source_ids"],
             "source_mask": np.ones(source["source_ids"].shape, dtype=np.int64),
+            **{name: source[name] for name in self.names},
         }
         logp, present = self.step_session.run(["logp", "present"], feeds)
         return logp, present

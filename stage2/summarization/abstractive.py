@@ -74,15 +74,17 @@ class DecoderLayer(nn.Module):
         b, t, h = x.shape
         return x.view(b, t, self.heads, h // self.heads).transpose(1, 2)
 
-    def cross_kv(self, memory: torch.Tensor) -> torch.Tensor:
-        """Keys and values of the encoder outputs, ``[B, S, 2H]``: computed once per document."""
-        return torch.cat([self.ck(memory), self.cv(memory)], dim=-1)
+    def cross_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys ``[B, heads, d, S]`` (transposed for the product) and values ``[B, heads, S, d]`` of the encoder
+        outputs: computed once per document, laid out so that a decoding step copies neither."""
+        return self.split(self.ck(memory)).transpose(-1, -2), self.split(self.cv(memory))
 
     def forward(
-        self, x: torch.Tensor, past: torch.Tensor, kv: torch.Tensor, memory_bias: torch.Tensor
+        self, x: torch.Tensor, past: torch.Tensor, ck: torch.Tensor, cv: torch.Tensor, memory_bias: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One layer over ``x [B, T, H]`` after ``past [2, B, heads, P, d]`` keys/values; returns the output,
-        the keys/values to keep and the cross-attention weights ``[B, heads, T, S]``."""
+        """One layer over ``x [B, T, H]`` after ``past [2, B, heads, P, d]`` keys/values, reading the source's
+        ``ck``/``cv`` (:meth:`cross_kv`); returns the output, the keys/values to keep and the cross-attention
+        weights ``[B, heads, T, S]``."""
         b, t, h = x.shape
         d = h // self.heads
         k = torch.cat([past[0], self.split(self.k(x))], dim=2)
@@ -92,10 +94,9 @@ class DecoderLayer(nn.Module):
             scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1), -1e4)
         att = (self.drop(scores.softmax(-1)) @ v).transpose(1, 2).reshape(b, t, h)
         x = self.ln_self(x + self.drop(self.o(att)))
-        ck, cv = kv.split(h, dim=-1)
-        scores = self.split(self.cq(x)) @ self.split(ck).transpose(-1, -2) / math.sqrt(d) + memory_bias
+        scores = self.split(self.cq(x)) @ ck / math.sqrt(d) + memory_bias
         weights = scores.softmax(-1)
-        att = (self.drop(weights) @ self.split(cv)).transpose(1, 2).reshape(b, t, h)
+        att = (self.drop(weights) @ cv).transpose(1, 2).reshape(b, t, h)
         x = self.ln_cross(x + self.drop(self.co(att)))
         x = self.ln_ffn(x + self.drop(self.ffn_out(nn.functional.gelu(self.ffn_in(x)))))
         return x, torch.stack([k, v]), weights
@@ -117,29 +118,29 @@ class CopyDecoder(nn.Module):
         self.gate = nn.Linear(2 * h, 1)
         self.drop = nn.Dropout(0.1)
 
-    def cross_kv(self, memory: torch.Tensor) -> torch.Tensor:
-        """Every layer's cross keys/values of ``memory [B, S, H]``: ``[B, S, layers * 2H]``."""
-        return torch.cat([cast(DecoderLayer, layer).cross_kv(memory) for layer in self.layers], dim=-1)
+    def cross_kv(self, memory: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's cross keys and values of ``memory [B, S, H]``: ``[k0, v0, k1, v1, ...]``."""
+        return [t for layer in self.layers for t in cast(DecoderLayer, layer).cross_kv(memory)]
 
     def forward(
         self,
         ids: torch.Tensor,
         positions: torch.Tensor,
         past: torch.Tensor,
-        kv: torch.Tensor,
+        cross: list[torch.Tensor],
         source_ids: torch.Tensor,
         source_mask: torch.Tensor,
         words: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities ``[B, T, V]`` of the next subword after ``ids [B, T]``, and the new past
-        ``[layers, 2, B, heads, P + T, d]``. ``words`` is the word-embedding matrix."""
+        ``[layers, 2, B, heads, P + T, d]``. ``cross`` is :meth:`cross_kv` of the source; ``words`` the
+        word-embedding matrix."""
         emb = nn.functional.embedding(ids, words)
         x = self.drop(self.ln_embed(emb + self.positions(positions) + self.token_type))
         bias = ((1.0 - source_mask.to(x.dtype)) * -1e4)[:, None, None, :]
         presents = []
-        h2 = 2 * self.cfg.hidden
         for i, layer in enumerate(self.layers):
-            x, present, weights = layer(x, past[i], kv[..., i * h2 : (i + 1) * h2], bias)
+            x, present, weights = layer(x, past[i], cross[2 * i], cross[2 * i + 1], bias)
             presents.append(present)
         logits = self.transform(x) @ words.T + self.bias
         if not self.cfg.copy:
@@ -281,6 +282,11 @@ class AbstractiveSummarizer(nn.Module):
         return write_summaries(TorchSteps(self), document, max_sentences, max_words, ratio, focus, num_beams, **kwargs)
 
 
+def cross_names(layers: int) -> list[str]:
+    """Names of the source's cross keys/values, as the step graph's inputs: ``cross_k0, cross_v0, ...``."""
+    return [f"cross_{kind}{i}" for i in range(layers) for kind in ("k", "v")]
+
+
 def copy_ids(ids: torch.Tensor, tokenizer: Any) -> torch.Tensor:
     """Source subword ids as copy targets: the window markers become padding, which is never generated."""
     special = (ids == tokenizer.cls_token_id) | (ids == tokenizer.sep_token_id)
@@ -322,8 +328,9 @@ class TorchSteps:
     def source(self, text: str) -> dict[str, np.ndarray]:
         """What the decoder reads of ``text``: cross keys/values ``[1, S, L*2H]`` and source ids ``[1, S]``."""
         memory, ids = self.model.encode([text])[0]
-        kv = self.model.decoder.cross_kv(memory[None])
-        return {"kv": kv.numpy(), "source_ids": copy_ids(ids, self.tokenizer)[None].numpy()}
+        cross = self.model.decoder.cross_kv(memory[None])
+        out = {name: t.numpy() for name, t in zip(cross_names(len(cross) // 2), cross, strict=True)}
+        return {**out, "source_ids": copy_ids(ids, self.tokenizer)[None].numpy()}
 
     def decode(self, ids: list[int]) -> str:
         """Text of generated subwords (specials dropped)."""
@@ -336,14 +343,14 @@ class TorchSteps:
         """Log-probabilities ``[B, V]`` of the next subword and the new past."""
         batch = ids.shape[0]
         past_t = self.model.decoder.empty_past(batch) if past is None else torch.from_numpy(past)
-        kv = torch.from_numpy(source["kv"])
+        source_ids = torch.from_numpy(source["source_ids"])
         logp, present = self.model.decoder(
             torch.from_numpy(ids),
             torch.from_numpy(positions),
             past_t,
-            kv,
-            torch.from_numpy(source["source_ids"]),
-            torch.ones(kv.shape[:2], dtype=torch.long),
+            [torch.from_numpy(source[name]) for name in cross_names(len(self.model.cfg.decoder_layers))],
+            source_ids,
+            torch.ones_like(source_ids),
             self.model.words,
         )
         return logp[:, -1].numpy(), present.numpy()

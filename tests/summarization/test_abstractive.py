@@ -21,14 +21,14 @@ DIALOGUE = "Anna: Are we meeting at the cafe at five?\nTom: Yes, see you there. 
 def test_step_by_step_decoding_with_the_cache_equals_the_whole_sequence_at_once(tiny_written):
     dec = tiny_written.decoder
     memory, ids = tiny_written.encode([DIALOGUE])[0]
-    kv = dec.cross_kv(memory[None])
+    cross = dec.cross_kv(memory[None])
     src, mask = ids[None], torch.ones(1, len(ids), dtype=torch.long)
     target = torch.tensor([[101, 2002, 3003, 4004, 5005]])
     with torch.no_grad():
-        whole, _ = dec(target, torch.arange(5)[None], dec.empty_past(1), kv, src, mask, tiny_written.words)
+        whole, _ = dec(target, torch.arange(5)[None], dec.empty_past(1), cross, src, mask, tiny_written.words)
         past = dec.empty_past(1)
         for t in range(5):
-            one, past = dec(target[:, t : t + 1], torch.tensor([[t]]), past, kv, src, mask, tiny_written.words)
+            one, past = dec(target[:, t : t + 1], torch.tensor([[t]]), past, cross, src, mask, tiny_written.words)
             torch.testing.assert_close(one[0, 0], whole[0, t], atol=1e-5, rtol=1e-4)
     assert past.shape[-2] == 5
 
