@@ -15,7 +15,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-NUMBER_WORDS = {
+NUMBER_WORDS = {  # from two: "one" is far more often a pronoun ("one of them") than a count
     w: str(i)
     for i, w in enumerate(
         [
@@ -42,8 +42,10 @@ NUMBER_WORDS = {
             "twenty",
         ]
     )
+    if i > 1
 }
 _TOKEN = re.compile(r"[^\W_]+")
+_POSSESSIVE = re.compile(r"['\u2019]s\b")
 _DIGITS = re.compile(r"\d+(?:[.,:]\d+)*")
 
 
@@ -52,8 +54,14 @@ def _norm(word: str) -> str:
     return NUMBER_WORDS.get(low, low)
 
 
+def _number(text: str) -> str:
+    """``8.30`` and ``8:30`` alike, ``8:00`` as ``8``, ``1,000`` as ``1000``."""
+    return re.sub(r":00$", "", text.replace(",", "").replace(".", ":"))
+
+
 def _words(text: str) -> set[str]:
-    return {_norm(w) for w in _TOKEN.findall(text)}
+    """Normalised words; a possessive ``'s`` is dropped (``Chloe's`` is supported by ``Chloe``)."""
+    return {_norm(w) for w in _TOKEN.findall(_POSSESSIVE.sub("", text))}
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,7 +92,7 @@ def summary_terms(summary: str, ner: Any = None) -> list[str]:
     terms += [w for w in _TOKEN.findall(summary) if w.lower() in NUMBER_WORDS]
     seen: dict[str, str] = {}
     for term in terms:
-        seen.setdefault(term.lower(), term)
+        seen.setdefault(_POSSESSIVE.sub("", term).lower(), term)
     return list(seen.values())
 
 
@@ -96,10 +104,10 @@ def unsupported_terms(summary: str, source: str, ner: Any = "default") -> list[s
     """
     if ner == "default":
         ner = default_ner()
-    have = _words(source) | set(_DIGITS.findall(source))
+    have = _words(source) | {_number(n) for n in _DIGITS.findall(source)}
     out = []
     for term in summary_terms(summary, ner):
-        words = _words(term) if not _DIGITS.fullmatch(term) else {term}
+        words = _words(term) if not _DIGITS.fullmatch(term) else {_number(term)}
         if not words <= have:
             out.append(term)
     return out

@@ -18,6 +18,7 @@ def test_numbers_match_as_digits_or_words_and_names_by_their_words():
     source = "Anna: see you at five at the Blue Cafe, Bob"
     assert unsupported_terms("Anna meets Bob at 5 at the Blue Cafe.", source, ner=None) == []
     assert unsupported_terms("Anna meets Tom at 6.", source, ner=None) == ["Tom", "6"]
+    assert unsupported_terms("They go to Bob's party.", source, ner=None) == []
 
 
 def test_a_name_tagger_finds_lower_case_names():
