@@ -92,7 +92,9 @@ def export(
     if _written(model):
         from stage2.export.written import export_written
 
-        return export_written(model, out, quantize, _written_dev(dev, dev_limit), overwrite)
+        return export_written(
+            model, out, quantize, _written_dev(dev, dev_limit), overwrite, embedding_bits=embedding_bits
+        )
     check_output(Path(out), model, overwrite)
     spec = make_spec(model, labels)
     started = time.perf_counter()

@@ -176,13 +176,18 @@ def export_written(
     dev: Sequence[Any] | None = None,
     overwrite: bool = False,
     parity_documents: int = 20,
+    embedding_bits: int = 8,
 ) -> dict[str, Any]:
     """Export a written summariser (model or folder) to ``out``: float32, or int8 when its greedy ROUGE-1 on
-    ``dev`` (examples with ``document``/``summary``) stays within :data:`MAX_ROUGE_DROP` of float32."""
+    ``dev`` (examples with ``document``/``summary``) stays within :data:`MAX_ROUGE_DROP` of float32.
+    ``embedding_bits=4`` (int8 only) also stores the word tables that are looked up (the encoder's and the
+    decoder's input) in 4 bits, judged by the same gate; the output layer's copy stays int8."""
     from stage2.export.bundle import check_output, staging
     from stage2.runtime.written import WrittenSummarizerRuntime
     from stage2.summarization.abstractive import AbstractiveSummarizer
 
+    if embedding_bits not in (4, 8) or (embedding_bits == 4 and quantize != "int8"):
+        raise ValueError(f"embedding_bits must be 8, or 4 with quantize='int8'; got {embedding_bits}")
     if quantize not in (None, "int8"):
         raise ValueError(f"a written summariser exports as float32 (None) or 'int8', got {quantize!r}")
     out = Path(out)
@@ -198,7 +203,7 @@ def export_written(
         docs = [e.document for e in (dev or [])][:parity_documents] or ["Anna: See you at 5?\nTom: Sure, at the cafe."]
         report["parity"] = greedy_parity(model, fp32, docs)
         if quantize == "int8":
-            _quantize(tmp, fp32, dev, report)
+            _quantize(tmp, fp32, dev, report, embedding_bits)
         report["onnx_megabytes"] = round(sum(f.stat().st_size for f in tmp.glob("*.onnx")) / 1e6, 1)
         report["seconds"] = round(time.perf_counter() - started, 1)
         write_config(model, tmp, report.get("quantization"), report)
@@ -206,7 +211,9 @@ def export_written(
     return report
 
 
-def _quantize(folder: Path, fp32: Any, dev: Sequence[Any] | None, report: dict[str, Any]) -> None:
+def _quantize(
+    folder: Path, fp32: Any, dev: Sequence[Any] | None, report: dict[str, Any], embedding_bits: int = 8
+) -> None:
     """Quantise both graphs (dynamic int8); put float32 back when ROUGE-1 drops by more than allowed."""
     import shutil
 
@@ -218,7 +225,8 @@ def _quantize(folder: Path, fp32: Any, dev: Sequence[Any] | None, report: dict[s
     kept.mkdir()
     for name in (SOURCE_GRAPH, STEP_GRAPH):
         shutil.move(str(folder / name), str(kept / name))
-        quantize_graph(kept / name, folder / name, "int8")
+        quantize_graph(kept / name, folder / name, "int8", embedding_bits=embedding_bits)
+    report["embedding_bits"] = embedding_bits
     report["quantization"] = "int8"
     if not dev:
         report["metric_note"] = "no dev data: int8's ROUGE cost was not measured"
