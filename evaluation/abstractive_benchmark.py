@@ -141,7 +141,9 @@ def design_rows(args: argparse.Namespace) -> None:
     for run in args.designs:
         dev = json.loads((Path(run) / "dev.json").read_text(encoding="utf-8"))
         design = dev["design"]
-        system = f"layers {'+'.join(map(str, design['layers']))}, {'copy' if design['copy'] else 'no copy'}"
+        system = f"decoder layers {'+'.join(map(str, design['layers']))}, {'copy' if design['copy'] else 'no copy'}"
+        top = design.get("train_top", 0)
+        system += f", encoder top {top} trained" if top else ", encoder frozen"
         system += f", {dev['epochs']:g} epochs" + (
             f" from {Path(design['init']).parent.name}" if design["init"] else ""
         )

@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2.5e-4)
     parser.add_argument("--layers", type=int, nargs="+", default=[0, 5], help="encoder layers the decoder reuses")
     parser.add_argument("--no-copy", action="store_true", help="no copy gate (vocabulary only)")
+    parser.add_argument("--train-top", type=int, default=0, help="top encoder layers trained (the rest frozen)")
     parser.add_argument("--dev-size", type=int, default=300, help="SAMSum validation dialogues for picking")
     parser.add_argument("--evaluations", type=int, default=3)
     parser.add_argument("--limit", type=int, help="first N training dialogues only (smoke runs)")
@@ -51,7 +52,9 @@ def main() -> None:
     if args.init:
         model = AbstractiveSummarizer.from_pretrained(args.init)
     else:
-        model = AbstractiveSummarizer.build(None, decoder_layers=args.layers, copy=not args.no_copy)
+        model = AbstractiveSummarizer.build(
+            None, decoder_layers=args.layers, copy=not args.no_copy, train_top=args.train_top
+        )
     train = load_summaries("samsum", "train")[: args.limit]
     dev = load_summaries("samsum", "validation")[: args.dev_size]
     out = Path(args.out)
@@ -70,7 +73,7 @@ def main() -> None:
     model.card["recipe"] = " ".join(["python", *sys.argv])
     model.save_pretrained(out / "final")
     summary = {
-        "design": {"layers": args.layers, "copy": not args.no_copy, "init": args.init},
+        "design": {"layers": args.layers, "copy": not args.no_copy, "train_top": args.train_top, "init": args.init},
         "epochs": args.epochs,
         "batch": args.batch,
         "lr": args.lr,

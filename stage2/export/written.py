@@ -41,12 +41,12 @@ class SourceGraph(nn.Module):
 
     def __init__(self, model: Any) -> None:
         super().__init__()
-        self.encoder = model.encoder
-        self.decoder = model.decoder
+        self.model = model
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return tuple(self.decoder.cross_kv(hidden))
+        hidden = self.model.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = self.model.refine(hidden, ((1.0 - attention_mask.float()) * -1e4)[:, None, None, :])
+        return tuple(self.model.decoder.cross_kv(hidden))
 
 
 class StepGraph(nn.Module):

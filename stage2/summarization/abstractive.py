@@ -44,6 +44,7 @@ class AbstractiveConfig:
     copy: bool = field(default=True, metadata={"help": "pointer-generator copying from the source"})
     window: int = field(default=256, metadata={"help": "subwords per encoder window (specials included)"})
     max_summary: int = field(default=64, metadata={"help": "longest training summary, in subwords"})
+    train_top: int = field(default=0, metadata={"help": "top encoder layers trained (the rest stay frozen)"})
     hidden: int = 384
     heads: int = 12
     intermediate: int = 1536
@@ -53,6 +54,33 @@ class AbstractiveConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
         return asdict(self)
+
+
+class TopLayer(nn.Module):
+    """A trained copy of one of the encoder's top layers (post-LayerNorm BERT), run on the frozen layers' output."""
+
+    def __init__(self, cfg: AbstractiveConfig) -> None:
+        super().__init__()
+        h = cfg.hidden
+        self.heads = cfg.heads
+        self.q, self.k, self.v, self.o = (nn.Linear(h, h) for _ in range(4))
+        self.ln_self, self.ln_ffn = (nn.LayerNorm(h, eps=cfg.eps) for _ in range(2))
+        self.ffn_in = nn.Linear(h, cfg.intermediate)
+        self.ffn_out = nn.Linear(cfg.intermediate, h)
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """``x [B, S, H]``; ``bias`` is added to the attention scores (``[B, 1, 1 or S, S]``: padding, windows)."""
+        b, s, h = x.shape
+        d = h // self.heads
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.view(b, s, self.heads, d).transpose(1, 2)
+
+        scores = split(self.q(x)) @ split(self.k(x)).transpose(-1, -2) / math.sqrt(d) + bias
+        att = (self.drop(scores.softmax(-1)) @ split(self.v(x))).transpose(1, 2).reshape(b, s, h)
+        x = self.ln_self(x + self.drop(self.o(att)))
+        return self.ln_ffn(x + self.drop(self.ffn_out(nn.functional.gelu(self.ffn_in(x)))))
 
 
 class DecoderLayer(nn.Module):
@@ -168,6 +196,7 @@ class AbstractiveSummarizer(nn.Module):
         self.tokenizer = tokenizer
         self.cfg = cfg
         self.decoder = CopyDecoder(cfg, encoder.config.vocab_size)
+        self.top = nn.ModuleList(TopLayer(cfg) for _ in range(cfg.train_top))
         for p in self.encoder.parameters():
             p.requires_grad_(False)
         self.card: dict[str, Any] = {}
@@ -195,7 +224,20 @@ class AbstractiveSummarizer(nn.Module):
         model.decoder.ln_embed.load_state_dict(encoder.embeddings.LayerNorm.state_dict())
         for new, old in zip(model.decoder.layers, cfg.decoder_layers, strict=True):
             _warm_start(cast(DecoderLayer, new), encoder.encoder.layer[old])
+        if cfg.train_top:  # the top layers move out of the frozen encoder into trained copies
+            layers = encoder.encoder.layer
+            frozen = len(layers) - cfg.train_top
+            for new, old in zip(model.top, layers[frozen:], strict=True):
+                _warm_start(cast(TopLayer, new), old)
+            encoder.encoder.layer = nn.ModuleList(layers[:frozen])
+            encoder.config.num_hidden_layers = frozen
         return model
+
+    def refine(self, memory: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """The trained top layers over the frozen encoder's output (nothing without them)."""
+        for layer in self.top:
+            memory = layer(memory, bias)
+        return memory
 
     def train(self, mode: bool = True) -> AbstractiveSummarizer:
         """Train the decoder; the frozen encoder always runs in eval mode (its cached outputs stay exact)."""
@@ -224,6 +266,7 @@ class AbstractiveSummarizer(nn.Module):
             ids = torch.tensor([w + [self.tokenizer.pad_token_id] * (width - len(w)) for w in wins])
             mask = (ids != self.tokenizer.pad_token_id).long()
             hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+            hidden = self.refine(hidden, ((1.0 - mask.float()) * -1e4)[:, None, None, :])
             keep = mask.bool()
             out.append((hidden[keep], ids[keep]))
         return out
@@ -293,24 +336,27 @@ def copy_ids(ids: torch.Tensor, tokenizer: Any) -> torch.Tensor:
     return ids.masked_fill(special, tokenizer.pad_token_id)
 
 
-def _warm_start(new: DecoderLayer, old: Any) -> None:
-    """Copy a BERT layer into a decoder layer; its cross-attention starts as a copy of its self-attention."""
+def _warm_start(new: DecoderLayer | TopLayer, old: Any) -> None:
+    """Copy a BERT layer into a decoder (or top) layer; a cross-attention starts as a copy of the self-attention."""
     att = old.attention
     pairs = [
         (new.q, att.self.query),
         (new.k, att.self.key),
         (new.v, att.self.value),
         (new.o, att.output.dense),
-        (new.cq, att.self.query),
-        (new.ck, att.self.key),
-        (new.cv, att.self.value),
-        (new.co, att.output.dense),
         (new.ffn_in, old.intermediate.dense),
         (new.ffn_out, old.output.dense),
         (new.ln_self, att.output.LayerNorm),
-        (new.ln_cross, att.output.LayerNorm),
         (new.ln_ffn, old.output.LayerNorm),
     ]
+    if isinstance(new, DecoderLayer):
+        pairs += [
+            (new.cq, att.self.query),
+            (new.ck, att.self.key),
+            (new.cv, att.self.value),
+            (new.co, att.output.dense),
+            (new.ln_cross, att.output.LayerNorm),
+        ]
     for mine, theirs in pairs:
         mine.load_state_dict(theirs.state_dict())
 

@@ -108,12 +108,17 @@ def teacher_forced_loss(
     for row, i in enumerate(batch):
         n = len(sources.ids[i])
         memory[row, :n] = sources.memory[i].float()
-        src[row, :n] = copy_ids(sources.ids[i], model.tokenizer)
+        src[row, :n] = sources.ids[i]
         mask[row, :n] = 1
     length = max(len(targets[i]) for i in batch)
     tgt = torch.full((len(batch), length), pad, dtype=torch.long)
     for row, i in enumerate(batch):
         tgt[row, : len(targets[i])] = torch.tensor(targets[i])
+    if len(model.top):  # each window attends within itself, as the export reads them one by one
+        window = (src == model.tokenizer.cls_token_id).cumsum(dim=1)
+        same = (window[:, :, None] == window[:, None, :]) & mask.bool()[:, None, :]
+        memory = model.refine(memory, ((~same).float() * -1e4)[:, None])
+    src = copy_ids(src, model.tokenizer)
     inputs, labels = tgt[:, :-1], tgt[:, 1:].masked_fill(tgt[:, 1:] == pad, -100)
     positions = torch.arange(inputs.shape[1]).expand(len(batch), -1)
     dec = model.decoder

@@ -59,3 +59,22 @@ def test_a_graph_named_outside_the_folder_is_refused(tiny_written, tmp_path):
     (tmp_path / "out" / "stage2_export.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"graphs\.step"):
         WrittenSummarizerRuntime(tmp_path / "out")
+
+
+def test_a_model_with_trained_top_layers_exports_with_parity(tokenizer, tmp_path):
+    from tests.conftest import _tiny_bert
+
+    from stage2.export.written import export_written
+    from stage2.summarization.abstractive import AbstractiveConfig, AbstractiveSummarizer
+
+    enc = _tiny_bert(seed=3)
+    enc.encoder.layer = enc.encoder.layer[:1]
+    enc.config.num_hidden_layers = 1
+    cfg = AbstractiveConfig(
+        decoder_layers=[0], window=16, hidden=32, heads=2, intermediate=64, max_positions=128, train_top=1
+    )
+    model = AbstractiveSummarizer(enc, tokenizer, cfg).eval()
+    report = export_written(model, tmp_path / "out", dev=[SummaryExample(d, "x") for d in DOCS])
+    assert report["parity"] == {"documents": 2, "identical_greedy": 2}
+    model.save_pretrained(tmp_path / "saved")
+    assert len(AbstractiveSummarizer.from_pretrained(tmp_path / "saved").top) == 1

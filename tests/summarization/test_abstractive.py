@@ -128,3 +128,27 @@ def test_stage2_load_finds_a_saved_written_summariser(tiny_written, tmp_path):
     tiny_written.save_pretrained(tmp_path / "m")
     assert isinstance(stage2.load(tmp_path / "m", backend="torch"), AbstractiveSummarizer)
     _ = SummaryExample  # the training data type the recipe reads
+
+
+def test_trained_top_layers_read_joined_windows_as_the_export_reads_them_one_by_one(tokenizer):
+    """Training runs the top layers on a document's joined windows with a block mask; inference and the export
+    run them window by window: both give the same memory."""
+    from stage2.summarization.abstractive import AbstractiveConfig
+    from tests.conftest import _tiny_bert
+
+    enc = _tiny_bert()
+    enc.encoder.layer = enc.encoder.layer[:1]  # as build() leaves it: the top layer moved out
+    enc.config.num_hidden_layers = 1
+    cfg = AbstractiveConfig(
+        decoder_layers=[0], window=16, hidden=32, heads=2, intermediate=64, max_positions=128, train_top=1
+    )
+    model = AbstractiveSummarizer(enc, tokenizer, cfg).eval()
+    text = " ".join(f"word{i}" for i in range(30))
+    whole, ids = model.encode([text])[0]
+    sources = EncodedSources.build(model, [text], progress=False)  # the frozen part only, as cached
+    frozen = sources.memory[0].float()[None]
+    window = (ids[None] == tokenizer.cls_token_id).cumsum(dim=1)
+    same = window[:, :, None] == window[:, None, :]
+    with torch.no_grad():
+        joined = model.refine(frozen, ((~same).float() * -1e4)[:, None])[0]
+    assert (window.max() > 1) and torch.allclose(joined, whole, atol=1e-2)
