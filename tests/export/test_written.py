@@ -62,10 +62,9 @@ def test_a_graph_named_outside_the_folder_is_refused(tiny_written, tmp_path):
 
 
 def test_a_model_with_trained_top_layers_exports_with_parity(tokenizer, tmp_path):
-    from tests.conftest import _tiny_bert
-
     from stage2.export.written import export_written
     from stage2.summarization.abstractive import AbstractiveConfig, AbstractiveSummarizer
+    from tests.conftest import _tiny_bert
 
     enc = _tiny_bert(seed=3)
     enc.encoder.layer = enc.encoder.layer[:1]
