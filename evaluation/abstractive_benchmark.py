@@ -157,9 +157,9 @@ def design_rows(args: argparse.Namespace) -> None:
             "steps": dev["steps"],
             "curve": [{"step": h["step"], "rouge1": h["dev"]["rouge1"]} for h in dev["history"] if h.get("dev")],
             "train_seconds": dev["train_seconds"],
-            "seconds_per_step": round(dev["train_seconds"] / max(1, dev["steps"]), 3),
-            "notes": f"greedy summaries of the first {dev['dev_dialogues']} SAMSum validation dialogues; batch "
-            f"{dev['batch']}, lr {dev['lr']}",
+            "seconds_per_step": round(dev["train_seconds"] / max(1, dev["steps"]), 3) if dev["train_seconds"] else None,
+            "notes": f"greedy summaries of the first {args.dev_size} SAMSum validation dialogues; batch {dev['batch']}, "
+            f"lr {dev['lr']}" + (f"; {dev['stopped']}" if dev.get("stopped") else ""),
             "run": run,
             "command": dev["command"],
             "git_commit": git_commit(),
@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, help="first N test dialogues (default: all)")
     parser.add_argument("--transfer-limit", type=int, default=200, help="BBC News test articles")
+    parser.add_argument("--dev-size", type=int, default=300, help="validation dialogues the runs were picked on")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -135,6 +135,18 @@ def graph_megabytes(folder: Path) -> float:
     return round((folder / "model.onnx").stat().st_size / 1e6, 1)
 
 
+def written_export_row(folder: Path, rep: dict) -> str:
+    """A written summariser's row: its two graphs, greedy parity and the ROUGE-1 gate of int8."""
+    megabytes = round(sum(f.stat().st_size for f in folder.glob("*.onnx")) / 1e6, 1)
+    m, par = rep.get("metric") or {}, rep["parity"]
+    metric = f"{m['name']} float32 {m['onnx_fp32']:.2f} → {m['onnx_int8']:.2f} (n={m['examples']})" if m else "–"
+    bits = " (4-bit word tables)" if rep.get("embedding_bits") == 4 else ""
+    return (
+        f"| {folder.name} | {rep['quantization'] or 'float32'}{bits} | {megabytes} (2 graphs) | identical greedy "
+        f"subwords on {par['identical_greedy']} of {par['documents']} dialogues | {metric} |"
+    )
+
+
 def exports_table() -> str:
     lines = [
         "| export | quantisation | graph MB | parity (max abs diff, fp32) | dev metric: torch → export |",
@@ -144,6 +156,9 @@ def exports_table() -> str:
     for report_path in sorted((ROOT / "exports").glob("*/export_report.json")):
         found = True
         rep = json.loads(report_path.read_text(encoding="utf-8"))
+        if rep.get("task") == "written-summarization":
+            lines.append(written_export_row(report_path.parent, rep))
+            continue
         m = rep.get("metric") or {}
         metric = f"{m['name']} {m['torch']:.2f} → {m['exported']:.2f} (n={m['examples']})" if m else "–"
         lines.append(

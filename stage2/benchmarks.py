@@ -186,6 +186,12 @@ EXPORT_SAMPLES: dict[str, dict[str, Any]] = {
         "first": EXPORT_SAMPLE_SIZE,
         "budget": SUMMARY_BUDGETS["bbc_news"],
     },
+    "summarizer-abstractive": {
+        "data": "samsum",
+        "split": "validation",
+        "first": EXPORT_SAMPLE_SIZE,
+        "budget": {"num_beams": 1, "unsupported": False},  # greedy: the export check's decoding, a few seconds
+    },
 }
 """The fixed sample of each shipped export (:mod:`stage2.export.sample`): the first examples of the data its
 recipe's export check reads, with the same labels (``"own"``: the export's own; ner-zero: CoNLL's types by
