@@ -157,7 +157,7 @@ def design_rows(args: argparse.Namespace) -> None:
             "steps": dev["steps"],
             "curve": [{"step": h["step"], "rouge1": h["dev"]["rouge1"]} for h in dev["history"] if h.get("dev")],
             "train_seconds": dev["train_seconds"],
-            "seconds_per_step": round(dev["train_seconds"] / max(1, dev["steps"]), 3) if dev["train_seconds"] else None,
+            "seconds_per_step": round(dev["train_seconds"] / dev["steps"], 3) if dev["train_seconds"] else None,
             "notes": f"greedy summaries of the first {args.dev_size} SAMSum validation dialogues; batch {dev['batch']}, "
             f"lr {dev['lr']}" + (f"; {dev['stopped']}" if dev.get("stopped") else ""),
             "run": run,

@@ -50,7 +50,8 @@ def written_design_table(path: Path) -> str:
         sc = r["scores"]
         curve = ", ".join(f"{c['rouge1']:.1f}@{c['step']}" for c in r["curve"])
         lines.append(
-            f"| {r['system']} | {r['steps']} | {r['seconds_per_step'] or '–'} | {sc['rouge1']:.2f} | {sc['rouge2']:.2f} | "
+            f"| {r['system']} | {r['steps']} | {r['seconds_per_step'] or '–'} | {sc['rouge1']:.2f} | "
+            f"{sc['rouge2']:.2f} | "
             f"{sc['rougeLsum']:.2f} | {curve} |"
         )
     notes = [f"{r['system']}: {r['notes']}." for r in data["rows"]]
