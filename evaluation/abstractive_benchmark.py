@@ -158,8 +158,8 @@ def design_rows(args: argparse.Namespace) -> None:
             "curve": [{"step": h["step"], "rouge1": h["dev"]["rouge1"]} for h in dev["history"] if h.get("dev")],
             "train_seconds": dev["train_seconds"],
             "seconds_per_step": round(dev["train_seconds"] / dev["steps"], 3) if dev["train_seconds"] else None,
-            "notes": f"greedy summaries of the first {args.dev_size} SAMSum validation dialogues; batch {dev['batch']}, "
-            f"lr {dev['lr']}" + (f"; {dev['stopped']}" if dev.get("stopped") else ""),
+            "notes": f"greedy summaries of the first {args.dev_size} SAMSum validation dialogues; batch "
+            f"{dev['batch']}, lr {dev['lr']}" + (f"; {dev['stopped']}" if dev.get("stopped") else ""),
             "run": run,
             "command": dev["command"],
             "git_commit": git_commit(),
