@@ -129,6 +129,8 @@ def source_casing(source: str) -> dict[str, str]:
     (a speaker's name before a colon counts)."""
     counts: dict[str, dict[str, int]] = {}
     for m in _WORD.finditer(source):
+        if len(m.group()) == 1:  # a speaker called "A" must not turn every "a" into "A"
+            continue
         speaker = source[m.end() : m.end() + 1] == ":"  # "Amanda: ..." names a dialogue's speaker
         if not speaker and (m.start() == 0 or _STARTS.search(source[max(0, m.start() - 3) : m.start()])):
             continue

@@ -89,6 +89,7 @@ def test_recasing_takes_names_from_the_source_not_from_sentence_starts():
     assert casing["amanda"] == "Amanda" and casing["jerry"] == "Jerry"
     assert casing["sure"] == "sure"  # "Sure" only ever starts a sentence or turn
     assert recase("amanda will call jerry. i will be sure.", source) == "Amanda will call Jerry. I will be sure."
+    assert recase("a will get a puppy.", "A: I want a puppy\nB: ok") == "A will get a puppy."
 
 
 def test_detokenize_joins_wordpiece_punctuation():
