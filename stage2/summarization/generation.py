@@ -31,6 +31,7 @@ class SearchSettings:
     min_new: int = 4
     length_penalty: float = 1.0
     no_repeat_ngram: int = 3
+    repetition_penalty: float = 1.0  # > 1: a subword already written has its log-probability multiplied by it
 
 
 def _banned(tokens: list[int], n: int) -> list[int]:
@@ -46,6 +47,9 @@ def _mask(logp: np.ndarray, beams: list[list[int]], steps: Any, s: SearchSetting
     for row, tokens in enumerate(beams):
         if len(tokens) - 1 < s.min_new:
             logp[row, steps.end_id] = NEG
+        if s.repetition_penalty != 1.0 and len(tokens) > 1:
+            written = np.unique(np.array(tokens[1:]))
+            logp[row, written] *= s.repetition_penalty
         banned = _banned(tokens[1:], s.no_repeat_ngram)
         if banned:
             logp[row, banned] = NEG

@@ -106,3 +106,11 @@ def test_write_summaries_budgets_and_refusals():
         write_summaries(steps, "a", max_words=2, ratio=0.5)
     with pytest.raises(ValueError, match="no focus"):
         write_summaries(steps, "a", focus="why?")
+
+
+def test_a_repetition_penalty_prefers_a_new_subword():
+    table = {(): {3: 0.9, 4: 0.1}, (3,): {3: 0.5, 4: 0.4, END: 0.1}, (3, 3): {END: 1.0}, (3, 4): {END: 1.0}}
+    plain = SearchSettings(num_beams=1, min_new=0, no_repeat_ngram=0)
+    assert greedy(TableSteps(table), {}, plain) == [3, 3]
+    penalised = SearchSettings(num_beams=1, min_new=0, no_repeat_ngram=0, repetition_penalty=1.5)
+    assert greedy(TableSteps(table), {}, penalised) == [3, 4]
