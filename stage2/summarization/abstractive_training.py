@@ -43,7 +43,8 @@ class EncodedSources:
 
         memory: list[torch.Tensor] = []
         ids: list[torch.Tensor] = []
-        fingerprint = data_fingerprint([list(documents), model.cfg.to_dict()])[:12]
+        reads = {k: model.cfg.to_dict()[k] for k in ("encoder", "window", "train_top")}  # what the cache holds
+        fingerprint = data_fingerprint([list(documents), reads])[:12]
         chunks = range(0, len(documents), CHUNK)
         for start in tqdm(chunks, desc="encoding sources", disable=not progress, unit="chunk"):
             path = folder / f"sources-{fingerprint}-{start // CHUNK:05d}.safetensors" if folder else None
