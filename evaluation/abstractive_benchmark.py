@@ -45,14 +45,15 @@ def generate(runtime: Any, documents: list[str], beams: int) -> tuple[list[str],
 
 def score_row(runtime: Any, examples: list[Any], beams: int) -> dict[str, Any]:
     """ROUGE, hallucination rate, length and time of ``runtime`` on ``examples``."""
+    from stage2.runtime import name_finder
     from stage2.summarization.faithfulness import hallucination_rate
     from stage2.summarization.metrics import rouge_scores
 
     docs = [e.document for e in examples]
     summaries, ms = generate(runtime, docs, beams)
     scores: dict[str, Any] = rouge_scores([e.summary for e in examples], summaries)
-    made_up = hallucination_rate(summaries, docs)
-    reference = hallucination_rate([e.summary for e in examples], docs)
+    made_up = hallucination_rate(summaries, docs, name_finder())
+    reference = hallucination_rate([e.summary for e in examples], docs, name_finder())
     return {
         "scores": scores,
         "extra": {
@@ -155,7 +156,14 @@ def design_rows(args: argparse.Namespace) -> None:
     res = ResultsFile("abstractive_designs", "summarization", "samsum", "validation")
     for run in args.designs:
         dev = json.loads((Path(run) / "dev.json").read_text(encoding="utf-8"))
-        design = dev["design"]
+        saved = Path(run) / ("final" if (Path(run) / "final").is_dir() else "checkpoint-last") / "stage2_config.json"
+        config = json.loads(saved.read_text(encoding="utf-8"))["config"]  # the design as the model saved it
+        design = {
+            "layers": config["decoder_layers"],
+            "copy": config["copy"],
+            "train_top": config.get("train_top", 0),
+            "init": dev["design"].get("init"),
+        }
         system = f"decoder layers {'+'.join(map(str, design['layers']))}, {'copy' if design['copy'] else 'no copy'}"
         top = design.get("train_top", 0)
         system += f", encoder top {top} trained" if top else ", encoder frozen"
@@ -180,7 +188,7 @@ def design_rows(args: argparse.Namespace) -> None:
             "git_commit": git_commit(),
             "machine": machine(),
         }
-        res.data["rows"] = [r for r in res.data["rows"] if r["system"] != system] + [row]
+        res.data["rows"] = [r for r in res.data["rows"] if r["system"] != system and r.get("run") != run] + [row]
     res.save()
 
 

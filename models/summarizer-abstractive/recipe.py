@@ -7,6 +7,7 @@ copy gate), trained on SAMSum train and picked on SAMSum validation ROUGE-1 (gre
 
     python models/summarizer-abstractive/recipe.py --report --out runs/abstractive-stopped  # a stopped run's dev.json
     python models/summarizer-abstractive/recipe.py --ship runs/summarizer-abstractive/best     # exports + card
+    python models/summarizer-abstractive/recipe.py --card runs/summarizer-abstractive/best     # the card again
 
 Resumable: rerun the same command after an interruption (the encoder outputs are cached under
 runs/abstractive-cache, checkpoints under OUT). Writes OUT/final (torch) and OUT/dev.json (the design, the
@@ -24,6 +25,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -47,18 +49,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--report", action="store_true", help="write OUT/dev.json of a stopped run, no training")
     parser.add_argument("--ship", metavar="MODEL", help="export this trained model and write its card")
+    parser.add_argument("--card", metavar="MODEL", help="rewrite the card of the shipped MODEL (no export)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.ship:
         ship(Path(args.ship))
+    elif args.card:
+        card(Path(args.card))
     elif args.report:
         report(Path(args.out))
     else:
         train(args)
-
-
-def design(args: argparse.Namespace) -> dict:
-    return {"layers": args.layers, "copy": not args.no_copy, "train_top": args.train_top, "init": args.init}
 
 
 def train(args: argparse.Namespace) -> None:
@@ -96,7 +97,12 @@ def train(args: argparse.Namespace) -> None:
     model.card["recipe"] = " ".join(["python", *sys.argv])
     model.save_pretrained(out / "final")
     summary = {
-        "design": design(args),
+        "design": {  # as the model holds it (with --init, the loaded model's)
+            "layers": model.cfg.decoder_layers,
+            "copy": model.cfg.copy,
+            "train_top": model.cfg.train_top,
+            "init": args.init,
+        },
         "epochs": args.epochs,
         "batch": args.batch,
         "lr": args.lr,
@@ -159,11 +165,38 @@ def ship(model_path: Path) -> None:
     write_card(model, model_path, fp32, shipped, sample)
 
 
-def write_card(model: object, model_path: Path, fp32: dict, shipped: dict, sample: dict) -> None:
+def card(model_path: Path) -> None:
+    """MODEL_CARD.md again from the shipped export's reports and the benchmark rows (after the benchmark ran)."""
+    from stage2.summarization.abstractive import AbstractiveSummarizer
+
+    def report(folder: Path) -> dict:
+        return json.loads((folder / "export_report.json").read_text(encoding="utf-8"))
+
+    shipped = report(ROOT / "exports" / "summarizer-abstractive")
+    fp32 = report(ROOT / "runs" / "exports" / "summarizer-abstractive-fp32")
+    write_card(AbstractiveSummarizer.from_pretrained(model_path), model_path, fp32, shipped, shipped["sample"])
+
+
+def training_chain(run: Path) -> list[str]:
+    """One line per training run behind ``run`` (its --init runs first), from their dev.json files."""
+    dev_json = run / "dev.json"
+    if not dev_json.exists():
+        return [f"{run}: no dev.json"]
+    dev = json.loads(dev_json.read_text(encoding="utf-8"))
+    init = dev.get("design", {}).get("init")
+    earlier = training_chain(Path(init).parent) if init else []
+    best = dev.get("best_dev") or {}
+    seconds = f", {dev['train_seconds']} s" if dev.get("train_seconds") else ""
+    return [
+        *earlier,
+        f"`{dev['command']}`: {dev['steps']} steps of {dev['batch']} SAMSum train dialogues, lr {dev['lr']}{seconds}; "
+        f"best validation ROUGE-1 (greedy) {best.get('rouge1', '?')} at step {best.get('step', '?')}",
+    ]
+
+
+def write_card(model: Any, model_path: Path, fp32: dict, shipped: dict, sample: dict) -> None:
     """MODEL_CARD.md from the training record, the export reports and the benchmark rows."""
-    card = getattr(model, "card", {})
-    dev_json = model_path.parent / "dev.json"
-    dev = json.loads(dev_json.read_text(encoding="utf-8")) if dev_json.exists() else {}
+    cfg = model.cfg
     rows = json.loads((ROOT / "evaluation" / "results" / "summarization_samsum.json").read_text(encoding="utf-8"))
     test = [r for r in rows["rows"] if r["system"] == "stage2-abstractive"]
     m = shipped.get("metric") or {}
@@ -175,10 +208,11 @@ def write_card(model: object, model_path: Path, fp32: dict, shipped: dict, sampl
         "",
         "## How it was trained",
         "",
-        f"- Recipe: `{card.get('recipe', '?')}`; design {json.dumps(dev.get('design', {}))}; "
-        f"{dev.get('steps', '?')} steps of {dev.get('batch', '?')} SAMSum train dialogues; best validation ROUGE-1 "
-        f"(greedy, {dev.get('dev_dialogues', '?')} dialogues): {dev.get('best_dev', {}).get('rouge1', '?')}.",
-        f"- Training record: {json.dumps(card.get('training', []))}",
+        f"- Design: all-MiniLM-L6-v2 with its first {6 - cfg.train_top} layers frozen (their outputs cached) and its "
+        f"top {cfg.train_top} trained; a decoder of its layers {cfg.decoder_layers} with cross-attention"
+        f"{' and a copy gate' if cfg.copy else ''}; windows of {cfg.window} subwords; summaries cut at "
+        f"{cfg.max_summary} subwords for training.",
+        *[f"- {line}" for line in training_chain(model_path.parent)],
         "",
         "## What it scores",
         "",

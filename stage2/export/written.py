@@ -183,7 +183,7 @@ def export_written(
     ``embedding_bits=4`` (int8 only) also stores the word tables that are looked up (the encoder's and the
     decoder's input) in 4 bits, judged by the same gate; the output layer's copy stays int8."""
     from stage2.export.bundle import check_output, staging
-    from stage2.runtime.written import WrittenSummarizerRuntime
+    from stage2.loading import load
     from stage2.summarization.abstractive import AbstractiveSummarizer
 
     if embedding_bits not in (4, 8) or (embedding_bits == 4 and quantize != "int8"):
@@ -199,7 +199,7 @@ def export_written(
     with staging(out) as tmp:
         trace_graphs(model, tmp)
         write_config(model, tmp, None, report)
-        fp32 = WrittenSummarizerRuntime(tmp)
+        fp32 = load(tmp, backend="onnx", tasks=("written-summarization",))
         docs = [e.document for e in (dev or [])][:parity_documents] or ["Anna: See you at 5?\nTom: Sure, at the cafe."]
         report["parity"] = greedy_parity(model, fp32, docs)
         if quantize == "int8":
@@ -218,7 +218,7 @@ def _quantize(
     import shutil
 
     from stage2.export.quantize import quantize_graph
-    from stage2.runtime.written import WrittenSummarizerRuntime
+    from stage2.loading import load
     from stage2.summarization.metrics import rouge_scores
 
     kept = folder / "float32"
@@ -232,7 +232,7 @@ def _quantize(
         report["metric_note"] = "no dev data: int8's ROUGE cost was not measured"
         shutil.rmtree(kept)
         return
-    int8 = WrittenSummarizerRuntime(folder)
+    int8 = load(folder, backend="onnx", tasks=("written-summarization",))
     refs = [e.summary for e in dev]
     scores = {}
     for name, runtime in (("onnx_fp32", fp32), ("onnx_int8", int8)):

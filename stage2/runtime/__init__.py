@@ -13,6 +13,8 @@ to call from several threads at once.
 
 from __future__ import annotations
 
+import functools
+import logging
 from pathlib import Path
 
 from stage2.registry import EXPORT_CONFIG, find_model
@@ -21,7 +23,21 @@ from stage2.runtime.ner import NERRuntime
 from stage2.runtime.summarization import SummarizerRuntime
 from stage2.runtime.written import WrittenSummarizerRuntime
 
-__all__ = ["NERRuntime", "SummarizerRuntime", "WrittenSummarizerRuntime", "load", "open_export"]
+__all__ = ["NERRuntime", "SummarizerRuntime", "WrittenSummarizerRuntime", "load", "name_finder", "open_export"]
+
+logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=1)
+def name_finder() -> NERRuntime | None:
+    """The shipped ``ner-fast`` export, which the written summariser's ``unsupported`` check reads names with;
+    None when it cannot be found (capitalisation stands in)."""
+    try:
+        model = open_export(find_model("ner-fast", EXPORT_CONFIG), threads=1)
+    except (FileNotFoundError, ImportError, ValueError) as err:
+        logger.info("no ner-fast export (%s): the unsupported-terms check takes names from capitalisation", err)
+        return None
+    return model if isinstance(model, NERRuntime) else None
 
 
 def open_export(
@@ -34,7 +50,7 @@ def open_export(
     if task == "extractive-summarization":
         return SummarizerRuntime(folder, threads, provider)
     if task == "written-summarization":
-        return WrittenSummarizerRuntime(folder, threads, provider)
+        return WrittenSummarizerRuntime(folder, threads, provider, names=name_finder)
     raise ValueError(f"{folder / EXPORT_CONFIG}: unknown task {task!r}")
 
 

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,15 @@ class WrittenSummarizerRuntime:
 
     task = "written-summarization"
 
-    def __init__(self, folder: str | Path, threads: int | None = None, provider: str | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        threads: int | None = None,
+        provider: str | None = None,
+        names: Callable[[], Any] | None = None,
+    ) -> None:
+        """``names`` gives the NER model of the ``unsupported`` check (:func:`stage2.runtime.name_finder` when
+        opened by ``stage2.load``; without it, capitalisation stands in for names)."""
         import onnxruntime as ort
 
         self.folder = Path(folder)
@@ -100,6 +108,7 @@ class WrittenSummarizerRuntime:
         self.tokens = Tokens(self.folder, self.meta["special"])
         self.steps = OnnxSteps(sessions["source"], sessions["step"], self.tokens, self.config)
         self.card = self.meta.get("card", {})
+        self.names = names
 
     def summarize(
         self,
@@ -114,4 +123,7 @@ class WrittenSummarizerRuntime:
         """Write a summary per document: ``{"summary", "sentences": [], "abstractive": True, "unsupported"}``."""
         from stage2.summarization.generation import write_summaries
 
-        return write_summaries(self.steps, document, max_sentences, max_words, ratio, focus, num_beams, **kwargs)
+        names = self.names() if self.names is not None and kwargs.get("unsupported", True) else None
+        return write_summaries(
+            self.steps, document, max_sentences, max_words, ratio, focus, num_beams, names=names, **kwargs
+        )

@@ -168,9 +168,13 @@ class AbstractiveSummarizer(nn.Module):
         **kwargs: Any,
     ) -> dict[str, Any] | list[dict[str, Any]]:
         """Write a summary per document (see :func:`stage2.summarization.generation.write_summaries`)."""
+        from stage2.runtime import name_finder
         from stage2.summarization.generation import write_summaries
 
-        return write_summaries(TorchSteps(self), document, max_sentences, max_words, ratio, focus, num_beams, **kwargs)
+        names = name_finder() if kwargs.get("unsupported", True) else None
+        return write_summaries(
+            TorchSteps(self), document, max_sentences, max_words, ratio, focus, num_beams, names=names, **kwargs
+        )
 
 
 def cross_names(layers: int) -> list[str]:

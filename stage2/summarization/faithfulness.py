@@ -1,19 +1,16 @@
 """Does a written summary make things up? The names and numbers of a summary that its source does not contain.
 
-Names are found by the shipped ``ner-fast`` export (ONNX, a few milliseconds a summary; it reads lower-case
-text as well as cased, its encoder being uncased). Without it, capitalised words that do not start a sentence
-stand in for names. Numbers are digits or number words (``three`` and ``3`` are the same number). A term is
-supported when every word of it occurs in the source (case ignored).
+Names are found by an NER model passed in as ``ner`` (the summarisers pass the shipped ``ner-fast`` export,
+:func:`stage2.runtime.name_finder`: ONNX, a few milliseconds a summary, and it reads lower-case text as well as
+cased, its encoder being uncased). Without one, capitalised words that do not start a sentence stand in for
+names. Numbers are digits or number words (``three`` and ``3`` are the same number). A term is supported when
+every word of it occurs in the source (case ignored).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import re
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 NUMBER_WORDS = {  # from two: "one" is far more often a pronoun ("one of them") than a count
     w: str(i)
@@ -64,19 +61,6 @@ def _words(text: str) -> set[str]:
     return {_norm(w) for w in _TOKEN.findall(_POSSESSIVE.sub("", text))}
 
 
-@functools.lru_cache(maxsize=1)
-def default_ner() -> Any:
-    """The shipped ``ner-fast`` export, or None when it cannot be found (then capitalisation stands in)."""
-    try:
-        from stage2.registry import EXPORT_CONFIG, find_model
-        from stage2.runtime.ner import NERRuntime
-
-        return NERRuntime(find_model("ner-fast", EXPORT_CONFIG))
-    except (FileNotFoundError, ImportError, ValueError) as err:
-        logger.info("no ner-fast export (%s): names are taken from capitalisation", err)
-        return None
-
-
 def summary_terms(summary: str, ner: Any = None) -> list[str]:
     """The names and numbers of ``summary``, in order, each once."""
     terms: list[str] = []
@@ -96,14 +80,12 @@ def summary_terms(summary: str, ner: Any = None) -> list[str]:
     return list(seen.values())
 
 
-def unsupported_terms(summary: str, source: str, ner: Any = "default") -> list[str]:
+def unsupported_terms(summary: str, source: str, ner: Any = None) -> list[str]:
     """The names and numbers of ``summary`` with a word that ``source`` does not contain.
 
     >>> unsupported_terms("Anna meets Tom at 5.", "Anna: see you at five, Bob", ner=None)
     ['Tom']
     """
-    if ner == "default":
-        ner = default_ner()
     have = _words(source) | {_number(n) for n in _DIGITS.findall(source)}
     out = []
     for term in summary_terms(summary, ner):
@@ -113,10 +95,8 @@ def unsupported_terms(summary: str, source: str, ner: Any = "default") -> list[s
     return out
 
 
-def hallucination_rate(summaries: list[str], sources: list[str], ner: Any = "default") -> dict[str, float]:
+def hallucination_rate(summaries: list[str], sources: list[str], ner: Any = None) -> dict[str, float]:
     """Share (percent) of all names and numbers in ``summaries`` that their sources do not contain."""
-    if ner == "default":
-        ner = default_ner()
     total = bad = 0
     for summary, source in zip(summaries, sources, strict=True):
         total += len(summary_terms(summary, ner))
