@@ -123,7 +123,6 @@ class WrittenSummarizerRuntime:
         """Write a summary per document: ``{"summary", "sentences": [], "abstractive": True, "unsupported"}``."""
         from stage2.summarization.generation import write_summaries
 
-        names = self.names() if self.names is not None and kwargs.get("unsupported", True) else None
         return write_summaries(
-            self.steps, document, max_sentences, max_words, ratio, focus, num_beams, names=names, **kwargs
+            self.steps, document, max_sentences, max_words, ratio, focus, num_beams, names=self.names, **kwargs
         )

@@ -171,9 +171,8 @@ class AbstractiveSummarizer(nn.Module):
         from stage2.runtime import name_finder
         from stage2.summarization.generation import write_summaries
 
-        names = name_finder() if kwargs.get("unsupported", True) else None
         return write_summaries(
-            TorchSteps(self), document, max_sentences, max_words, ratio, focus, num_beams, names=names, **kwargs
+            TorchSteps(self), document, max_sentences, max_words, ratio, focus, num_beams, names=name_finder, **kwargs
         )
 
 

@@ -81,13 +81,12 @@ def _encode_chunk(model: AbstractiveSummarizer, documents: Sequence[str]) -> dic
             hidden = model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
             for row, i in enumerate(part):
                 outputs[i] = hidden[row, : len(windows[i])].half()
-    memory, ids_out, offsets = [], [], [0]
-    for i in range(len(documents)):
-        mine = [j for j, o in enumerate(owner) if o == i]
-        memory += [outputs[j] for j in mine]
-        ids_out += [torch.tensor(windows[j]) for j in mine]
-        offsets.append(offsets[-1] + sum(len(windows[j]) for j in mine))
-    return {"memory": torch.cat(memory), "ids": torch.cat(ids_out), "offsets": torch.tensor(offsets)}
+    lengths = [0] * len(documents)  # windows are listed document by document, so joining them in order joins each
+    for w, i in zip(windows, owner, strict=True):
+        lengths[i] += len(w)
+    offsets = torch.tensor([0, *lengths]).cumsum(0)
+    ids = torch.tensor([t for w in windows for t in w])
+    return {"memory": torch.cat(outputs), "ids": ids, "offsets": offsets}
 
 
 def summary_ids(model: AbstractiveSummarizer, summary: str) -> list[int]:

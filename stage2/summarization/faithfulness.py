@@ -86,9 +86,14 @@ def unsupported_terms(summary: str, source: str, ner: Any = None) -> list[str]:
     >>> unsupported_terms("Anna meets Tom at 5.", "Anna: see you at five, Bob", ner=None)
     ['Tom']
     """
+    return _unsupported(summary_terms(summary, ner), source)
+
+
+def _unsupported(terms: list[str], source: str) -> list[str]:
+    """The ``terms`` with a word that ``source`` does not contain."""
     have = _words(source) | {_number(n) for n in _DIGITS.findall(source)}
     out = []
-    for term in summary_terms(summary, ner):
+    for term in terms:
         words = _words(term) if not _DIGITS.fullmatch(term) else {_number(term)}
         if not words <= have:
             out.append(term)
@@ -99,6 +104,7 @@ def hallucination_rate(summaries: list[str], sources: list[str], ner: Any = None
     """Share (percent) of all names and numbers in ``summaries`` that their sources do not contain."""
     total = bad = 0
     for summary, source in zip(summaries, sources, strict=True):
-        total += len(summary_terms(summary, ner))
-        bad += len(unsupported_terms(summary, source, ner))
+        terms = summary_terms(summary, ner)  # the tagger runs once a summary
+        total += len(terms)
+        bad += len(_unsupported(terms, source))
     return {"terms": total, "unsupported": bad, "rate": round(100 * bad / total, 2) if total else 0.0}

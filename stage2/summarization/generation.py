@@ -9,9 +9,10 @@ A ``steps`` object supplies ``source(text)`` (what the decoder reads), ``step(id
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,7 +170,7 @@ def write_summaries(
     num_beams: int = 4,
     settings: SearchSettings | None = None,
     unsupported: bool = True,
-    names: Any = None,
+    names: Callable[[], Any] | None = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """Write a summary per document: ``{"summary", "sentences": [], "abstractive": True, "unsupported"}``.
 
@@ -177,7 +178,7 @@ def write_summaries(
     each); without one the model writes as long as it was trained to (about 1.4 subwords a word are
     generated at most, and the text is cut to the budget's words). ``unsupported`` lists the summary's names
     and numbers that the source does not contain (:func:`stage2.summarization.faithfulness.unsupported_terms`, names
-    found by the NER model ``names``).
+    found by the NER model ``names()`` gives, asked for only when ``unsupported``).
     A ``focus`` question is refused: the written model learnt general summaries only.
     """
     from stage2.summarization.faithfulness import unsupported_terms
@@ -199,13 +200,13 @@ def write_summaries(
         words = words or (25 * max_sentences if max_sentences else None)
         s = settings or SearchSettings(num_beams=num_beams)
         if words is not None:
-            s = SearchSettings(**{**s.__dict__, "max_new": min(s.max_new, math.ceil(1.4 * words) + 2)})
-            s.min_new = min(s.min_new, s.max_new)
+            longest = min(s.max_new, math.ceil(1.4 * words) + 2)
+            s = dataclasses.replace(s, max_new=longest, min_new=min(s.min_new, longest))
         ids = beam_search(steps, steps.source(doc), s)
         text = recase(detokenize(steps.decode(ids)), doc)
         if words is not None:
             text = " ".join(text.split()[:words])
         row: dict[str, Any] = {"summary": text, "sentences": [], "abstractive": True}
-        row["unsupported"] = unsupported_terms(text, doc, names) if unsupported else []
+        row["unsupported"] = unsupported_terms(text, doc, names() if names else None) if unsupported else []
         out.append(row)
     return out[0] if single else out
