@@ -34,7 +34,11 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    cpu += f" (instruction sets: {', '.join(cpu_features()) or 'no AVX2'})"
+    from hide_isa import active, visible
+
+    cpu += f" (instruction sets: {', '.join(visible(cpu_features())) or 'no AVX2'})"
+    if active():
+        cpu += " with AVX-512, VNNI and AMX hidden by evaluation/hide_isa.c (CPUID faulting)"
     threads = "?"
     try:
         import torch

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 
 FEATURES = (
@@ -43,10 +44,14 @@ def cpu_features() -> tuple[str, ...]:
         return ()
 
 
-def cpu_kind() -> str:
+def cpu_kind(features: Sequence[str] | None = None) -> str:
     """A short name of this machine's kind for speed rows: the widest vector unit and the int8 dot products,
-    e.g. ``"x86_64 AVX-512 + AVX-512 VNNI"`` or ``"x86_64 AVX2"``."""
-    features = cpu_features()
+    e.g. ``"x86_64 AVX-512 + AVX-512 VNNI"`` or ``"x86_64 AVX2"`` (of ``features``, default this machine's).
+
+    >>> cpu_kind(["AVX2"]).split()[-1]
+    'AVX2'
+    """
+    features = cpu_features() if features is None else features
     vector = "AVX-512" if "AVX-512" in features else "AVX2" if "AVX2" in features else "no AVX2"
     dots = [f for f in ("AVX-512 VNNI", "AVX-VNNI", "AMX") if f in features]
     return f"{platform.machine()} {vector}" + (" + " + " + ".join(dots) if dots else "")
