@@ -19,15 +19,25 @@ import argparse
 import json
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
+import hide_isa
 from common import ROOT
 from serving_side_by_side import run
 
 logger = logging.getLogger("quantization_variants")
 
 CALIBRATION = 300
+VARIANTS = (
+    "fp32",
+    "dynamic-int8",
+    "dynamic-int8-emb4",
+    "fused-dynamic-int8",
+    "static-qdq-int8",
+    "static-qdq-int8-batched",
+)
 
 
 def _copy_export(src: Path, out: Path, quantization: str) -> None:
@@ -130,20 +140,21 @@ def build(model: str, work: Path) -> dict[str, Path]:
     fp32 = work / "fp32"
     if not (fp32 / "stage2_export.json").exists():
         export(model, fp32, overwrite=fp32.exists())
-    variants = {
-        "fp32": fp32,
-        "dynamic-int8": work / "dynamic-int8",
-        "dynamic-int8-emb4": work / "dynamic-int8-emb4",
-        "fused-dynamic-int8": work / "fused-dynamic-int8",
-        "static-qdq-int8": work / "static-qdq-int8",
-        "static-qdq-int8-batched": work / "static-qdq-int8-batched",
-    }
+    variants = {name: work / name for name in VARIANTS}
     dynamic(fp32, variants["dynamic-int8"], fuse=False)
     dynamic(fp32, variants["dynamic-int8-emb4"], fuse=False, embedding_bits=4)  # the 4-bit table's cost alone
     dynamic(fp32, variants["fused-dynamic-int8"], fuse=True)
     static_qdq(fp32, variants["static-qdq-int8"], "int8")  # the runtime reads it as int8: one sentence per call
     static_qdq(fp32, variants["static-qdq-int8-batched"], "none")  # read as batch-independent: real batches
     return variants
+
+
+def _built(work: Path) -> dict[str, Path]:
+    """The variants already built under ``work`` (``--no-build``)."""
+    found = {name: work / name for name in VARIANTS if (work / name / "model.onnx").exists()}
+    if not found:
+        raise SystemExit(f"--no-build: no variants under {work}; run without it first")
+    return found
 
 
 def main() -> None:
@@ -153,9 +164,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--single", type=int, default=300, help="one-sentence calls per round")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-build", action="store_true", help="time the variants already under --work")
+    parser.add_argument(
+        "--hide-avx512",
+        action="store_true",
+        help="run the AVX2 kernels an AVX2-only machine would (evaluation/hide_isa.py)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    variants = build(args.model, Path(args.work))
+    if args.hide_avx512:
+        hide_isa.relaunch(sys.argv)
+    variants = _built(Path(args.work)) if args.no_build else build(args.model, Path(args.work))
     for name, folder in variants.items():
         size = (folder / "model.onnx").stat().st_size / 1e6
         logger.info("%s: %.1f MB", name, size)
