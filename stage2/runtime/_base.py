@@ -56,6 +56,26 @@ def check_stop(withdrawn: Callable[[], bool] | None = None) -> None:
         raise Cancelled("withdrawn by the caller")
 
 
+_SOLO: contextvars.ContextVar[bool] = contextvars.ContextVar("stage2_solo", default=False)
+"""Set while a lone call runs on :attr:`RuntimeModel._solo` (see :meth:`RuntimeModel.map_batches`)."""
+
+
+def _session(path: Path, threads: int | None, chosen: list[str]) -> Any:
+    """An ONNX Runtime session of ``path`` on ``threads`` cores (None: its default); a file it cannot load
+    raises an error that names it."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=chosen)
+    except Exception as err:  # onnxruntime's InvalidProtobuf, Fail, ... share no public base class
+        first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: not a loadable ONNX model ({first}); re-run `stage2 export`") from None
+
+
 def providers() -> list[str]:
     """CUDA when this onnxruntime build has it, else CPU."""
     import onnxruntime as ort
@@ -157,8 +177,6 @@ class RuntimeModel:
     def __init__(self, folder: str | Path, threads: int | None = None, provider: str | None = None) -> None:
         import os
 
-        import onnxruntime as ort
-
         self.folder = Path(folder)
         meta_path = self.folder / EXPORT_CONFIG
         self.meta: dict[str, Any] = read_export_config(self.folder)
@@ -177,21 +195,18 @@ class RuntimeModel:
         self.max_batch: int | None = 1 if int8 else None
         cores = threads or os.cpu_count() or 1
         self.workers = cores if int8 and chosen[0] == "CPUExecutionProvider" else 1
-        options = ort.SessionOptions()
-        if self.workers > 1:
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-        elif threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
         onnx_path = _inside(self.folder, self.meta["onnx"], meta_path, "onnx")
         if not onnx_path.is_file():
             raise FileNotFoundError(f"{onnx_path}: missing; the export is incomplete (re-run `stage2 export`)")
-        try:
-            self.session = ort.InferenceSession(str(onnx_path), options, providers=chosen)
-        except Exception as err:  # onnxruntime's InvalidProtobuf, Fail, ... share no public base class
-            first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-            raise ValueError(f"{onnx_path}: not a loadable ONNX model ({first}); re-run `stage2 export`") from None
+        self._open = lambda n: _session(onnx_path, n, chosen)
+        self.session = self._open(1 if self.workers > 1 else threads)
+        # A lone one-input call (one sentence, nothing else running) would leave the other cores idle: it
+        # runs on a second session that spreads it over all of them (same answers, lower latency); see
+        # :meth:`map_batches`. Opened at the first such call.
+        self._solo: Any = None
+        self._active = 0
+        self.spread_lone_calls = True
+        """False keeps every call on one core (several processes sharing the cores, or a latency A/B)."""
         self.output_names = [o.name for o in self.session.get_outputs()]
         head_path = _inside(self.folder, self.meta["head"], meta_path, "head")
         try:
@@ -211,7 +226,8 @@ class RuntimeModel:
         self, lengths: Sequence[int], batch_size: int, fn: Callable[[list[int]], T]
     ) -> list[tuple[list[int], T]]:
         """``fn`` over length-sorted batches of the inputs (see :func:`~stage2.batching.length_batches`),
-        as ``(indices, result)`` pairs; with several workers (int8 on the CPU), batches run side by side.
+        as ``(indices, result)`` pairs; with several workers (int8 on the CPU), batches run side by side,
+        and a lone batch (one input, no other call of this model running) runs on every core at once.
         """
         parts = length_batches(lengths, self.batch_limit(batch_size))
         withdrawn = _STOP.get()  # read here: the pool's threads do not share this thread's context
@@ -220,16 +236,30 @@ class RuntimeModel:
             check_stop(withdrawn)
             return fn(part)
 
-        if self.workers < 2 or len(parts) < 2:
+        if self.workers < 2:
             return [(part, batch(part)) for part in parts]
         with self._lock:
-            if self._pool is None:
+            self._active += 1
+            alone = self.spread_lone_calls and self._active == 1 and len(parts) == 1
+            if alone and self._solo is None:
+                self._solo = self._open(self.workers)
+            if len(parts) > 1 and self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="stage2-runtime")
             pool = self._pool
-        return list(zip(parts, pool.map(batch, parts), strict=True))
+        try:
+            if pool is None or len(parts) < 2:
+                token = _SOLO.set(alone)
+                try:
+                    return [(part, batch(part)) for part in parts]
+                finally:
+                    _SOLO.reset(token)
+            return list(zip(parts, pool.map(batch, parts), strict=True))
+        finally:
+            with self._lock:
+                self._active -= 1
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One session call; outputs by name, as float32 (:class:`Cancelled` first if the work was withdrawn)."""
         check_stop()
-        outs = self.session.run(None, feeds)
+        outs = (self._solo if _SOLO.get() else self.session).run(None, feeds)
         return {n: np.asarray(o, dtype=np.float32) for n, o in zip(self.output_names, outs, strict=True)}

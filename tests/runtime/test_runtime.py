@@ -215,6 +215,44 @@ def test_int8_runs_one_window_at_a_time_so_batching_changes_nothing(_semantic_mo
     assert any(name.startswith("stage2-runtime") for name in calls)
 
 
+def test_a_lone_int8_call_spreads_over_every_core_with_the_same_answers(_semantic_model, tmp_path, copy_model):
+    import threading
+
+    from stage2.export import export
+
+    export(copy_model(_semantic_model), tmp_path / "q", quantize="int8")
+    model, reference = rt.load(tmp_path / "q", threads=2), rt.load(tmp_path / "q", threads=1)
+    text = "Marie Curie worked in Paris ."
+    assert model._solo is None  # opened at the first lone call, not at load
+    assert model.predict(text) == reference.predict(text)
+    assert model._solo is not None and model._solo is not model.session
+    solo_threads = model._solo.get_session_options().intra_op_num_threads
+    assert (solo_threads, model.session.get_session_options().intra_op_num_threads) == (2, 1)
+
+    # while another call of the model runs, a one-sentence call keeps to its own core
+    inside, release = threading.Event(), threading.Event()
+    used: list[bool] = []
+    original = model.run
+
+    def spy(feeds):
+        from stage2.runtime._base import _SOLO
+
+        used.append(_SOLO.get())
+        if threading.current_thread().name.startswith("blocker"):
+            inside.set()
+            release.wait(10)
+        return original(feeds)
+
+    model.run = spy
+    blocker = threading.Thread(target=model.predict, args=(text,), name="blocker")
+    blocker.start()
+    assert inside.wait(10)
+    assert model.predict(text) == reference.predict(text)
+    release.set()
+    blocker.join(10)
+    assert used == [True, False]  # the blocker ran alone on every core; the call beside it did not
+
+
 @pytest.mark.parametrize(
     ("file", "content", "message"),
     [
