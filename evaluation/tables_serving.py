@@ -239,6 +239,30 @@ def summarizer_variants_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def lone_call_table(path: Path) -> str:
+    """One sentence alone on one core or on every core (lone_call_latency.json), by machine kind."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [
+        "| machine kind | export | a lone call runs on | one sentence p50 / p95 / p99 ms | mean ms | same answers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in sorted(data["rows"], key=lambda r: (r.get("cpu_kind", ""), r["system"].rsplit(" ", 1)[0], r["setting"])):
+        sc = r["scores"]
+        lines.append(
+            f"| {r.get('cpu_kind', '?')} | {r['system'].rsplit(' ', 1)[0]} | {r['setting']} | {sc['p50_ms']} / "
+            f"{sc['p95_ms']} / {sc['p99_ms']} | {sc['mean_ms']} | {'yes' if sc['same_answers'] else 'no'} |"
+        )
+    first = data["rows"][0]["scores"] if data["rows"] else {"sentences": 0, "rounds": 0}
+    lines += [
+        "",
+        f"The first {first['sentences']} CoNLL-2003 test sentences, one a call, {first['rounds']} rounds "
+        "alternating in one process. `all-cores` is the runtime's default since this table "
+        "(`RuntimeModel.spread_lone_calls`).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def serving_parts(results: Path) -> list[str]:
     """The README's serving sections, from the results files in ``results`` that exist."""
     parts = ["", "### Serving (CPU)", ""]
@@ -251,6 +275,10 @@ def serving_parts(results: Path) -> list[str]:
             "process; rows of every machine kind kept)"
         )
         parts += ["", title, "", side_by_side_table(side)]
+    lone = results / "lone_call_latency.json"
+    if lone.exists():
+        title = "### One sentence alone: one core or every core (evaluation/lone_call_latency.py)"
+        parts += ["", title, "", lone_call_table(lone)]
     variants = results / "summarizer_variants.json"
     if variants.exists():
         title = "### The summariser's graph (evaluation/summarizer_variants.py: the shipped export beside rebuilt ones)"
