@@ -5,7 +5,9 @@ was trained, and ``head.npz`` ships), so its float32 graph can be exported again
     python evaluation/summarizer_variants.py --rounds 3
 
 Variants (built under runs/summarizer-variants/, each with the shipped head and config): ``shipped`` (the
-export as it is: SmoothQuant, int8, one matrix kept in float32), ``rebuilt-fp32``, ``rebuilt-dynamic-int8``
+export as it is: SmoothQuant, int8, one matrix kept in float32), ``shipped-blas-free`` (the same export with
+numpy's BLAS threads left free while the head runs, as the runtime did before ``one_blas_thread``),
+``rebuilt-fp32``, ``rebuilt-dynamic-int8``
 (plain dynamic int8) and ``rebuilt-fused-dynamic-int8`` (ONNX Runtime's BERT fusions, then dynamic int8). They are
 timed alternately over the BBC News test articles of 350-450 words, one per call, for ``--rounds`` rounds; each row
 gives the median milliseconds per article and the ROUGE-1 over all BBC News test articles (40% of the words, as
@@ -67,6 +69,8 @@ def main() -> None:
     models: dict[str, Any] = {
         n: rt.load(f, threads=args.threads) for n, f in build(Path(args.shipped), Path(args.work)).items()
     }
+    models["shipped-blas-free"] = rt.load(args.shipped, threads=args.threads)
+    models["shipped-blas-free"].limit_blas = False  # the runtime before: numpy's BLAS threads left spinning
     times: dict[str, list[float]] = {n: [] for n in models}
     for r in range(args.rounds):
         for name, model in models.items():
@@ -74,8 +78,11 @@ def main() -> None:
             times[name].append(statistics.median(per_doc))
             logger.info("round %d %s: %.1f ms per 400-word article", r + 1, name, 1000 * times[name][-1])
     res = ResultsFile("summarizer_variants", "serving", "bbc_news", "test")
+    first: list[Any] = []
     for name, model in models.items():
         outs = [model.summarize(e.document, ratio=0.4) for e in test]
+        if name == "shipped":
+            first = outs
         hyps = ["\n".join(s["text"] for s in o["sentences"]) for o in outs]
         rouge = rouge_scores([e.summary for e in test], hyps)
         row = {
@@ -88,6 +95,9 @@ def main() -> None:
                 "ms_400_words": round(1000 * statistics.median(times[name]), 1),
                 "ms_400_words_rounds": [round(1000 * t, 1) for t in times[name]],
                 "rouge1": rouge["rouge1"],
+                "rouge2": rouge["rouge2"],
+                "rougeLsum": rouge["rougeLsum"],
+                "same_summaries_as_shipped": outs == first if name.startswith("shipped") else None,
                 "threads": args.threads,
             },
             "notes": f"median per round over the BBC News test articles of 350-450 words, one per call, median "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import threading
 import zipfile
@@ -74,6 +75,41 @@ def _session(path: Path, threads: int | None, chosen: list[str]) -> Any:
     except Exception as err:  # onnxruntime's InvalidProtobuf, Fail, ... share no public base class
         first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise ValueError(f"{path}: not a loadable ONNX model ({first}); re-run `stage2 export`") from None
+
+
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = [0]
+_BLAS_SAVED: list[tuple[Any, int]] = []
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_libraries() -> tuple[Any, ...]:
+    """The BLAS libraries loaded in this process (threadpoolctl's controllers of them)."""
+    from threadpoolctl import ThreadpoolController
+
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """numpy's BLAS runs on one thread inside this block (in every thread of the process, while any is
+    inside): OpenBLAS leaves its threads spinning after a product, on the cores the runtime's ONNX
+    Runtime workers need next. The extractive summariser's head cost a 400-word article about 60 ms
+    instead of 38 that way (evaluation/results/summarizer_variants.json)."""
+    with _BLAS_LOCK:
+        if _BLAS_USERS[0] == 0:
+            _BLAS_SAVED[:] = [(lib, lib.num_threads) for lib in _blas_libraries()]
+            for lib, _ in _BLAS_SAVED:
+                lib.set_num_threads(1)
+        _BLAS_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS[0] -= 1
+            if _BLAS_USERS[0] == 0:
+                for lib, threads in _BLAS_SAVED:
+                    lib.set_num_threads(threads)
 
 
 def providers() -> list[str]:
@@ -253,7 +289,8 @@ class RuntimeModel:
                     return [(part, batch(part)) for part in parts]
                 finally:
                     _SOLO.reset(token)
-            return list(zip(parts, pool.map(batch, parts), strict=True))
+            longest_first = parts[::-1]  # the longest inputs start first, so no worker is left with one at the end
+            return list(zip(longest_first, pool.map(batch, longest_first), strict=True))
         finally:
             with self._lock:
                 self._active -= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 from stage2.batching import chunk_ids
 from stage2.io import as_batch, warn_if_not_latin
 from stage2.registry import EXPORT_CONFIG
-from stage2.runtime._base import RuntimeModel, pad
+from stage2.runtime._base import RuntimeModel, one_blas_thread, pad
 from stage2.summarization.head import sentence_scores
 from stage2.summarization.selection import check_budget, summarize_document
 
@@ -29,6 +30,8 @@ class SummarizerRuntime(RuntimeModel):
         ).to_dict()  # exports of older versions too
         self.head.setdefault("dialogue_prior", self.head["prior"])
         self._prompt_cache: dict[str, np.ndarray] = {}
+        self.limit_blas = True
+        """numpy's BLAS on one thread while the head runs (:func:`~stage2.runtime._base.one_blas_thread`)."""
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Mean-pooled embeddings ``[N, hidden]``; long texts in chunks averaged by token count."""
@@ -75,7 +78,10 @@ class SummarizerRuntime(RuntimeModel):
     ) -> np.ndarray:
         """Sentence scores from embeddings ``[n, H]`` and the prompt embedding ``[H]``: the torch model's
         head (:func:`~stage2.summarization.head.sentence_scores`) on the weights of ``head.npz``."""
-        scores = sentence_scores(self.head, emb, prompt, sentences, self.config, extra_relevance, dialogue, focus=focus)
+        with one_blas_thread() if self.limit_blas else contextlib.nullcontext():
+            scores = sentence_scores(
+                self.head, emb, prompt, sentences, self.config, extra_relevance, dialogue, focus=focus
+            )
         return scores.astype(np.float32)
 
     def score_sentences(

@@ -333,3 +333,24 @@ def test_withdrawn_work_stops_between_batches(ner_export):
         model.predict(texts, batch_size=1)
     assert len(calls) <= 3  # not one call per text
     assert len(model.predict(texts, batch_size=1)) == 12  # outside the block nothing is withdrawn
+
+
+def test_one_blas_thread_limits_numpy_blas_inside_and_restores_it(summarizer_export):
+    from threadpoolctl import threadpool_info
+
+    from stage2.runtime._base import one_blas_thread
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    with one_blas_thread():
+        with one_blas_thread():  # nested (or another thread's) use keeps the limit until the last one leaves
+            assert all(n == 1 for n in blas_threads())
+        assert all(n == 1 for n in blas_threads())
+    assert blas_threads() == before
+    model = rt.load(summarizer_export[0])
+    text = "The council met on Monday. It approved the new park. Work starts in May."
+    limited = model.summarize(text, max_sentences=1)
+    model.limit_blas = False
+    assert model.summarize(text, max_sentences=1) == limited
