@@ -30,15 +30,15 @@ HIDDEN = ("AVX-512", "AVX-512 VNNI", "AVX-VNNI", "AMX")
 SUFFIX = " (AVX-512 hidden)"
 
 
-def build() -> Path:
-    """The compiled shim (built once per version of its source)."""
+def build(cache: Path = CACHE) -> Path:
+    """The compiled shim in ``cache`` (built once per version of its source)."""
     digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
-    lib = CACHE / f"hide_isa-{digest}.so"
+    lib = cache / f"hide_isa-{digest}.so"
     if not lib.exists():
         cc = shutil.which("cc") or shutil.which("gcc")
         if cc is None:
             raise SystemExit("--hide-avx512 needs a C compiler (cc or gcc) to build evaluation/hide_isa.c")
-        CACHE.mkdir(parents=True, exist_ok=True)
+        cache.mkdir(parents=True, exist_ok=True)
         part = lib.with_suffix(".so.part")
         subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(part), str(SOURCE)], check=True)
         part.replace(lib)
