@@ -61,6 +61,10 @@ _SOLO: contextvars.ContextVar[bool] = contextvars.ContextVar("stage2_solo", defa
 """Set while a lone call runs on :attr:`RuntimeModel._solo` (see :meth:`RuntimeModel.map_batches`)."""
 
 
+_IN_GROUP: contextvars.ContextVar[bool] = contextvars.ContextVar("stage2_in_group", default=False)
+"""Set on a worker while it runs a group of :meth:`RuntimeModel.map_groups` (its batches then run in turn)."""
+
+
 def _session(path: Path, threads: int | None, chosen: list[str]) -> Any:
     """An ONNX Runtime session of ``path`` on ``threads`` cores (None: its default); a file it cannot load
     raises an error that names it."""
@@ -262,38 +266,79 @@ class RuntimeModel:
         self, lengths: Sequence[int], batch_size: int, fn: Callable[[list[int]], T]
     ) -> list[tuple[list[int], T]]:
         """``fn`` over length-sorted batches of the inputs (see :func:`~stage2.batching.length_batches`),
-        as ``(indices, result)`` pairs; with several workers (int8 on the CPU), batches run side by side,
-        and a lone batch (one input, no other call of this model running) runs on every core at once.
+        as ``(indices, result)`` pairs. With several workers (int8 on the CPU) the batches are dealt, longest
+        first, into one share per worker, and the shares run side by side; a lone batch (one input, no other
+        call of this model running) runs on every core at once. Inside :meth:`map_groups` they run in turn.
         """
         parts = length_batches(lengths, self.batch_limit(batch_size))
         withdrawn = _STOP.get()  # read here: the pool's threads do not share this thread's context
 
-        def batch(part: list[int]) -> T:
-            check_stop(withdrawn)
-            return fn(part)
+        def share(chunk: list[list[int]]) -> list[tuple[list[int], T]]:
+            out = []
+            for part in chunk:
+                check_stop(withdrawn)
+                out.append((part, fn(part)))
+            return out
 
-        if self.workers < 2:
-            return [(part, batch(part)) for part in parts]
+        if self.workers < 2 or _IN_GROUP.get():
+            return share(parts)
         with self._lock:
             self._active += 1
             alone = self.spread_lone_calls and self._active == 1 and len(parts) == 1
             if alone and self._solo is None:
                 self._solo = self._open(self.workers)
-            if len(parts) > 1 and self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="stage2-runtime")
-            pool = self._pool
+            pool = self._worker_pool() if len(parts) > 1 else None
         try:
-            if pool is None or len(parts) < 2:
+            if pool is None:
                 token = _SOLO.set(alone)
                 try:
-                    return [(part, batch(part)) for part in parts]
+                    return share(parts)
                 finally:
                     _SOLO.reset(token)
-            longest_first = parts[::-1]  # the longest inputs start first, so no worker is left with one at the end
-            return list(zip(longest_first, pool.map(batch, longest_first), strict=True))
+            return [pair for done in pool.map(share, self._shares(parts[::-1])) for pair in done]
         finally:
             with self._lock:
                 self._active -= 1
+
+    def map_groups(self, costs: Sequence[int], fn: Callable[[list[int]], T]) -> list[tuple[list[int], T]]:
+        """``fn`` over groups of the items (one group per worker, dealt by ``costs`` largest first so the
+        groups cost about the same), as ``(indices, result)`` pairs. With several workers each group runs
+        whole on one of them, its own batches in turn (see :meth:`map_batches`): the Python work around the
+        model calls (windows, decoding) then runs beside the other workers' model calls instead of after
+        them. One group when there is one worker or one item (which then may use every core)."""
+        if self.workers < 2 or len(costs) < 2 or _IN_GROUP.get():
+            everything = list(range(len(costs)))
+            return [(everything, fn(everything))]
+        withdrawn = _STOP.get()
+
+        def group(members: list[int]) -> T:
+            inside, stop = _IN_GROUP.set(True), _STOP.set(withdrawn)
+            try:
+                check_stop()
+                return fn(members)
+            finally:
+                _STOP.reset(stop)
+                _IN_GROUP.reset(inside)
+
+        groups = self._shares(sorted(range(len(costs)), key=lambda i: -costs[i]))
+        with self._lock:
+            self._active += 1
+            pool = self._worker_pool()
+        try:
+            return list(zip(groups, pool.map(group, groups), strict=True))
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    def _shares(self, ordered: list[T]) -> list[list[T]]:
+        """``ordered`` (largest first) dealt round-robin into one non-empty share per worker."""
+        return [share for share in (ordered[k :: self.workers] for k in range(self.workers)) if share]
+
+    def _worker_pool(self) -> ThreadPoolExecutor:
+        """The workers' thread pool (made at first use; call with the lock held)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="stage2-runtime")
+        return self._pool
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One session call; outputs by name, as float32 (:class:`Cancelled` first if the work was withdrawn)."""

@@ -144,6 +144,28 @@ class NERRuntime(RuntimeModel):
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
         pieces = self.tokens.word_subwords_many(sentences)  # one tokenizer call for the batch
+
+        def spans(group: list[int]) -> list[list[tuple[Span, float]]]:
+            around = [contexts[i] for i in group] if contexts is not None else None
+            part = [sentences[i] for i in group]
+            return self._spans(part, [pieces[i] for i in group], label_set, around, batch_size, rule[0])
+
+        found: list[list[tuple[Span, float]]] = [[] for _ in sentences]
+        for group, result in self.map_groups([sum(map(len, p)) for p in pieces], spans):
+            for i, s in zip(group, result, strict=True):
+                found[i] = s
+        return above_threshold(found, rule[1])
+
+    def _spans(
+        self,
+        sentences: Sequence[Sequence[str]],
+        pieces: Sequence[list[list[int]]],
+        label_set: LabelSet,
+        contexts: Sequence[Context | None] | None,
+        batch_size: int,
+        outside: float,
+    ) -> list[list[tuple[Span, float]]]:
+        """Every scored span of each sentence (its words' subword ids ``pieces``), before the threshold."""
         windows = [
             w
             for i, words in enumerate(sentences)
@@ -158,14 +180,13 @@ class NERRuntime(RuntimeModel):
         for part, logits in batches:
             for i, s in zip(part, logits, strict=True):
                 scores[i] = s
-        found = decode_sentences(
+        return decode_sentences(
             [len(words) for words in sentences],
             [(w.example, w.start, w.end) for w in windows],
             scores,
             label_set.keys,
-            rule[0],
+            outside,
         )
-        return above_threshold(found, rule[1])
 
     def predict(
         self,

@@ -213,6 +213,20 @@ def test_int8_runs_one_window_at_a_time_so_batching_changes_nothing(_semantic_mo
     parallel.run = spy
     parallel.predict(texts)
     assert any(name.startswith("stage2-runtime") for name in calls)
+    # the sentences of a call are dealt into one group per worker, each windowed, run and decoded whole on it
+    groups: list[tuple[str, int]] = []
+    whole = parallel._spans
+
+    def spans_spy(sentences, *rest):
+        import threading
+
+        groups.append((threading.current_thread().name, len(sentences)))
+        return whole(sentences, *rest)
+
+    parallel._spans = spans_spy
+    assert parallel.predict(texts, batch_size=32) == serial.predict(texts, batch_size=32)
+    assert len(groups) == 3 and all(name.startswith("stage2-runtime") for name, _ in groups)
+    assert sum(n for _, n in groups) == len(texts) and max(n for _, n in groups) - min(n for _, n in groups) <= 1
 
 
 def test_a_lone_int8_call_spreads_over_every_core_with_the_same_answers(_semantic_model, tmp_path, copy_model):
