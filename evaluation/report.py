@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import make_tables
+from common import machine_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "evaluation" / "results"
@@ -151,10 +152,10 @@ def side_by_side() -> str:
     """The ratios to spaCy of the shipped NER exports, engines alternating in one process, per machine kind
     (serving_side_by_side.json); empty when not measured."""
     rows = [r for r in _read("serving_side_by_side")["rows"] if r["system"] in ("ner-default", "ner-fast")]
-    kinds = sorted({r["cpu_kind"] for r in rows})
+    kinds = sorted({machine_kind(r) for r in rows})
     parts = [
         f"{kind}: "
-        + ", ".join(f"{r['system']} {r['scores']['ratio_to_spacy']:.2f}x" for r in rows if r["cpu_kind"] == kind)
+        + ", ".join(f"{r['system']} {r['scores']['ratio_to_spacy']:.2f}x" for r in rows if machine_kind(r) == kind)
         for kind in kinds
     ]
     return "; side by side with spaCy (one process, alternating): " + "; ".join(parts) if parts else ""

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from common import machine_kind
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -193,25 +195,25 @@ def side_by_side_table(path: Path) -> str:
     """NER engines and spaCy alternating in one process (serving_side_by_side.json), by machine kind."""
     data = json.loads(path.read_text(encoding="utf-8"))
     lines = [
-        "| machine kind | engine | sentences/s (batch 32) | x spaCy (min-max over rounds) | one sentence p50 / p95 ms "
+        "| machine | engine | sentences/s (batch 32) | x spaCy (min-max over rounds) | one sentence p50 / p95 ms "
         "| F1 | rounds |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(data["rows"], key=lambda r: (r.get("cpu_kind", ""), r["system"] != "spacy-sm", r["system"])):
+    for r in sorted(data["rows"], key=lambda r: (machine_kind(r), r["system"] != "spacy-sm", r["system"])):
         sc = r["scores"]
         lines.append(
-            f"| {r.get('cpu_kind', '?')} | {r['system']} | {sc['throughput']} | {sc['ratio_to_spacy']:.2f} "
+            f"| {machine_kind(r)} | {r['system']} | {sc['throughput']} | {sc['ratio_to_spacy']:.2f} "
             f"({sc['ratio_min']:.2f}-{sc['ratio_max']:.2f}) | {sc['single_p50_ms']} / {sc['single_p95_ms']} | "
             f"{sc['f1']:.2f} | {sc['rounds']} |"
         )
-    machines = sorted({f"{r.get('cpu_kind')}: {r['machine']}, commit `{r['git_commit'][:12]}`" for r in data["rows"]})
+    machines = sorted({f"{r['machine']}, commit `{r['git_commit'][:12]}`" for r in data["rows"]})
     lines += [
         "",
         "All CoNLL-2003 test sentences; F1 on the CoNLL types (`@labels` rows and the quantisation variants are "
         "given them as run-time names). Machines: " + "; ".join(machines) + ".",
         "",
     ]
-    if any(r.get("cpu_kind", "").endswith("(AVX-512 hidden)") for r in data["rows"]):
+    if any(machine_kind(r).endswith("(AVX-512 hidden)") for r in data["rows"]):
         lines[-1:-1] = [
             "Kind `(AVX-512 hidden)`: `--hide-avx512` ran the AVX2 kernels an AVX2-only machine would, on the "
             "AVX-512 machine (evaluation/hide_isa.py: CPUID faulting hides AVX-512, VNNI and AMX from ONNX "
@@ -226,15 +228,15 @@ def summarizer_variants_table(path: Path) -> str:
     """The summariser's 400-word latency and ROUGE-1 by graph (summarizer_variants.json), by machine kind."""
     data = json.loads(path.read_text(encoding="utf-8"))
     lines = [
-        "| machine kind | graph | ms per 400-word article (rounds) | BBC News ROUGE-1 | same summaries as shipped |",
+        "| machine | graph | ms per 400-word article (rounds) | BBC News ROUGE-1 | same summaries as shipped |",
         "|---|---|---|---|---|",
     ]
     same = {True: "yes", False: "no", None: "–"}
-    for r in sorted(data["rows"], key=lambda r: (r.get("cpu_kind", ""), r["system"])):
+    for r in sorted(data["rows"], key=lambda r: (machine_kind(r), r["system"])):
         sc = r["scores"]
         rounds = ", ".join(str(t) for t in sc["ms_400_words_rounds"])
         lines.append(
-            f"| {r.get('cpu_kind', '?')} | {r['system']} | {sc['ms_400_words']} ({rounds}) | {sc['rouge1']:.2f} | "
+            f"| {machine_kind(r)} | {r['system']} | {sc['ms_400_words']} ({rounds}) | {sc['rouge1']:.2f} | "
             f"{same[sc.get('same_summaries_as_shipped')]} |"
         )
     lines += [
@@ -253,13 +255,13 @@ def lone_call_table(path: Path) -> str:
     """One sentence alone on one core or on every core (lone_call_latency.json), by machine kind."""
     data = json.loads(path.read_text(encoding="utf-8"))
     lines = [
-        "| machine kind | export | a lone call runs on | one sentence p50 / p95 / p99 ms | mean ms | same answers |",
+        "| machine | export | a lone call runs on | one sentence p50 / p95 / p99 ms | mean ms | same answers |",
         "|---|---|---|---|---|---|",
     ]
-    for r in sorted(data["rows"], key=lambda r: (r.get("cpu_kind", ""), r["system"].rsplit(" ", 1)[0], r["setting"])):
+    for r in sorted(data["rows"], key=lambda r: (machine_kind(r), r["system"].rsplit(" ", 1)[0], r["setting"])):
         sc = r["scores"]
         lines.append(
-            f"| {r.get('cpu_kind', '?')} | {r['system'].rsplit(' ', 1)[0]} | {r['setting']} | {sc['p50_ms']} / "
+            f"| {machine_kind(r)} | {r['system'].rsplit(' ', 1)[0]} | {r['setting']} | {sc['p50_ms']} / "
             f"{sc['p95_ms']} / {sc['p99_ms']} | {sc['mean_ms']} | {'yes' if sc['same_answers'] else 'no'} |"
         )
     first = data["rows"][0]["scores"] if data["rows"] else {"sentences": 0, "rounds": 0}
