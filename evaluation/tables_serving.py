@@ -16,6 +16,12 @@ def provenance(data: dict) -> str:
     return f"Machine: {data.get('machine', '?')}; commit `{data.get('git_commit', '?')[:12]}`."
 
 
+def row_machines(rows: list[dict[str, Any]]) -> str:
+    """The machines and commits of a table whose rows come from several machines (rows kept per machine, see
+    common.put_machine_row), where the file's own machine is only the last run's."""
+    return "Machines: " + "; ".join(sorted({f"{r['machine']}, commit `{r['git_commit'][:12]}`" for r in rows})) + "."
+
+
 def scale_table(path: Path) -> str:
     """Ray Data against the single-process runtime (scale.json)."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -206,11 +212,10 @@ def side_by_side_table(path: Path) -> str:
             f"({sc['ratio_min']:.2f}-{sc['ratio_max']:.2f}) | {sc['single_p50_ms']} / {sc['single_p95_ms']} | "
             f"{sc['f1']:.2f} | {sc['rounds']} |"
         )
-    machines = sorted({f"{r['machine']}, commit `{r['git_commit'][:12]}`" for r in data["rows"]})
     lines += [
         "",
         "All CoNLL-2003 test sentences; F1 on the CoNLL types (`@labels` rows and the quantisation variants are "
-        "given them as run-time names). Machines: " + "; ".join(machines) + ".",
+        "given them as run-time names). " + row_machines(data["rows"]),
         "",
     ]
     if any(machine_kind(r).endswith("(AVX-512 hidden)") for r in data["rows"]):
@@ -245,7 +250,7 @@ def summarizer_variants_table(path: Path) -> str:
         "spinning after the head's products, on the cores the next article's ONNX Runtime workers need. The runtime "
         "now runs the head on one BLAS thread (`stage2.runtime._base.one_blas_thread`).",
         "",
-        provenance(data),
+        row_machines(data["rows"]),
         "",
     ]
     return "\n".join(lines)
@@ -269,7 +274,7 @@ def lone_call_table(path: Path) -> str:
         "",
         f"The first {first['sentences']} CoNLL-2003 test sentences, one a call, {first['rounds']} rounds "
         "alternating in one process. `all-cores` is the runtime's default since this table "
-        "(`RuntimeModel.spread_lone_calls`).",
+        "(`RuntimeModel.spread_lone_calls`). " + row_machines(data["rows"]),
         "",
     ]
     return "\n".join(lines)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tables_serving import provenance
+from common import machine_kind
+from tables_serving import provenance, row_machines
 
 
 def written_test_table(path: Path) -> str:
@@ -86,16 +87,16 @@ def step_cost_table(path: Path) -> str:
         "**What a training step costs** (evaluation/abstractive_step_cost.py: BERT2BERT designs from the bundled "
         "MiniLM, SAMSum batches of 8)",
         "",
-        "| design | machine kind | s/step | trainable M | an epoch, min |",
+        "| design | machine | s/step | trainable M | an epoch, min |",
         "|---|---|---|---|---|",
     ]
     for r in data["rows"]:
         sc = r["scores"]
         lines.append(
-            f"| {r['system']} | {r['cpu_kind']} | {sc['seconds_per_step']} | {sc['trainable_millions']} | "
+            f"| {r['system']} | {machine_kind(r)} | {sc['seconds_per_step']} | {sc['trainable_millions']} | "
             f"{sc['epoch_minutes']} |"
         )
-    lines += ["", provenance(data), ""]
+    lines += ["", row_machines(data["rows"]), ""]
     return "\n".join(lines)
 
 
